@@ -1,0 +1,646 @@
+"""The full-screen Textual app: chat log, prompt, selector panel, status bar.
+
+The app is one client of the core: it owns the Conversation (the one source of truth for history
+and spend), runs the streaming reply in an exclusive async worker, and runs blocking account calls
+(balance, listings) in thread workers. Widgets never touch the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Button, Footer
+
+from tui_chat.core.accounting import estimate_cost
+from tui_chat.core.conversation import Conversation, Message, Outcome
+from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint, provider_of
+from tui_chat.core.events import ServedEndpoint, StreamError, TextDelta
+from tui_chat.widgets.chat_log import ChatLog
+from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
+from tui_chat.widgets.prompt_input import PromptInput
+from tui_chat.widgets.selector import SelectorPanel
+from tui_chat.widgets.status_bar import StatusBar
+
+DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
+WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
+
+
+def styles_dir() -> Path:
+    """Where the .tcss files are: inside the installed package, or the checkout's styles/."""
+    packaged = Path(__file__).parent / "styles"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "styles"
+
+
+def _stylesheets() -> list[str | Path]:
+    folder = styles_dir()
+    return [folder / name for name in ("app.tcss", "chat.tcss", "selector.tcss", "status.tcss")]
+
+
+class ModelCommands(Provider):
+    """Command palette: fuzzy search over the gateway's models, or use a typed endpoint string."""
+
+    @property
+    def _app(self) -> UnifyTUI:
+        app = self.app
+        assert isinstance(app, UnifyTUI)
+        return app
+
+    async def search(self, query: str) -> Hits:
+        app = self._app
+        matcher = self.matcher(query)
+        typed = query.strip()
+        if "@" in typed:
+            try:
+                parse_endpoint(typed)
+            except EndpointError:
+                pass
+            else:
+                yield Hit(
+                    1.0,
+                    f"Use endpoint {typed}",
+                    partial(app.switch_endpoint, typed),
+                    text=f"Use endpoint {typed}",
+                    help="Switch to this endpoint string from the next message",
+                )
+        for model in app.known_models:
+            label = f"Switch model: {model}"
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(label),
+                    partial(app.switch_model, model),
+                    text=label,
+                    help="Keeps the routing mode or provider when it can",
+                )
+
+    async def discover(self) -> Hits:
+        app = self._app
+        for model in app.known_models[:20]:
+            yield DiscoveryHit(
+                f"Switch model: {model}", partial(app.switch_model, model), text=model
+            )
+
+
+class UnifyTUI(App[None]):
+    """A chat client for unified LLM gateways."""
+
+    TITLE = "unify-tui"
+    CSS_PATH: ClassVar[Any] = _stylesheets()
+    COMMANDS = App.COMMANDS | {ModelCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("ctrl+s", "pause", "Pause", id="pause"),
+        Binding("ctrl+s", "resume", "Resume", id="resume"),
+        Binding("ctrl+r", "retry", "Retry", id="retry"),
+        Binding("ctrl+b", "toggle_panel", "Models", id="toggle_panel"),
+        Binding("ctrl+l", "switch_model", "Switch model", id="switch_model"),
+        Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
+        Binding("f8", "clear_history", "Clear history", id="clear_history", show=False),
+        Binding("f3", "toggle_credits", "Credits", id="toggle_credits"),
+        Binding("f4", "toggle_provider", "Provider", id="toggle_provider"),
+        Binding("f5", "refresh_balance", "Balance", id="refresh_balance"),
+        Binding("f6", "copy_reply", "Copy reply", id="copy_reply"),
+        Binding("f7", "copy_code", "Copy code", id="copy_code"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    show_credits: reactive[bool] = reactive(True)
+    show_provider: reactive[bool] = reactive(True)
+    paused: reactive[bool] = reactive(False)
+    streaming: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        *,
+        gateway: Any | None,
+        account: Any | None,
+        model: str = DEFAULT_MODEL,
+        gateway_label: str = "Unify",
+        startup_problem: str | None = None,
+        show_credits: bool = True,
+        show_provider: bool = True,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        balance_poll_s: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.account = account
+        self.gateway_label = gateway_label
+        self.startup_problem = startup_problem
+        self.conversation = Conversation()
+        self.endpoint = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.balance_poll_s = balance_poll_s
+        self.known_models: list[str] = []
+        self._details: dict[str, Any] = {}
+        self._reply_view: ReplyView | None = None
+        self._failed_prompt: str | None = None
+        self.set_reactive(UnifyTUI.show_credits, show_credits)
+        self.set_reactive(UnifyTUI.show_provider, show_provider)
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="chat-pane"):
+                yield ChatLog(id="chat-log")
+                with Horizontal(id="reply-controls"):
+                    yield Button("■ Stop (esc)", id="stop-button", compact=True)
+                    yield Button("⏸ Pause (ctrl+s)", id="pause-button", compact=True)
+                yield PromptInput(id="prompt")
+            yield SelectorPanel(id="selector")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def chat_log(self) -> ChatLog:
+        return self.query_one(ChatLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def selector(self) -> SelectorPanel:
+        return self.query_one(SelectorPanel)
+
+    def on_mount(self) -> None:
+        status = self.status
+        status.gateway = self.gateway_label
+        status.show_credits = self.show_credits
+        status.show_provider = self.show_provider
+        self.selector.set_current(self.endpoint)
+        self.selector.set_toggles(show_credits=self.show_credits, show_provider=self.show_provider)
+        self.selector.set_gateway_note(self.gateway_label)
+        self.selector.display = self.size.width >= WIDE_TERMINAL
+        self.prompt.focus()
+        if self.startup_problem:
+            self.chat_log.add_notice(self.startup_problem)
+            status.connection = "no key"
+        else:
+            self.chat_log.add_notice(
+                f"Chatting with {self.endpoint}. Enter sends; ctrl+l switches model; "
+                "ctrl+p opens the command palette."
+            )
+        if self.account is not None:
+            self.refresh_balance()
+            self.load_models()
+            self.load_providers(parse_endpoint(self.endpoint).model)
+            self.set_interval(self.balance_poll_s, self.refresh_balance)
+
+    # -- sending and the reply worker -----------------------------------------------------
+
+    @on(PromptInput.Submitted)
+    def _prompt_submitted(self, event: PromptInput.Submitted) -> None:
+        event.stop()
+        self.send(event.text)
+
+    def send(self, text: str) -> None:
+        """Send a prompt. On any refusal the typed text stays in the box."""
+        if self.streaming:
+            self.notify("A reply is still arriving: press esc to stop it, or wait.", severity="warning")
+            return
+        if self.gateway is None:
+            self.chat_log.add_error(
+                "No gateway to send to", self.startup_problem or "No API key set.", can_retry=False
+            )
+            return
+        try:
+            parse_endpoint(self.endpoint)
+        except EndpointError as error:
+            self.chat_log.add_error("The model string is not valid", str(error), can_retry=False)
+            return
+        self.prompt.remember(text)
+        self.prompt.clear()
+        self.conversation.add_user(text)
+        self.chat_log.add_user(text)
+        self.chat_log.anchor()
+        self._begin_reply(text)
+
+    def _begin_reply(self, prompt_text: str) -> None:
+        reply = self.conversation.start_reply(self.endpoint)
+        view = self.chat_log.add_reply(reply, streaming=True)
+        self._reply_view = view
+        self._failed_prompt = prompt_text
+        self.stream_reply(reply, view)
+
+    @work(exclusive=True, group="reply")
+    async def stream_reply(self, reply: Message, view: ReplyView) -> None:
+        """Consume the gateway's events for one reply and show them as they come."""
+        self.streaming = True
+        self.status.speed = None
+        self.status.live_cost = 0.0
+        started = time.monotonic()
+        messages = self.conversation.api_messages()
+        prompt_chars = sum(len(m.get("content", "")) for m in messages)
+        tokens = 0
+        last_status = 0.0
+        error: Any = None
+        try:
+            view.set_hold(self.paused)
+            async for event in self.gateway.stream_chat(
+                reply.requested_endpoint or self.endpoint,
+                messages,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            ):
+                reply.apply(event)
+                if isinstance(event, TextDelta):
+                    if reply.ttft_ms is None:
+                        reply.ttft_ms = (time.monotonic() - started) * 1000
+                    view.append(event.text)
+                    tokens += 1
+                    now = time.monotonic()
+                    if now - last_status > 0.1:  # the live figures tick ~10 times a second
+                        last_status = now
+                        self._tick_live(reply, tokens, prompt_chars, now - started)
+                elif isinstance(event, ServedEndpoint):
+                    self.status.served_endpoint = event.endpoint
+                    if event.endpoint not in self._details and self.account is not None:
+                        self.load_details(event.endpoint, for_panel=False)
+                elif isinstance(event, StreamError):
+                    error = event.error
+            if reply.outcome is None:
+                reply.outcome = Outcome.COMPLETE
+        except asyncio.CancelledError:
+            reply.mark_stopped()
+            raise
+        except Exception as unexpected:  # a bug must not take the user's session down
+            error = unexpected
+            reply.outcome = Outcome.ERROR
+            reply.error = f"Unexpected error: {type(unexpected).__name__}: {unexpected}"
+        finally:
+            if reply.duration_ms is None:
+                reply.duration_ms = (time.monotonic() - started) * 1000
+            if reply.completion_tokens is None and tokens:
+                reply.completion_tokens = tokens
+            self._finish_reply(reply, view, error)
+
+    def _tick_live(self, reply: Message, tokens: int, prompt_chars: int, elapsed: float) -> None:
+        status = self.status
+        details = self._details.get(reply.served_endpoint or "")
+        if details is not None:
+            status.live_cost = estimate_cost(
+                prompt_tokens=prompt_chars // 4,
+                completion_tokens=tokens,
+                input_cost_per_m=details.input_cost,
+                output_cost_per_m=details.output_cost,
+            )
+        streaming_s = elapsed - (reply.ttft_ms or 0) / 1000
+        if streaming_s > 0.05:
+            status.speed = tokens / streaming_s
+
+    def _finish_reply(self, reply: Message, view: ReplyView, error: Any) -> None:
+        self.streaming = False
+        self.paused = False
+        self._reply_view = None
+        view.finish(show_credits=self.show_credits, show_provider=self.show_provider)
+        status = self.status
+        status.live_cost = None
+        status.speed = tokens_per_second(reply)
+        status.total_cost = self.conversation.total_cost
+        if reply.cost is not None:
+            status.last_cost = reply.cost
+        if reply.outcome is Outcome.ERROR:
+            title, detail = _describe_failure(error, reply)
+            self.chat_log.add_error(title, detail, can_retry=True)
+            status.connection = "online" if getattr(error, "status", None) else "offline"
+            # The prompt comes back to the box so nothing typed is lost (unless new text is there).
+            if self._failed_prompt and not self.prompt.text:
+                self.prompt.load_text(self._failed_prompt)
+                self.prompt.move_cursor(self.prompt.document.end)
+        else:
+            status.connection = "online"
+        if reply.outcome is Outcome.STOPPED:
+            self.notify("Reply stopped; the partial text is kept.", timeout=2)
+        self.prompt.focus()
+        if self.account is not None and reply.outcome is not Outcome.ERROR:
+            self.refresh_balance()
+
+    # -- background listings (thread workers around blocking requests calls) ---------------
+
+    @work(thread=True, exclusive=True, group="balance")
+    def refresh_balance(self) -> None:
+        try:
+            balance = self.account.credits()
+        except Exception as error:  # shown as stale, never fatal
+            self.call_from_thread(self._balance_failed, str(error))
+        else:
+            self.call_from_thread(self._balance_loaded, balance)
+
+    def _balance_loaded(self, balance: float) -> None:
+        status = self.status
+        status.balance = balance
+        status.balance_stale = False
+        if status.connection in ("connecting", "offline"):
+            status.connection = "online"
+
+    def _balance_failed(self, reason: str) -> None:
+        status = self.status
+        status.balance_stale = True
+        if status.balance is None:
+            status.connection = "offline"
+        self.log.warning(f"balance refresh failed: {reason}")
+
+    @work(thread=True, exclusive=True, group="models")
+    def load_models(self) -> None:
+        try:
+            models = self.account.models()
+        except Exception as error:
+            self.call_from_thread(self.selector.set_models_failed, f"Could not list models: {error}")
+        else:
+            self.call_from_thread(self._models_loaded, list(models))
+
+    def _models_loaded(self, models: list[str]) -> None:
+        self.known_models = models
+        self.selector.set_models(models)
+
+    @work(thread=True, exclusive=True, group="providers")
+    def load_providers(self, model: str) -> None:
+        try:
+            providers = self.account.providers(model)
+        except Exception as error:
+            self.call_from_thread(self.log.warning, f"providers of {model}: {error}")
+            providers = []
+        self.call_from_thread(self.selector.set_providers, model, list(providers))
+
+    @work(thread=True, group="details")
+    def load_details(self, endpoint: str, for_panel: bool = True) -> None:
+        try:
+            details = self.account.endpoint_details(endpoint)
+        except Exception as error:
+            if for_panel:
+                self.call_from_thread(self.selector.set_details, endpoint, f"No details: {error}")
+            return
+        self.call_from_thread(self._details_loaded, endpoint, details, for_panel)
+
+    def _details_loaded(self, endpoint: str, details: Any, for_panel: bool) -> None:
+        self._details[endpoint] = details
+        if for_panel:
+            context = f"{details.context_window:,}" if details.context_window else "?"
+            self.selector.set_details(
+                endpoint,
+                f"${details.input_cost:g} in · ${details.output_cost:g} out per M tokens\n"
+                f"context window {context} tokens",
+            )
+
+    # -- switching model ------------------------------------------------------------------
+
+    def switch_endpoint(self, endpoint: str) -> bool:
+        """Use ``endpoint`` from the next message on. History is kept. False if invalid."""
+        endpoint = endpoint.strip()
+        try:
+            parse_endpoint(endpoint)
+        except EndpointError as error:
+            self.notify(str(error), title="Not a valid endpoint", severity="error")
+            return False
+        if endpoint == self.endpoint:
+            return True
+        self.endpoint = endpoint
+        self.chat_log.add_marker(endpoint)
+        self.selector.set_current(endpoint)
+        self.notify(f"Next messages go to {endpoint}", timeout=2)
+        parsed = parse_endpoint(endpoint)
+        if self.account is not None and not parsed.is_routing and not parsed.is_fallback:
+            self.load_details(endpoint)
+        else:
+            self.selector.set_details(endpoint, "")
+        return True
+
+    def switch_model(self, model: str) -> None:
+        """Switch model, keeping a routing mode (or the provider when it serves the model)."""
+        current = parse_endpoint(self.endpoint)
+        provider = current.provider if current.is_routing else ROUTING_MODES[0]
+        if not current.is_routing:
+            provider = current.provider
+        self.switch_endpoint(f"{model}@{provider}")
+        if self.account is not None:
+            self.load_providers(model)
+
+    @on(SelectorPanel.EndpointChosen)
+    def _endpoint_chosen(self, event: SelectorPanel.EndpointChosen) -> None:
+        self.switch_endpoint(event.endpoint)
+
+    @on(SelectorPanel.ModelHighlighted)
+    def _model_highlighted(self, event: SelectorPanel.ModelHighlighted) -> None:
+        if self.account is not None:
+            self.load_providers(event.model)
+
+    @on(SelectorPanel.ToggleChanged)
+    def _toggle_changed(self, event: SelectorPanel.ToggleChanged) -> None:
+        setattr(self, event.name, event.value)
+
+    # -- reactives ------------------------------------------------------------------------
+
+    def watch_show_credits(self, value: bool) -> None:
+        self._apply_toggles()
+
+    def watch_show_provider(self, value: bool) -> None:
+        self._apply_toggles()
+
+    def _apply_toggles(self) -> None:
+        if not self.is_mounted:
+            return
+        self.status.show_credits = self.show_credits
+        self.status.show_provider = self.show_provider
+        self.selector.set_toggles(show_credits=self.show_credits, show_provider=self.show_provider)
+        for reply in self.chat_log.replies:
+            if reply.message.outcome is not None:
+                reply.refresh_provenance(
+                    show_credits=self.show_credits, show_provider=self.show_provider
+                )
+
+    def watch_paused(self, paused: bool) -> None:
+        if not self.is_mounted:
+            return
+        self.status.paused = paused
+        if self._reply_view is not None:
+            self._reply_view.set_hold(paused)
+        self.query_one("#pause-button", Button).label = (
+            "▶ Resume (ctrl+s)" if paused else "⏸ Pause (ctrl+s)"
+        )
+        self.refresh_bindings()
+
+    def watch_streaming(self, streaming: bool) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#reply-controls").set_class(streaming, "-visible")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return True if self.streaming else None
+        if action == "pause":
+            return self.streaming and not self.paused
+        if action == "resume":
+            return self.streaming and self.paused
+        return True
+
+    # -- actions --------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        if self.streaming:
+            self.workers.cancel_group(self, "reply")
+
+    def action_pause(self) -> None:
+        if self.streaming:
+            self.paused = True
+
+    def action_resume(self) -> None:
+        self.paused = False
+
+    def action_retry(self) -> None:
+        cards = list(self.chat_log.query(ErrorCard))
+        if cards and cards[-1].can_retry:
+            self._retry(cards[-1])
+        else:
+            self.notify("Nothing to retry.", timeout=2)
+
+    @on(ErrorCard.RetryRequested)
+    def _retry_requested(self, event: ErrorCard.RetryRequested) -> None:
+        self._retry(event.card)
+
+    def _retry(self, card: ErrorCard) -> None:
+        """Send the failed turn again: drop the failed reply, keep the user's message."""
+        if self.streaming:
+            return
+        last = self.conversation.last_reply
+        if last is None or last.outcome is not Outcome.ERROR:
+            card.remove()
+            return
+        self.conversation.messages.remove(last)
+        for view in self.chat_log.replies:
+            if view.message is last:
+                view.remove()
+        card.remove()
+        user = self.conversation.messages[-1] if self.conversation.messages else None
+        if user is not None and user.role == "user":
+            if self.prompt.text == user.content:
+                self.prompt.clear()
+            self._begin_reply(user.content)
+
+    def action_toggle_panel(self) -> None:
+        self.selector.display = not self.selector.display
+
+    def action_switch_model(self) -> None:
+        self.action_command_palette()
+
+    def action_new_conversation(self) -> None:
+        self.workers.cancel_group(self, "reply")
+        self.conversation = Conversation()
+        self.chat_log.clear_turns()
+        self.status.total_cost = 0.0
+        self.status.last_cost = None
+        self.chat_log.add_notice(f"New conversation with {self.endpoint}.")
+
+    def action_clear_history(self) -> None:
+        self.workers.cancel_group(self, "reply")
+        self.conversation.clear()
+        self.chat_log.clear_turns()
+        self.status.total_cost = self.conversation.total_cost
+        self.chat_log.add_notice("History cleared: the next message starts afresh.")
+
+    def action_toggle_credits(self) -> None:
+        self.show_credits = not self.show_credits
+
+    def action_toggle_provider(self) -> None:
+        self.show_provider = not self.show_provider
+
+    def action_refresh_balance(self) -> None:
+        if self.account is None:
+            self.notify("This gateway has no balance to show.", timeout=2)
+            return
+        self.refresh_balance()
+
+    def action_copy_reply(self) -> None:
+        last = self.conversation.last_reply
+        if last is None or not last.content:
+            self.notify("No reply to copy yet.", timeout=2)
+            return
+        self.copy_to_clipboard(last.content)
+        self.notify("Copied the last reply.", timeout=2)
+
+    def action_copy_code(self) -> None:
+        for view in reversed(self.chat_log.replies):
+            blocks = view.body.code_blocks()
+            if blocks:
+                self.copy_to_clipboard(blocks[-1])
+                self.notify("Copied the last code block.", timeout=2)
+                return
+        self.notify("No code block to copy yet.", timeout=2)
+
+    @on(Button.Pressed, "#stop-button")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    @on(Button.Pressed, "#pause-button")
+    def _pause_pressed(self) -> None:
+        if self.paused:
+            self.action_resume()
+        else:
+            self.action_pause()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands: list[tuple[str, str, Callable[[], Any]]] = [
+            ("Stop reply", "Stop the reply; the partial text is kept", self.action_stop),
+            ("Pause reply", "Hold the log still while the reply keeps arriving", self.action_pause),
+            ("Resume reply", "Show everything that arrived while paused", self.action_resume),
+            ("Retry", "Send the failed message again", self.action_retry),
+            ("Toggle model panel", "Show or hide the model/provider panel", self.action_toggle_panel),
+            ("New conversation", "Start a new conversation", self.action_new_conversation),
+            ("Clear history", "Forget this conversation's messages", self.action_clear_history),
+            ("Toggle credits", "Show or hide costs and the balance", self.action_toggle_credits),
+            ("Toggle provider", "Show or hide the serving provider", self.action_toggle_provider),
+            ("Refresh balance", "Ask the gateway for the balance now", self.action_refresh_balance),
+            ("Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply),
+            ("Copy last code block", "Copy the last fenced code block", self.action_copy_code),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+
+def _describe_failure(error: Any, reply: Message) -> tuple[str, str]:
+    """A plain-words title and the gateway's detail for an error card."""
+    status = getattr(error, "status", None)
+    detail = getattr(error, "detail", None) or reply.error or str(error)
+    kind = type(error).__name__ if error is not None else "Error"
+    titles = {
+        "AuthenticationError": "The gateway refused the API key",
+        "InsufficientCreditsError": "Out of credits",
+        "BadRequestError": "The gateway rejected the request",
+        "NotFoundError": "No endpoint matched",
+        "RateLimitError": "Rate limited by the gateway",
+        "ServerError": "The gateway had a server error",
+        "ConnectionFailed": "Could not reach the gateway",
+        "StreamInterrupted": "The reply was cut off",
+        "MalformedResponse": "The gateway sent something unreadable",
+    }
+    title = titles.get(kind, "The reply failed")
+    if status:
+        title = f"{title} (HTTP {status})"
+    if reply.content:
+        title += "; the partial reply above is kept"
+    served = reply.served_endpoint or reply.requested_endpoint
+    if served:
+        detail = f"{detail}\nEndpoint: {served} (provider: {provider_of(served) or '?'})"
+    return title, detail

@@ -1,0 +1,139 @@
+"""The pieces of the chat log: a user turn, a streaming reply, a model-switch marker, an error card.
+
+Everything that came from a model, a server or the user is shown as data (``Content`` built from
+plain text), never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message as TextualMessage
+from textual.widgets import Button, Static
+
+from tui_chat.core.conversation import Message, Outcome
+from tui_chat.core.text import inert
+from tui_chat.widgets.markdown_stream import StreamingMarkdown
+
+
+def format_credits(amount: float | None) -> str:
+    """Credits (USD) the way the seed prints them: six decimals."""
+    return "–" if amount is None else f"{amount:.6f}"
+
+
+def provenance_text(message: Message, *, show_credits: bool, show_provider: bool) -> str:
+    """The quiet line under a reply: endpoint, tokens, cost, time to first token, speed."""
+    parts: list[str] = []
+    if show_provider:
+        parts.append(message.served_endpoint or message.requested_endpoint or "unknown endpoint")
+    if message.completion_tokens is not None:
+        parts.append(f"{message.completion_tokens} tok")
+    if show_credits and message.cost is not None:
+        parts.append(f"{format_credits(message.cost)} credits")
+    if message.ttft_ms is not None:
+        parts.append(f"TTFT {message.ttft_ms:.0f} ms")
+    speed = tokens_per_second(message)
+    if speed is not None:
+        parts.append(f"{speed:.0f} tok/s")
+    if message.outcome is Outcome.STOPPED:
+        parts.append("stopped")
+    return " · ".join(parts)
+
+
+def tokens_per_second(message: Message) -> float | None:
+    """Completion tokens over the time after the first token, when both are known."""
+    if not message.completion_tokens or not message.duration_ms:
+        return None
+    streaming_ms = message.duration_ms - (message.ttft_ms or 0.0)
+    if streaming_ms <= 0:
+        return None
+    return message.completion_tokens / (streaming_ms / 1000.0)
+
+
+class UserTurn(Static):
+    """What the user sent, shown verbatim."""
+
+    ALLOW_SELECT = True
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Content(inert(text)), classes="user-turn")
+        self.text = text
+
+
+class ReplyView(Vertical):
+    """One assistant reply: the streaming Markdown body and its provenance line."""
+
+    def __init__(self, message: Message, *, streaming: bool) -> None:
+        super().__init__(classes="reply")
+        self.message = message
+        self.body = StreamingMarkdown(message.content, streaming=streaming)
+        self.provenance = Static("", classes="provenance")
+        if streaming:
+            self.add_class("-streaming")
+
+    def compose(self) -> ComposeResult:
+        yield self.body
+        yield self.provenance
+
+    def append(self, text: str) -> None:
+        self.body.append(text)
+
+    def set_hold(self, hold: bool) -> None:
+        self.body.hold = hold
+
+    def finish(self, *, show_credits: bool, show_provider: bool) -> None:
+        self.body.finish()
+        self.remove_class("-streaming")
+        if self.message.outcome is Outcome.STOPPED:
+            self.add_class("-stopped")
+        self.refresh_provenance(show_credits=show_credits, show_provider=show_provider)
+
+    def refresh_provenance(self, *, show_credits: bool, show_provider: bool) -> None:
+        text = provenance_text(self.message, show_credits=show_credits, show_provider=show_provider)
+        self.provenance.update(Content(inert(text)))
+        self.provenance.display = bool(text)
+
+
+class ModelMarker(Static):
+    """A divider in the log where the model changed; history carries on across it."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(Content(f"── model: {inert(endpoint)} ──"), classes="model-marker")
+        self.endpoint = endpoint
+
+
+class ErrorCard(Vertical):
+    """A failure, inline in the log: what happened in plain words, and a retry button."""
+
+    @dataclass
+    class RetryRequested(TextualMessage):
+        card: ErrorCard
+
+    def __init__(self, title: str, detail: str, *, can_retry: bool = True) -> None:
+        super().__init__(classes="error-card")
+        self.title = title
+        self.detail = detail
+        self.can_retry = can_retry
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(inert(self.title)), classes="error-title")
+        if self.detail:
+            yield Static(Content(inert(self.detail)), classes="error-detail")
+        if self.can_retry:
+            with Horizontal(classes="error-actions"):
+                yield Button("Retry", id="retry", variant="error", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "retry":
+            event.stop()
+            self.post_message(self.RetryRequested(self))
+
+
+class Notice(Static):
+    """A one-line notice from the app itself (start-up hints, missing key)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Content(inert(text)), classes="notice")

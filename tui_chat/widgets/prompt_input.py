@@ -1,0 +1,94 @@
+"""The multi-line prompt box: Enter sends, shift+enter / ctrl+j / alt+enter insert a newline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+# Terminals often cannot tell shift+enter from enter, so ctrl+j and alt+enter are the fallbacks.
+NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter", "ctrl+enter"})
+
+
+class PromptInput(TextArea):
+    """A TextArea that submits on Enter and recalls earlier prompts with up/down when empty."""
+
+    @dataclass
+    class Submitted(Message):
+        """The user pressed Enter on a non-empty prompt."""
+
+        prompt_input: PromptInput
+        text: str
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(
+            id=id,
+            classes=classes,
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            compact=True,
+            placeholder="Type a message. Enter sends, ctrl+j or alt+enter adds a line.",
+        )
+        self._sent: list[str] = []
+        # Position in the recall list while browsing; None when not browsing.
+        self._recall_index: int | None = None
+
+    def remember(self, text: str) -> None:
+        """Add a sent prompt to the recall list (skipping an immediate repeat)."""
+        if text and (not self._sent or self._sent[-1] != text):
+            self._sent.append(text)
+        self._recall_index = None
+
+    @property
+    def recall_list(self) -> tuple[str, ...]:
+        return tuple(self._sent)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            text = self.text
+            if text.strip():
+                self.post_message(self.Submitted(self, text))
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        if event.key in ("up", "down") and self._recall(event.key):
+            event.stop()
+            event.prevent_default()
+            return
+        if event.is_printable or event.key in ("backspace", "delete"):
+            self._recall_index = None
+        await super()._on_key(event)
+
+    def _recall(self, key: str) -> bool:
+        """Browse earlier prompts when the box is empty (or shows a recalled prompt)."""
+        if not self._sent:
+            return False
+        browsing = self._recall_index is not None
+        if not browsing and self.text:
+            return False
+        if key == "up":
+            index = len(self._sent) - 1 if not browsing else max(0, self._recall_index - 1)  # type: ignore[operator]
+        else:
+            if not browsing:
+                return False
+            index = self._recall_index + 1  # type: ignore[operator]
+            if index >= len(self._sent):
+                self._recall_index = None
+                self.load_text("")
+                return True
+        self._recall_index = index
+        self.load_text(self._sent[index])
+        self.move_cursor(self.document.end)
+        return True

@@ -1,0 +1,195 @@
+"""The model/provider selector panel.
+
+It shows lists the app hands it and reports what the user picked; it never calls the network.
+Lists arrive from background workers, so each dropdown has a loading state, and when the gateway
+cannot list, the free-text endpoint field still works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint
+from tui_chat.core.text import inert
+
+
+def _option(text: str) -> Content:
+    # Option labels are data (a model name may contain "["), never markup.
+    return Content(inert(text))
+
+
+class SelectorPanel(VerticalScroll):
+    """Model dropdown, provider/routing dropdown, endpoint details, free-text endpoint, toggles."""
+
+    @dataclass
+    class EndpointChosen(Message):
+        """The user picked a new endpoint string (already validated)."""
+
+        endpoint: str
+
+    @dataclass
+    class ModelHighlighted(Message):
+        """The user picked a model: the app should load its providers."""
+
+        model: str
+
+    @dataclass
+    class ToggleChanged(Message):
+        name: str  # "show_credits" | "show_provider"
+        value: bool
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._model = ""
+        self._provider = ""
+        self._setting = False  # True while the app sets values, so no event loops back
+
+    def compose(self) -> ComposeResult:
+        yield Label("Gateway", classes="panel-heading")
+        yield Static("", id="gateway-note", classes="panel-note")
+        yield Label("Model", classes="panel-heading")
+        yield Select[str]([], prompt="Loading models…", id="model-select", type_to_search=True)
+        yield Label("Provider or routing mode", classes="panel-heading")
+        yield Select[str]([], prompt="Choose a model first", id="provider-select")
+        yield Static("", id="endpoint-details", classes="panel-note")
+        yield Label("Endpoint string", classes="panel-heading")
+        yield Input(
+            placeholder="model@provider, @lowest-ttft, a->b@p",
+            id="endpoint-input",
+        )
+        yield Static("", id="endpoint-feedback", classes="panel-note")
+        yield Checkbox("Show credits", value=True, id="toggle-credits")
+        yield Checkbox("Show provider", value=True, id="toggle-provider")
+
+    # -- what the app tells the panel -------------------------------------------------------
+
+    def set_gateway_note(self, text: str) -> None:
+        self.query_one("#gateway-note", Static).update(Content(inert(text)))
+
+    def set_current(self, endpoint: str) -> None:
+        """Reflect the endpoint in use (after a switch from anywhere: panel, palette, CLI)."""
+        try:
+            parsed = parse_endpoint(endpoint)
+        except EndpointError:
+            return
+        self._model, self._provider = parsed.model, parsed.provider
+        field = self.query_one("#endpoint-input", Input)
+        if field.value != endpoint:
+            with self.prevent(Input.Changed):
+                field.value = endpoint
+        self._set_feedback("", ok=True)
+        self._select_quietly("#model-select", self._model)
+        self._select_quietly("#provider-select", self._provider)
+
+    def set_models(self, models: list[str]) -> None:
+        select = self.query_one("#model-select", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(_option(m), m) for m in models])
+            select.prompt = "Choose a model (type to search)" if models else "No models listed"
+        self._select_quietly("#model-select", self._model)
+
+    def set_models_failed(self, reason: str) -> None:
+        select = self.query_one("#model-select", Select)
+        select.prompt = "Model list unavailable"
+        self._set_feedback(f"{reason} You can still type an endpoint string below.", ok=False)
+
+    def set_providers(self, model: str, providers: list[str]) -> None:
+        if model != self._model:
+            return
+        options = [(_option(p), p) for p in providers]
+        options += [(_option(f"⇅ {mode} (routing)"), mode) for mode in ROUTING_MODES]
+        select = self.query_one("#provider-select", Select)
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            select.prompt = "Choose a provider"
+        self._select_quietly("#provider-select", self._provider)
+
+    def set_details(self, endpoint: str, text: str) -> None:
+        self.query_one("#endpoint-details", Static).update(Content(inert(text)))
+
+    def set_toggles(self, *, show_credits: bool, show_provider: bool) -> None:
+        for widget_id, value in (
+            ("#toggle-credits", show_credits),
+            ("#toggle-provider", show_provider),
+        ):
+            box = self.query_one(widget_id, Checkbox)
+            if box.value != value:
+                with self.prevent(Checkbox.Changed):
+                    box.value = value
+
+    # -- what the user does -----------------------------------------------------------------
+
+    def _select_quietly(self, selector: str, value: str) -> None:
+        select = self.query_one(selector, Select)
+        with self.prevent(Select.Changed):
+            if value and any(v == value for _, v in select._options):
+                select.value = value
+            elif not select.is_blank():
+                select.clear()
+
+    def _set_feedback(self, text: str, *, ok: bool) -> None:
+        feedback = self.query_one("#endpoint-feedback", Static)
+        feedback.update(Content(inert(text)))
+        feedback.set_class(not ok, "-invalid")
+
+    @on(Select.Changed, "#model-select")
+    def _model_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is Select.NULL:
+            return
+        model = str(event.value)
+        self._model = model
+        self.post_message(self.ModelHighlighted(model))
+        # Keep a routing mode when only the model changes (as Unify's own chat client does);
+        # a concrete provider may not serve the new model, so wait for the provider list.
+        if self._provider in ROUTING_MODES or (self._provider and "|" in self._provider):
+            self.post_message(self.EndpointChosen(f"{model}@{self._provider}"))
+
+    @on(Select.Changed, "#provider-select")
+    def _provider_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is Select.NULL or not self._model:
+            return
+        self._provider = str(event.value)
+        self.post_message(self.EndpointChosen(f"{self._model}@{self._provider}"))
+
+    @on(Input.Changed, "#endpoint-input")
+    def _endpoint_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            self._set_feedback("", ok=True)
+            return
+        try:
+            parse_endpoint(text)
+        except EndpointError as error:
+            self._set_feedback(str(error), ok=False)
+        else:
+            self._set_feedback("Enter to use this endpoint", ok=True)
+
+    @on(Input.Submitted, "#endpoint-input")
+    def _endpoint_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        try:
+            parse_endpoint(text)
+        except EndpointError as error:
+            self._set_feedback(str(error), ok=False)
+            return
+        self.post_message(self.EndpointChosen(text))
+
+    @on(Checkbox.Changed)
+    def _toggle(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        name = {"toggle-credits": "show_credits", "toggle-provider": "show_provider"}.get(
+            event.checkbox.id or ""
+        )
+        if name:
+            self.post_message(self.ToggleChanged(name, event.value))

@@ -1,0 +1,92 @@
+"""The status bar: gateway and connection, balance, last and total spend, live spend, served-by.
+
+It keeps no tally of its own: the app sets these reactives from the conversation and the gateway.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Label
+
+from tui_chat.core.text import inert
+
+
+def _credits(amount: float | None) -> str:
+    return "–" if amount is None else f"{amount:.6f}"
+
+
+class StatusBar(Horizontal):
+    gateway: reactive[str] = reactive("")
+    connection: reactive[str] = reactive("connecting")  # connecting | online | offline | no key
+    balance: reactive[float | None] = reactive(None)
+    balance_stale: reactive[bool] = reactive(False)
+    show_credits: reactive[bool] = reactive(True)
+    last_cost: reactive[float | None] = reactive(None)
+    total_cost: reactive[float] = reactive(0.0)
+    live_cost: reactive[float | None] = reactive(None)  # estimate while a reply streams
+    served_endpoint: reactive[str] = reactive("")
+    show_provider: reactive[bool] = reactive(True)
+    speed: reactive[float | None] = reactive(None)  # tokens/s of the last or current reply
+    paused: reactive[bool] = reactive(False)
+    retry_countdown: reactive[str] = reactive("")
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="status-gateway")
+        yield Label(id="status-paused")
+        yield Label(id="status-balance")
+        yield Label(id="status-spend")
+        yield Label(id="status-served")
+        yield Label(id="status-speed")
+
+    def _label(self, name: str) -> Label:
+        return self.query_one(f"#status-{name}", Label)
+
+    def _set(self, name: str, text: str) -> None:
+        label = self._label(name)
+        label.update(Content(inert(text)))
+        label.display = bool(text)
+
+    def on_mount(self) -> None:
+        self._refresh_all()
+
+    def _refresh_all(self) -> None:
+        self._set("gateway", f"● {self.gateway} {self.connection}".strip())
+        self._label("gateway").set_class(self.connection == "online", "-online")
+        self._label("gateway").set_class(
+            self.connection not in ("online", "connecting"), "-offline"
+        )
+        paused_text = "⏸ PAUSED (reply still arriving)" if self.paused else ""
+        self._set("paused", self.retry_countdown or paused_text)
+        if self.show_credits:
+            balance = f"Balance {_credits(self.balance)}"
+            if self.balance_stale and self.balance is not None:
+                balance += " (stale)"
+            self._set("balance", balance)
+            if self.live_cost is not None:
+                spend = f"Reply ~{_credits(self.live_cost)} ▲"
+            else:
+                spend = f"Last {_credits(self.last_cost)}"
+            self._set("spend", f"{spend} · Chat {_credits(self.total_cost)}")
+        else:
+            self._set("balance", "")
+            self._set("spend", "")
+        self._set(
+            "served",
+            f"via {self.served_endpoint}" if self.show_provider and self.served_endpoint else "",
+        )
+        self._set("speed", f"{self.speed:.0f} tok/s" if self.speed else "")
+
+    # Every displayed fact funnels into one redraw; cheap (a handful of labels).
+    def watch_gateway(self) -> None:
+        self._refresh_if_mounted()
+
+    def _refresh_if_mounted(self) -> None:
+        if self.is_mounted:
+            self._refresh_all()
+
+    watch_connection = watch_balance = watch_balance_stale = watch_show_credits = watch_gateway
+    watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
+    watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
