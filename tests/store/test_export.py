@@ -1,0 +1,144 @@
+"""Markdown and JSON exports: every turn with its provenance, and never a secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+
+import pytest
+
+from tests.store.conftest import reply, user
+from tui_chat.core.conversation import Conversation, Message, Outcome
+from tui_chat.store import Store
+from tui_chat.store.export import EXPORT_FORMAT, to_json, to_markdown
+
+FAKE_KEY = "sk-unify-0123456789abcdefSECRET"
+
+
+def _conversation() -> Conversation:
+    conversation = Conversation(system_prompt="Answer in one line.")
+    conversation.messages.append(user("What is 2+2?", created_at=1_700_000_000.0))
+    answer = reply("4", requested="router@cost", served="llama-3-8b@together", cost=0.000123)
+    answer.cost_estimated = True
+    conversation.messages.append(answer)
+    conversation.messages.append(user("And 3+3?", created_at=1_700_000_010.0))
+    conversation.messages.append(reply("6", outcome=Outcome.STOPPED, cost=0.5))
+    conversation.messages.append(user("boom", created_at=1_700_000_020.0))
+    conversation.messages.append(
+        Message(
+            role="assistant",
+            content="",
+            created_at=1_700_000_021.0,
+            requested_endpoint="gpt-4o@openai",
+            outcome=Outcome.ERROR,
+            error="Rate limited (429): slow down.",
+        )
+    )
+    return conversation
+
+
+def test_markdown_shows_each_turn_with_endpoint_tokens_and_cost() -> None:
+    text = to_markdown(_conversation(), "Sums", exported_at=1_700_000_100.0, tz=UTC)
+    assert text.startswith("# Sums\n")
+    assert "6 messages · total cost $0.500123" in text
+    assert "> Answer in one line." in text
+    assert "### You · 2023-11-14 22:13:20" in text
+    assert (
+        "*served by `llama-3-8b@together` · requested `router@cost` · 12 prompt + 34 completion"
+        " tokens · $0.000123 (estimated) · first token 230 ms · 1.5 s*"
+    ) in text
+    assert "*Stopped before the reply was complete.*" in text
+    assert "> **Error:** Rate limited (429): slow down." in text
+
+
+def test_markdown_includes_settings_from_the_saved_record(store: Store) -> None:
+    record = store.create_conversation("Tuned", model="gpt-4o@openai", temperature=0.2)
+    store.set_conversation_settings(record.id, max_tokens=256, spend_cap=1.5)
+    saved = store.load(record.id)
+    text = to_markdown(saved.conversation, "Tuned", record=saved.record, tz=UTC)
+    for line in ("- Model: `gpt-4o@openai`", "- Temperature: 0.2", "- Max tokens: 256"):
+        assert line in text
+    assert "- Spend cap: $1.50" in text
+
+
+def test_json_export_has_every_field_of_every_turn() -> None:
+    document = json.loads(to_json(_conversation(), "Sums", exported_at=5.0))
+    assert document["format"] == EXPORT_FORMAT
+    assert (document["title"], document["exported_at"]) == ("Sums", 5.0)
+    assert document["total_cost"] == pytest.approx(0.500123)
+    answer = document["messages"][1]
+    assert answer == {
+        "role": "assistant",
+        "content": "4",
+        "created_at": 1_700_000_001.0,
+        "requested_endpoint": "router@cost",
+        "served_endpoint": "llama-3-8b@together",
+        "prompt_tokens": 12,
+        "completion_tokens": 34,
+        "cost": 0.000123,
+        "cost_estimated": True,
+        "ttft_ms": 230.0,
+        "duration_ms": 1500.0,
+        "outcome": "complete",
+        "error": None,
+    }
+    assert document["messages"][5]["error"] == "Rate limited (429): slow down."
+
+
+def test_json_export_round_trips_awkward_text() -> None:
+    awkward = "\x1b[31m red \x00 مرحبا 👩‍👩‍👧 \ud800"
+    conversation = Conversation(messages=[user(awkward)])
+    document = json.loads(to_json(conversation, awkward))
+    assert document["messages"][0]["content"] == awkward.replace("\ud800", "\ufffd")
+    assert document["title"] == awkward.replace("\ud800", "\ufffd")
+
+
+def test_exports_never_contain_a_key_that_is_not_message_text(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNIFY_KEY", FAKE_KEY)
+    record = store.create_conversation("Keys", model="gpt-4o@openai", spend_cap=1.0)
+    store.append_message(record.id, user("hello"))
+    store.append_message(record.id, reply("hi"))
+    saved = store.load(record.id)
+    # Even if some object carried a key, exports copy named fields only.
+    saved.conversation.api_key = FAKE_KEY  # type: ignore[attr-defined]
+    saved.conversation.messages[1].api_key = FAKE_KEY  # type: ignore[attr-defined]
+    for export in (
+        to_markdown(saved.conversation, "Keys", record=saved.record),
+        to_json(saved.conversation, "Keys", record=saved.record),
+    ):
+        assert FAKE_KEY not in export
+        assert "api_key" not in export
+    document = json.loads(to_json(saved.conversation, "Keys", record=saved.record))
+    assert set(document) == {
+        "format",
+        "format_version",
+        "exported_at",
+        "title",
+        "system_prompt",
+        "total_cost",
+        "conversation",
+        "messages",
+    }
+    assert set(document["conversation"]) == {
+        "id",
+        "created_at",
+        "updated_at",
+        "model",
+        "temperature",
+        "max_tokens",
+        "spend_cap",
+        "archived",
+    }
+
+
+def test_key_typed_into_a_message_is_exported_as_the_text_it_is() -> None:
+    conversation = Conversation(messages=[user(f"my key is {FAKE_KEY}")])
+    assert FAKE_KEY in to_markdown(conversation, "t")
+    assert FAKE_KEY in to_json(conversation, "t")
+
+
+def test_endpoint_with_backticks_stays_inline_code() -> None:
+    conversation = Conversation(messages=[reply("x", served="odd`name@p", requested="odd`name@p")])
+    assert "served by `` odd`name@p ``" in to_markdown(conversation, "t", tz=UTC)

@@ -1,0 +1,180 @@
+"""Exporting a conversation to Markdown (to read) and JSON (to process).
+
+Every turn carries its provenance: the endpoint requested and the one that served it, tokens,
+cost, time to first token and duration. Fields are copied by name from a fixed list, never by
+dumping objects, so nothing that is not listed here (such as a key on some future object) can
+reach an export. No field of a conversation holds a secret: keys live in the gateway settings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, tzinfo
+from typing import Any
+
+from tui_chat.core.conversation import Conversation, Message, Outcome
+from tui_chat.store.records import ConversationRecord
+from tui_chat.store.text import encodable
+
+EXPORT_FORMAT = "unify-tui-conversation"
+EXPORT_FORMAT_VERSION = 1
+
+_ROLE_HEADINGS = {"user": "You", "assistant": "Assistant", "system": "System"}
+_BACKTICKS = re.compile("`+")
+
+
+def to_markdown(
+    conversation: Conversation,
+    title: str,
+    *,
+    record: ConversationRecord | None = None,
+    exported_at: float | None = None,
+    tz: tzinfo | None = None,
+) -> str:
+    """The conversation as a Markdown document, one section per message.
+
+    ``record`` adds the conversation's model and settings; ``exported_at`` (Unix seconds, default
+    now) and ``tz`` (default local time) set the times shown. Message text is copied as is.
+    """
+    exported = _local_time(time.time() if exported_at is None else exported_at, tz)
+    lines = [f"# {_one_line(title) or 'Untitled conversation'}", ""]
+    facts = [
+        f"Exported from unify-tui on {exported:%Y-%m-%d %H:%M %Z}".rstrip(),
+        f"{len(conversation.messages)} messages",
+        f"total cost {_credits(conversation.total_cost)}",
+    ]
+    lines += ["*" + " · ".join(facts) + "*", ""]
+    if record is not None:
+        lines += [f"- {name}: {value}" for name, value in _settings_lines(record)]
+        lines.append("")
+    if conversation.system_prompt:
+        lines += ["**System prompt:**", ""]
+        lines += [f"> {line}".rstrip() for line in conversation.system_prompt.splitlines()]
+        lines.append("")
+    for message in conversation.messages:
+        lines += ["---", "", _message_heading(message, tz), "", message.content, ""]
+        details = _message_details(message)
+        if details:
+            lines += ["*" + " · ".join(details) + "*", ""]
+        if message.outcome is Outcome.STOPPED:
+            lines += ["*Stopped before the reply was complete.*", ""]
+        elif message.outcome is Outcome.ERROR:
+            lines += [f"> **Error:** {_one_line(message.error or 'the reply failed')}", ""]
+    return encodable("\n".join(lines).rstrip("\n") + "\n")
+
+
+def to_json(
+    conversation: Conversation,
+    title: str,
+    *,
+    record: ConversationRecord | None = None,
+    exported_at: float | None = None,
+) -> str:
+    """The conversation as a JSON document (UTF-8 text, indented); times in Unix seconds.
+
+    ``record`` adds the conversation's id, model and settings.
+    """
+    document: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "format_version": EXPORT_FORMAT_VERSION,
+        "exported_at": time.time() if exported_at is None else exported_at,
+        "title": title,
+        "system_prompt": conversation.system_prompt,
+        "total_cost": conversation.total_cost,
+    }
+    if record is not None:
+        document["conversation"] = {
+            "id": record.id,
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+            "model": record.model,
+            "temperature": record.temperature,
+            "max_tokens": record.max_tokens,
+            "spend_cap": record.spend_cap,
+            "archived": record.archived,
+        }
+    document["messages"] = [_message_document(message) for message in conversation.messages]
+    return encodable(json.dumps(document, ensure_ascii=False, indent=2)) + "\n"
+
+
+def _message_document(message: Message) -> dict[str, Any]:
+    return {
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at,
+        "requested_endpoint": message.requested_endpoint,
+        "served_endpoint": message.served_endpoint,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "cost": message.cost,
+        "cost_estimated": message.cost_estimated,
+        "ttft_ms": message.ttft_ms,
+        "duration_ms": message.duration_ms,
+        "outcome": None if message.outcome is None else message.outcome.value,
+        "error": message.error,
+    }
+
+
+def _settings_lines(record: ConversationRecord) -> list[tuple[str, str]]:
+    settings: list[tuple[str, str]] = []
+    if record.model:
+        settings.append(("Model", _code(record.model)))
+    if record.temperature is not None:
+        settings.append(("Temperature", f"{record.temperature:g}"))
+    if record.max_tokens is not None:
+        settings.append(("Max tokens", str(record.max_tokens)))
+    if record.spend_cap is not None:
+        settings.append(("Spend cap", _credits(record.spend_cap)))
+    return settings
+
+
+def _message_heading(message: Message, tz: tzinfo | None) -> str:
+    when = _local_time(message.created_at, tz)
+    return f"### {_ROLE_HEADINGS.get(message.role, message.role)} · {when:%Y-%m-%d %H:%M:%S}"
+
+
+def _message_details(message: Message) -> list[str]:
+    """The provenance line of a reply: endpoints, tokens, cost, timings."""
+    details: list[str] = []
+    if message.served_endpoint:
+        details.append(f"served by {_code(message.served_endpoint)}")
+    if message.requested_endpoint and message.requested_endpoint != message.served_endpoint:
+        details.append(f"requested {_code(message.requested_endpoint)}")
+    if message.prompt_tokens is not None or message.completion_tokens is not None:
+        prompt = "?" if message.prompt_tokens is None else f"{message.prompt_tokens:,}"
+        completion = "?" if message.completion_tokens is None else f"{message.completion_tokens:,}"
+        details.append(f"{prompt} prompt + {completion} completion tokens")
+    if message.cost is not None:
+        estimate = " (estimated)" if message.cost_estimated else ""
+        details.append(f"{_credits(message.cost)}{estimate}")
+    if message.ttft_ms is not None:
+        details.append(f"first token {message.ttft_ms:,.0f} ms")
+    if message.duration_ms is not None:
+        details.append(f"{message.duration_ms / 1000:,.1f} s")
+    return details
+
+
+def _credits(cost: float) -> str:
+    """Credits (USD) to six decimals, trailing zeros trimmed to cents: $0.000123, $1.50."""
+    whole, _, fraction = f"{cost:,.6f}".partition(".")
+    fraction = fraction.rstrip("0").ljust(2, "0")
+    return f"${whole}.{fraction}"
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code, fenced with more backticks than it contains."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if longest else ""
+    return f"{fence}{padding}{_one_line(text)}{padding}{fence}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _local_time(timestamp: float, tz: tzinfo | None) -> datetime:
+    moment = datetime.fromtimestamp(timestamp, tz)
+    return moment if tz is not None else moment.astimezone()
