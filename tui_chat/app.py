@@ -112,8 +112,8 @@ class UnifyTUI(App[None]):
         Binding("f3", "toggle_credits", "Credits", id="toggle_credits"),
         Binding("f4", "toggle_provider", "Provider", id="toggle_provider"),
         Binding("f5", "refresh_balance", "Balance", id="refresh_balance"),
-        Binding("f6", "copy_reply", "Copy reply", id="copy_reply"),
-        Binding("f7", "copy_code", "Copy code", id="copy_code"),
+        Binding("f6", "copy_reply", "Copy reply", id="copy_reply", priority=True),
+        Binding("f7", "copy_code", "Copy code", id="copy_code", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -207,6 +207,11 @@ class UnifyTUI(App[None]):
             self.load_providers(parse_endpoint(self.endpoint).model)
             self.set_interval(self.balance_poll_s, self.refresh_balance)
 
+    async def on_unmount(self) -> None:
+        # Close the HTTP client while its event loop is still running.
+        if self.gateway is not None:
+            await self.gateway.aclose()
+
     # -- sending and the reply worker -----------------------------------------------------
 
     @on(PromptInput.Submitted)
@@ -219,6 +224,7 @@ class UnifyTUI(App[None]):
         if self.streaming:
             self.notify("A reply is still arriving: press esc to stop it, or wait.", severity="warning")
             return
+        self.paused = False
         if self.gateway is None:
             self.chat_log.add_error(
                 "No gateway to send to", self.startup_problem or "No API key set.", can_retry=False
@@ -293,7 +299,8 @@ class UnifyTUI(App[None]):
                 reply.duration_ms = (time.monotonic() - started) * 1000
             if reply.completion_tokens is None and tokens:
                 reply.completion_tokens = tokens
-            self._finish_reply(reply, view, error)
+            if self.is_running and view.is_attached:  # not while the app shuts down
+                self._finish_reply(reply, view, error)
 
     def _tick_live(self, reply: Message, tokens: int, prompt_chars: int, elapsed: float) -> None:
         status = self.status
@@ -310,10 +317,18 @@ class UnifyTUI(App[None]):
             status.speed = tokens / streaming_s
 
     def _finish_reply(self, reply: Message, view: ReplyView, error: Any) -> None:
+        if reply.cost is None and self.status.live_cost:
+            # Stopped or cut before the gateway's final figure: keep the estimate, marked so.
+            reply.cost = self.status.live_cost
+            reply.cost_estimated = True
         self.streaming = False
-        self.paused = False
-        self._reply_view = None
         view.finish(show_credits=self.show_credits, show_provider=self.show_provider)
+        if reply.outcome is Outcome.COMPLETE and self.paused:
+            # The user is still reading: keep holding until they resume.
+            self.status.paused_note = "reply complete, ctrl+s shows it"
+        else:
+            self.paused = False
+            self._reply_view = None
         status = self.status
         status.live_cost = None
         status.speed = tokens_per_second(reply)
@@ -332,7 +347,10 @@ class UnifyTUI(App[None]):
             status.connection = "online"
         if reply.outcome is Outcome.STOPPED:
             self.notify("Reply stopped; the partial text is kept.", timeout=2)
-        self.prompt.focus()
+        if reply.outcome is not Outcome.COMPLETE:
+            # Stopped or failed: back to typing. A finished reply leaves focus where the user
+            # put it (they may be scrolling the log).
+            self.prompt.focus()
         if self.account is not None and reply.outcome is not Outcome.ERROR:
             self.refresh_balance()
 
@@ -473,8 +491,12 @@ class UnifyTUI(App[None]):
         if not self.is_mounted:
             return
         self.status.paused = paused
+        if not paused:
+            self.status.paused_note = ""
         if self._reply_view is not None:
             self._reply_view.set_hold(paused)
+            if not paused and not self.streaming:
+                self._reply_view = None
         self.query_one("#pause-button", Button).label = (
             "▶ Resume (ctrl+s)" if paused else "⏸ Pause (ctrl+s)"
         )
@@ -492,7 +514,7 @@ class UnifyTUI(App[None]):
         if action == "pause":
             return self.streaming and not self.paused
         if action == "resume":
-            return self.streaming and self.paused
+            return self.paused
         return True
 
     # -- actions --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class StatusBar(Horizontal):
     show_provider: reactive[bool] = reactive(True)
     speed: reactive[float | None] = reactive(None)  # tokens/s of the last or current reply
     paused: reactive[bool] = reactive(False)
+    paused_note: reactive[str] = reactive("reply still arriving")
     retry_countdown: reactive[str] = reactive("")
 
     def compose(self) -> ComposeResult:
@@ -58,7 +59,7 @@ class StatusBar(Horizontal):
         self._label("gateway").set_class(
             self.connection not in ("online", "connecting"), "-offline"
         )
-        paused_text = "⏸ PAUSED (reply still arriving)" if self.paused else ""
+        paused_text = f"⏸ PAUSED ({self.paused_note or 'reply still arriving'})" if self.paused else ""
         self._set("paused", self.retry_countdown or paused_text)
         if self.show_credits:
             balance = f"Balance {_credits(self.balance)}"
@@ -90,3 +91,4 @@ class StatusBar(Horizontal):
     watch_connection = watch_balance = watch_balance_stale = watch_show_credits = watch_gateway
     watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
     watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
+    watch_paused_note = watch_gateway

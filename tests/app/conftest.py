@@ -1,0 +1,67 @@
+"""Helpers for Pilot tests of the full-screen app against the embedded gateway."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tui_chat.app import UnifyTUI
+from tui_chat.gateways.config import GatewaySettings
+from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+
+APP_SIZE = (120, 40)
+
+
+async def wait_until(
+    pilot: Pilot[Any], predicate: Callable[[], bool], *, timeout: float = 10.0, what: str = ""
+) -> None:
+    """Let the app run until ``predicate()`` holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.02)
+
+
+@pytest.fixture
+def make_app(sim: Any) -> Callable[..., UnifyTUI]:
+    """Build the app wired to the sim through the real Unify client and real HTTP."""
+
+    def build(**overrides: Any) -> UnifyTUI:
+        settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+        options: dict[str, Any] = {
+            "gateway": UnifyGateway(settings),
+            "account": UnifyAccount(settings),
+            "model": "llama-3.1-8b-chat@groq",
+            "gateway_label": "Test gateway",
+            "balance_poll_s": 3600.0,
+        }
+        options.update(overrides)
+        return UnifyTUI(**options)
+
+    return build
+
+
+async def send(pilot: Pilot[Any], text: str) -> None:
+    """Type ``text`` into the prompt and press Enter, as a user would."""
+    app = pilot.app
+    assert isinstance(app, UnifyTUI)
+    app.prompt.focus()
+    app.prompt.load_text(text)
+    await pilot.press("enter")
+
+
+async def wait_for_reply(pilot: Pilot[Any], count: int = 1, timeout: float = 10.0) -> None:
+    """Wait until ``count`` replies have ended (in any way) and the worker is idle."""
+    app = pilot.app
+    assert isinstance(app, UnifyTUI)
+
+    def ended() -> bool:
+        replies = [m for m in app.conversation.messages if m.role == "assistant"]
+        return len(replies) >= count and replies[-1].outcome is not None and not app.streaming
+
+    await wait_until(pilot, ended, timeout=timeout, what=f"{count} finished replies")
