@@ -112,8 +112,8 @@ class UnifyTUI(App[None]):
         Binding("f3", "toggle_credits", "Credits", id="toggle_credits"),
         Binding("f4", "toggle_provider", "Provider", id="toggle_provider"),
         Binding("f5", "refresh_balance", "Balance", id="refresh_balance"),
-        Binding("f6", "copy_reply", "Copy reply", id="copy_reply", priority=True),
-        Binding("f7", "copy_code", "Copy code", id="copy_code", priority=True),
+        Binding("f6", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
+        Binding("f7", "copy_code", "Copy code", id="copy_code", priority=True, show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
@@ -135,6 +135,7 @@ class UnifyTUI(App[None]):
         temperature: float | None = None,
         max_tokens: int | None = None,
         balance_poll_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -146,10 +147,13 @@ class UnifyTUI(App[None]):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.balance_poll_s = balance_poll_s
+        self.clock = clock  # seconds; injected so tests and snapshots can pin timings
         self.known_models: list[str] = []
         self._details: dict[str, Any] = {}
         self._reply_view: ReplyView | None = None
         self._failed_prompt: str | None = None
+        # (reply, tokens so far, prompt characters, start time) while a reply streams.
+        self._live: tuple[Message, int, int, float] | None = None
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
 
@@ -204,7 +208,10 @@ class UnifyTUI(App[None]):
         if self.account is not None:
             self.refresh_balance()
             self.load_models()
-            self.load_providers(parse_endpoint(self.endpoint).model)
+            current = parse_endpoint(self.endpoint)
+            self.load_providers(current.model)
+            if not current.is_routing and not current.is_fallback:
+                self.load_details(self.endpoint)
             self.set_interval(self.balance_poll_s, self.refresh_balance)
 
     async def on_unmount(self) -> None:
@@ -255,7 +262,7 @@ class UnifyTUI(App[None]):
         self.streaming = True
         self.status.speed = None
         self.status.live_cost = 0.0
-        started = time.monotonic()
+        started = self.clock()
         messages = self.conversation.api_messages()
         prompt_chars = sum(len(m.get("content", "")) for m in messages)
         tokens = 0
@@ -272,13 +279,14 @@ class UnifyTUI(App[None]):
                 reply.apply(event)
                 if isinstance(event, TextDelta):
                     if reply.ttft_ms is None:
-                        reply.ttft_ms = (time.monotonic() - started) * 1000
+                        reply.ttft_ms = (self.clock() - started) * 1000
                     view.append(event.text)
                     tokens += 1
-                    now = time.monotonic()
+                    self._live = (reply, tokens, prompt_chars, started)
+                    now = self.clock()
                     if now - last_status > 0.1:  # the live figures tick ~10 times a second
                         last_status = now
-                        self._tick_live(reply, tokens, prompt_chars, now - started)
+                        self._tick_live()
                 elif isinstance(event, ServedEndpoint):
                     self.status.served_endpoint = event.endpoint
                     if event.endpoint not in self._details and self.account is not None:
@@ -296,13 +304,18 @@ class UnifyTUI(App[None]):
             reply.error = f"Unexpected error: {type(unexpected).__name__}: {unexpected}"
         finally:
             if reply.duration_ms is None:
-                reply.duration_ms = (time.monotonic() - started) * 1000
+                reply.duration_ms = (self.clock() - started) * 1000
             if reply.completion_tokens is None and tokens:
                 reply.completion_tokens = tokens
             if self.is_running and view.is_attached:  # not while the app shuts down
                 self._finish_reply(reply, view, error)
 
-    def _tick_live(self, reply: Message, tokens: int, prompt_chars: int, elapsed: float) -> None:
+    def _tick_live(self) -> None:
+        """Update the live spend estimate and speed of the reply that is streaming."""
+        if self._live is None:
+            return
+        reply, tokens, prompt_chars, started = self._live
+        elapsed = self.clock() - started
         status = self.status
         details = self._details.get(reply.served_endpoint or "")
         if details is not None:
@@ -322,7 +335,10 @@ class UnifyTUI(App[None]):
             reply.cost = self.status.live_cost
             reply.cost_estimated = True
         self.streaming = False
+        self._live = None
         view.finish(show_credits=self.show_credits, show_provider=self.show_provider)
+        if reply.outcome is Outcome.ERROR and not reply.content:
+            view.display = False  # nothing arrived: the error card says it all
         if reply.outcome is Outcome.COMPLETE and self.paused:
             # The user is still reading: keep holding until they resume.
             self.status.paused_note = "reply complete, ctrl+s shows it"
@@ -413,6 +429,8 @@ class UnifyTUI(App[None]):
 
     def _details_loaded(self, endpoint: str, details: Any, for_panel: bool) -> None:
         self._details[endpoint] = details
+        if self._live is not None and self._live[0].served_endpoint == endpoint:
+            self._tick_live()
         if for_panel:
             context = f"{details.context_window:,}" if details.context_window else "?"
             self.selector.set_details(
