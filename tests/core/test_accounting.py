@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from tui_chat.core.accounting import (
+    blended_cost_per_m,
+    estimate_cost,
+    estimate_tokens,
+    format_credits,
+    spent_line,
+)
+
+
+def test_cost_estimate_uses_prices_per_million_tokens() -> None:
+    # 13 prompt tokens at $0.2/M and 26 completion tokens at $0.2/M
+    assert estimate_cost(13, 26, 0.2, 0.2) == pytest.approx(7.8e-6)
+    assert estimate_cost(1_000_000, 0, 3.0, 15.0) == pytest.approx(3.0)
+    assert estimate_cost(None, 1_000_000, 3.0, 15.0) == pytest.approx(15.0)
+
+
+def test_blended_cost_is_three_parts_input_to_one_part_output() -> None:
+    assert blended_cost_per_m(0.8, 4.0) == pytest.approx(1.6)
+
+
+def test_credits_are_formatted_like_the_seed() -> None:
+    assert format_credits(0.000014) == "0.000014"
+    assert format_credits(1.1e-06) == "0.000001"
+    assert format_credits(0) == "0.000000"
+    assert format_credits(None) == "unknown"
+    assert spent_line(0.00026) == "(spent 0.000260 credits)"
+
+
+def test_token_estimate_is_rough_but_never_zero_for_text() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("a") == 1
+    assert estimate_tokens("x" * 400) == 100

@@ -1,0 +1,212 @@
+"""The seed-compatible ``Agent``: a plain-terminal chat loop over a unified gateway.
+
+>>> from tui_chat import Agent
+>>> agent = Agent("llama-2-70b-chat@anyscale")       # key from UNIFY_KEY
+>>> agent.run(show_credits=True, show_provider=True)  # `pause` returns, `quit` ends
+
+The loop and its texts follow the "Build a Chatbot" tutorial: the whole history is resent every
+turn, ``pause`` keeps it and the next ``run()`` says "Welcome back!", ``quit`` clears it, and
+switching ``agent.model`` between runs keeps it. Unlike the tutorial, server responses are parsed
+as JSON (never evaluated), the reply's cost comes from ``usage.cost`` of the reply itself, and
+errors print one line instead of a traceback.
+
+The async stream is driven from this synchronous code on one private event loop, kept across
+turns, so the HTTP connection is reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import aclosing
+from types import TracebackType
+from typing import TextIO
+
+from tui_chat.core.accounting import spent_line
+from tui_chat.core.conversation import Conversation, Message, Outcome
+from tui_chat.core.endpoint import Endpoint, parse_endpoint, provider_of
+from tui_chat.core.events import TextDelta
+from tui_chat.core.text import inert
+from tui_chat.gateways.base import Gateway
+from tui_chat.gateways.config import GatewaySettings
+from tui_chat.gateways.unify import UnifyGateway
+
+GREETING = "Let's have a chat. (Enter `pause` to pause and `quit` to exit)\n"
+WELCOME_BACK = "Welcome back! (Remember, enter `pause` to pause and `quit` to exit)\n"
+PROMPT = "> "
+STOPPED_MARK = "\n(reply stopped)"
+
+
+class Agent:
+    """A chatbot that keeps the conversation and streams each reply to the terminal.
+
+    ``model`` is an endpoint string such as ``"llama-2-70b-chat@anyscale"`` (routing modes,
+    ``router@…`` and ``->`` fallbacks work too). The key comes from ``api_key`` or ``UNIFY_KEY``,
+    the base URL from ``base_url`` or ``UNIFY_BASE_URL``. ``stdin``/``stdout`` default to the
+    process's own; pass others to drive the agent from code.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        show_credits: bool = False,
+        show_provider: bool = False,
+        system_prompt: str | None = None,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        gateway: Gateway | None = None,
+    ) -> None:
+        self._endpoint: Endpoint = parse_endpoint(model)
+        if gateway is None:
+            gateway = UnifyGateway(GatewaySettings.from_env(api_key=api_key, base_url=base_url))
+        self._gateway = gateway
+        self._conversation = Conversation(system_prompt=system_prompt)
+        self.show_credits = show_credits
+        self.show_provider = show_provider
+        self._stdin = stdin
+        self._stdout = stdout
+        self._paused = False
+        self._runner: asyncio.Runner | None = None
+
+    # -- the model ---------------------------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        """The endpoint string the next reply is requested from."""
+        return str(self._endpoint)
+
+    @model.setter
+    def model(self, value: str) -> None:
+        # EndpointError is a ValueError whose message names the expected format.
+        self._endpoint = parse_endpoint(value)
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation so far (messages with provenance, total cost)."""
+        return self._conversation
+
+    @property
+    def history(self) -> list[dict[str, str]]:
+        """The messages that the next request will resend."""
+        return self._conversation.api_messages()
+
+    @property
+    def paused(self) -> bool:
+        """True after ``pause``: the next ``run()`` resumes with "Welcome back!"."""
+        return self._paused
+
+    def clear_chat_history(self) -> None:
+        """Forget the conversation."""
+        self._conversation.clear()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, show_credits: bool | None = None, show_provider: bool | None = None) -> None:
+        """Chat on the terminal until ``pause``, ``quit`` or end of input.
+
+        ``show_credits`` prints ``(spent X credits)`` after each reply and ``show_provider``
+        prints ``(provider: Y)``; None means the value given to the constructor.
+        """
+        credits = self.show_credits if show_credits is None else show_credits
+        provider = self.show_provider if show_provider is None else show_provider
+        self._write(WELCOME_BACK if self._paused else GREETING)
+        self._paused = False
+        while True:
+            self._write(PROMPT)
+            line = self._read_line()
+            if line is None:  # end of input, or Ctrl+C at the prompt
+                self._write("\n")
+                return
+            command = line.strip()
+            if command == "quit":
+                self.clear_chat_history()
+                return
+            if command == "pause":
+                self._paused = True
+                return
+            if not command:
+                continue
+            self._chat_turn(line, show_credits=credits, show_provider=provider)
+
+    def _chat_turn(self, text: str, *, show_credits: bool, show_provider: bool) -> None:
+        self._conversation.add_user(text)
+        messages = self._conversation.api_messages()
+        reply = self._conversation.start_reply(str(self._endpoint))
+        try:
+            self._loop().run(self._stream_reply(reply, messages))
+        except KeyboardInterrupt:
+            # Ctrl+C stops this reply only; what arrived is kept (and resent next turn).
+            reply.mark_stopped()
+            self._write(STOPPED_MARK + "\n")
+            return
+        if reply.outcome is Outcome.ERROR:
+            self._write(("\n" if reply.content else "") + f"Error: {inert(reply.error or '')}\n")
+            return
+        if show_credits:
+            self._write("\n" + spent_line(reply.cost))
+        if show_provider:
+            self._write(f"\n(provider: {inert(self._provider_shown(reply))})")
+        self._write("\n")
+
+    async def _stream_reply(self, reply: Message, messages: list[dict[str, str]]) -> None:
+        events = self._gateway.stream_chat(str(self._endpoint), messages)
+        async with aclosing(events):
+            async for event in events:
+                reply.apply(event)
+                if isinstance(event, TextDelta):
+                    # Model text is data: control characters must not drive the terminal.
+                    self._write(inert(event.text.replace("\r\n", "\n")))
+        if reply.outcome is None:  # a gateway that ended without Done still finished
+            reply.outcome = Outcome.COMPLETE
+
+    def _provider_shown(self, reply: Message) -> str:
+        served = reply.served_endpoint
+        if served:
+            return provider_of(served) or served
+        return self._endpoint.provider
+
+    # -- terminal and event loop ------------------------------------------------------------
+
+    def _loop(self) -> asyncio.Runner:
+        # One private loop for every turn: the HTTP client (and its connection) lives on it,
+        # and asyncio.Runner turns Ctrl+C into cancelling the reply, then KeyboardInterrupt.
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        return self._runner
+
+    def _write(self, text: str) -> None:
+        out = self._stdout if self._stdout is not None else sys.stdout
+        out.write(text)
+        out.flush()
+
+    def _read_line(self) -> str | None:
+        try:
+            if self._stdin is None:
+                return input()  # line editing on a real terminal
+            line = self._stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            return None
+        return line.rstrip("\r\n") if line else None
+
+    def close(self) -> None:
+        """Close the connection and the private event loop."""
+        if self._runner is not None:
+            try:
+                self._runner.run(self._gateway.aclose())
+            finally:
+                self._runner.close()
+                self._runner = None
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,153 @@
+"""A conversation: its messages with full provenance, its spend, and what is resent each turn.
+
+Endpoints are stateless, so the whole history is sent with every request. What is sent follows
+three rules:
+
+- a failed turn (an ``ERROR`` reply and the user message it answered) is not resent: the model
+  never saw a reply to it, and resending would repeat the failure's context forever;
+- a ``STOPPED`` reply is resent with the text that arrived, because the user saw it;
+- an empty reply (stopped before any text, or still streaming) is not resent.
+
+Switching model keeps the history: the next request simply names another endpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Outcome(StrEnum):
+    """How a reply ended."""
+
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+@dataclass
+class Message:
+    """One message and where it came from.
+
+    ``cost`` is in credits (USD); ``ttft_ms`` and ``duration_ms`` in milliseconds from the request.
+    ``outcome`` is None while a reply is streaming (and always for user and system messages).
+    """
+
+    role: Role
+    content: str
+    created_at: float = field(default_factory=time.time)
+    requested_endpoint: str | None = None
+    served_endpoint: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    cost_estimated: bool = False
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
+    outcome: Outcome | None = None
+    error: str | None = None
+
+    @property
+    def is_failed(self) -> bool:
+        """True for a reply that ended in an error."""
+        return self.outcome is Outcome.ERROR
+
+    def apply(self, event: StreamEvent) -> None:
+        """Fold one stream event into this (assistant) message."""
+        if isinstance(event, TextDelta):
+            self.content += event.text
+        elif isinstance(event, ServedEndpoint):
+            self.served_endpoint = event.endpoint
+        elif isinstance(event, Usage):
+            self.prompt_tokens = event.prompt_tokens
+            self.completion_tokens = event.completion_tokens
+            self.cost = event.cost
+            self.cost_estimated = event.estimated
+        elif isinstance(event, Done):
+            self.outcome = Outcome.COMPLETE
+            # Keep times the caller measured itself when the gateway reports none.
+            if event.ttft_ms is not None:
+                self.ttft_ms = event.ttft_ms
+            if event.duration_ms is not None:
+                self.duration_ms = event.duration_ms
+        elif isinstance(event, StreamError):
+            self.outcome = Outcome.ERROR
+            self.error = str(event.error)
+
+    def mark_stopped(self) -> None:
+        """The user stopped the reply: keep what arrived, unless it already ended."""
+        if self.outcome is None:
+            self.outcome = Outcome.STOPPED
+
+
+@dataclass
+class Conversation:
+    """The history of one chat, in order, plus an optional system prompt."""
+
+    messages: list[Message] = field(default_factory=list)
+    system_prompt: str | None = None
+
+    def add_user(self, text: str) -> Message:
+        """Append what the user typed and return it."""
+        message = Message(role="user", content=text)
+        self.messages.append(message)
+        return message
+
+    def start_reply(self, requested_endpoint: str) -> Message:
+        """Append an empty assistant message for a reply about to stream, and return it."""
+        message = Message(role="assistant", content="", requested_endpoint=requested_endpoint)
+        self.messages.append(message)
+        return message
+
+    def api_messages(self) -> list[dict[str, str]]:
+        """The ``messages`` to send: the system prompt, then every turn that is not failed."""
+        sent: list[dict[str, str]] = []
+        if self.system_prompt:
+            sent.append({"role": "system", "content": self.system_prompt})
+        for message in self._resendable():
+            sent.append({"role": message.role, "content": message.content})
+        return sent
+
+    def _resendable(self) -> Iterator[Message]:
+        skipped: set[int] = set()
+        for index, message in enumerate(self.messages):
+            if message.role == "assistant" and message.is_failed:
+                skipped.add(index)
+                # The user message this reply answered: the nearest one before it.
+                for earlier in range(index - 1, -1, -1):
+                    if self.messages[earlier].role == "assistant":
+                        break
+                    if self.messages[earlier].role == "user":
+                        skipped.add(earlier)
+                        break
+        for index, message in enumerate(self.messages):
+            if index in skipped:
+                continue
+            if message.role == "assistant" and not message.content:
+                continue
+            yield message
+
+    @property
+    def total_cost(self) -> float:
+        """Credits (USD) spent on every reply so far, as reported (or estimated) per reply."""
+        costs = (m.cost for m in self.messages if m.role == "assistant" and m.cost is not None)
+        return sum(costs, 0.0)
+
+    @property
+    def last_reply(self) -> Message | None:
+        """The most recent assistant message, if any."""
+        for message in reversed(self.messages):
+            if message.role == "assistant":
+                return message
+        return None
+
+    def clear(self) -> None:
+        """Forget every message; the system prompt stays."""
+        self.messages.clear()

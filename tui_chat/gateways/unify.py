@@ -1,0 +1,545 @@
+"""The Unify gateway: streamed chat over the openai SDK, and the account API over ``requests``.
+
+``UnifyGateway.stream_chat()`` turns one chat request into typed events (core.events). It copes
+with what Unify actually sends (unify-api.md §2.3): no ``data: [DONE]`` (the stream just ends),
+``usage: {}`` on every chunk but the last, ``model`` rewritten on every chunk to the endpoint that
+is serving, and also with plain OpenAI-compatible servers (a final chunk with ``choices: []``
+carrying usage, then ``[DONE]``). The request goes through the SDK's async client
+(``with_streaming_response``); the event stream is read here as raw JSON objects, so a half-filled
+``usage`` never trips a model class, and a stream cut in the middle of a message is noticed.
+Every failure becomes one ``StreamError`` event; the generator never raises for a gateway
+failure. Cancellation is not a failure: ``asyncio.CancelledError``
+propagates and the HTTP response is closed on the way out.
+
+``UnifyAccount`` is blocking (``requests``); the app calls it from thread workers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx2
+import openai
+import requests
+from openai import AsyncOpenAI
+
+from tui_chat import __version__
+from tui_chat.core.endpoint import model_of, parse_endpoint
+from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
+from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
+from tui_chat.gateways.config import GatewaySettings
+from tui_chat.gateways.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    GatewayError,
+    MalformedResponse,
+    NotFoundError,
+    StreamInterrupted,
+    detail_from_body,
+    from_error_object,
+    from_response,
+)
+from tui_chat.gateways.sse import SSEParser
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"unify-tui/{__version__}"
+JSONObject = dict[str, Any]
+
+
+class _Malformed(Exception):
+    """Internal: the stream broke the API's promises; becomes MalformedResponse."""
+
+
+# -- streaming -----------------------------------------------------------------------------
+
+
+class UnifyGateway:
+    """Streams chat replies from a Unify-compatible ``/chat/completions`` (async).
+
+    Create it anywhere; the HTTP client is made on first use and belongs to the event loop that
+    first uses it, so use one gateway per event loop. Call ``aclose()`` when done.
+    """
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._client: AsyncOpenAI | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What a Unify gateway offers: cost, balance, providers, routing, listings."""
+        return UNIFY_CAPABILITIES
+
+    def _openai(self) -> AsyncOpenAI:
+        if self._client is None:
+            self.settings.require_key()
+            self._client = AsyncOpenAI(
+                api_key=self.settings.api_key.get_secret_value(),
+                base_url=self.settings.base_url + "/",
+                max_retries=0,  # retrying is a decision for the caller, not the transport
+                timeout=httpx2.Timeout(
+                    self.settings.timeout, connect=self.settings.connect_timeout
+                ),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def stream_chat(
+        self,
+        endpoint: str,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Send ``messages`` to ``endpoint`` and yield the reply as events.
+
+        Order: ``ServedEndpoint`` (when first seen or changed), ``TextDelta``..., at most one
+        ``Usage``, then ``Done`` or ``StreamError`` last. Use ``contextlib.aclosing`` so that
+        stopping early closes the response at once.
+        """
+        started = self._clock()
+        reply = _ReplyReader(started, self._clock)
+        response_opened = False
+        try:
+            request = self._openai().chat.completions.with_streaming_response.create(
+                model=endpoint,
+                messages=cast(Any, messages),
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=openai.omit if temperature is None else temperature,
+                max_tokens=openai.omit if max_tokens is None else max_tokens,
+            )
+            async with request as response:
+                response_opened = True
+                async for event in reply.read(response.http_response):
+                    yield event
+        except Exception as exc:  # CancelledError is a BaseException and passes through
+            if response_opened:
+                yield StreamError(self._error_mid_reply(exc, reply))
+            else:
+                yield StreamError(self._error_before_reply(exc))
+
+    def _error_before_reply(self, exc: Exception) -> GatewayError:
+        if isinstance(exc, GatewayError):
+            return exc
+        if isinstance(exc, openai.APIStatusError):
+            return from_response(exc.status_code, _response_text(exc), exc.response.headers)
+        if isinstance(exc, openai.APITimeoutError):
+            return ConnectionFailed(
+                f"no answer from {self.settings.base_url} within {self.settings.timeout:g} s"
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return ConnectionFailed(f"{self.settings.base_url} did not answer ({_cause_text(exc)})")
+        if isinstance(exc, httpx2.HTTPError):
+            return ConnectionFailed(f"{self.settings.base_url} did not answer ({exc})")
+        if isinstance(exc, openai.OpenAIError):
+            return ConfigurationError(str(exc))
+        log.exception("unexpected error before the reply started")
+        return GatewayError(f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _error_mid_reply(self, exc: Exception, reply: _ReplyReader) -> GatewayError:
+        if isinstance(exc, GatewayError):
+            return exc
+        if isinstance(exc, _Malformed):
+            return MalformedResponse(str(exc))
+        if isinstance(exc, ValueError):
+            return MalformedResponse(f"a stream message was not valid JSON ({exc})")
+        received = f" after {reply.text_chars} characters" if reply.text_chars else ""
+        if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+            return StreamInterrupted(f"no data arrived for {self.settings.timeout:g} s{received}")
+        if isinstance(exc, openai.APIConnectionError | httpx2.HTTPError):
+            return StreamInterrupted(f"the connection closed{received} ({_cause_text(exc)})")
+        if isinstance(exc, openai.APIStatusError):
+            return from_response(exc.status_code, _response_text(exc), exc.response.headers)
+        if isinstance(exc, openai.APIError):
+            # An {"error": {...}} object inside the stream (provider failure mid-reply).
+            return from_error_object(exc.body if exc.body is not None else exc.message)
+        log.exception("unexpected error while reading the reply")
+        return MalformedResponse(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _response_text(exc: openai.APIStatusError) -> str:
+    try:
+        return exc.response.text
+    except Exception:  # the body could not be read; fall back to what the SDK kept
+        return exc.body if isinstance(exc.body, str) else ""
+
+
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^\n]+)")
+
+
+def _cause_text(exc: BaseException) -> str:
+    """A short reason from an exception chain ("Connection refused"), not a wall of repr."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for candidate in reversed(chain):
+        if isinstance(candidate, OSError) and isinstance(candidate.errno, int):
+            if candidate.errno > 0:
+                return os.strerror(candidate.errno)
+            if candidate.strerror:
+                return str(candidate.strerror)  # getaddrinfo: "Name or service not known"
+    for candidate in reversed(chain):
+        match = _ERRNO_RE.search(str(candidate))
+        if match:
+            return match.group(1).strip()[:200]
+    for candidate in reversed(chain):
+        text = " ".join(str(candidate).split())
+        if text and text != "Connection error.":
+            return text[:200]
+    return type(chain[-1]).__name__
+
+
+def _json_message(data: str) -> object:
+    try:
+        return json.loads(data)
+    except ValueError:
+        shown = data if len(data) <= 60 else data[:57] + "..."
+        raise _Malformed(f"a stream message was not valid JSON: {shown!r}") from None
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _as_float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_usage(usage: object) -> Usage | None:
+    """A ``Usage`` from a raw ``usage`` object; None for ``{}`` or anything without figures."""
+    if not isinstance(usage, Mapping) or not usage:
+        return None
+    prompt_tokens = _as_int(usage.get("prompt_tokens"))
+    completion_tokens = _as_int(usage.get("completion_tokens"))
+    cost = _as_float(usage.get("cost"))
+    if prompt_tokens is None and completion_tokens is None and cost is None:
+        return None
+    return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost)
+
+
+class _ReplyReader:
+    """Turns raw chunks into events, remembering what it has seen."""
+
+    def __init__(self, started: float, clock: Callable[[], float]) -> None:
+        self._started = started
+        self._clock = clock
+        self._served: str | None = None
+        self._usage: Usage | None = None
+        self._finish_reason: str | None = None
+        self._first_text_at: float | None = None
+        self._chunks = 0
+        self.text_chars = 0
+
+    def _served_endpoint(self, chunk: Mapping[str, Any]) -> list[StreamEvent]:
+        model = chunk.get("model")
+        if not isinstance(model, str) or not model:
+            return []
+        provider = chunk.get("provider")
+        if "@" not in model and isinstance(provider, str) and provider:
+            model = f"{model}@{provider}"  # OpenRouter-style: a separate provider field
+        if model == self._served:
+            return []
+        self._served = model
+        return [ServedEndpoint(model)]
+
+    def _text(self, text: str) -> TextDelta:
+        if self._first_text_at is None:
+            self._first_text_at = self._clock()
+        self.text_chars += len(text)
+        return TextDelta(text)
+
+    async def read(self, response: httpx2.Response) -> AsyncGenerator[StreamEvent, None]:
+        """Every event of a streamed response, the closing ones included."""
+        content_type = response.headers.get("content-type", "").lower()
+        if content_type.startswith(("text/html", "application/json")):
+            # Not a stream at all: a proxy's web page, or a whole (non-streamed) response.
+            for event in self.from_whole_body(await response.aread(), content_type):
+                yield event
+            return
+        parser = SSEParser()
+        async for piece in response.aiter_bytes():
+            for data in parser.feed(piece):
+                if data.strip() == "[DONE]":
+                    for event in self.finish():
+                        yield event
+                    return
+                for event in self.feed(_json_message(data)):
+                    yield event
+        leftovers = parser.finish()
+        for index, data in enumerate(leftovers):
+            if data.strip() == "[DONE]":
+                break
+            try:
+                message = json.loads(data)
+            except ValueError:
+                if index == len(leftovers) - 1:
+                    raise _Malformed("the stream ended in the middle of a message") from None
+                raise
+            for event in self.feed(message):
+                yield event
+        for event in self.finish():
+            yield event
+
+    def feed(self, chunk: object) -> list[StreamEvent]:
+        """Events for one ``chat.completion.chunk`` object."""
+        if not isinstance(chunk, dict):
+            raise _Malformed(f"a stream message was {type(chunk).__name__}, not a JSON object")
+        error = chunk.get("error")
+        if error:
+            raise from_error_object(error)  # the provider failed after the stream began
+        self._chunks += 1
+        events = self._served_endpoint(chunk)
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if not isinstance(choice, dict) or choice.get("index", 0) not in (0, None):
+                    continue
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    content = delta.get("content")
+                    if isinstance(content, str) and content:
+                        events.append(self._text(content))
+                finish_reason = choice.get("finish_reason")
+                if isinstance(finish_reason, str) and finish_reason:
+                    self._finish_reason = finish_reason
+        usage = parse_usage(chunk.get("usage"))
+        if usage is not None:
+            self._usage = usage  # Unify sends it once, on the last chunk; keep the latest
+        return events
+
+    def finish(self) -> list[StreamEvent]:
+        """The closing events once the stream has ended normally."""
+        if self._chunks == 0:
+            raise _Malformed("the stream ended without sending any message")
+        events: list[StreamEvent] = []
+        if self._usage is not None:
+            events.append(self._usage)
+        now = self._clock()
+        ttft_ms = None
+        if self._first_text_at is not None:
+            ttft_ms = (self._first_text_at - self._started) * 1000.0
+        events.append(
+            Done(
+                finish_reason=self._finish_reason,
+                ttft_ms=ttft_ms,
+                duration_ms=(now - self._started) * 1000.0,
+            )
+        )
+        return events
+
+    def from_whole_body(self, body: bytes, content_type: str) -> list[StreamEvent]:
+        """Events for a 200 response that is not an event stream."""
+        text = body.decode("utf-8", errors="replace")
+        if content_type.startswith("text/html"):
+            raise _Malformed(detail_from_body(text) or "the server sent a web page")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            # An event stream mislabelled as JSON: read its "data:" lines.
+            events: list[StreamEvent] = []
+            for line in text.splitlines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    events.extend(self.feed(json.loads(line[5:])))
+            if self._chunks == 0:
+                raise _Malformed("the response was neither an event stream nor JSON") from None
+            return events + self.finish()
+        if not isinstance(data, dict):
+            raise _Malformed("the response was not a JSON object")
+        if "error" in data or "detail" in data:
+            raise from_error_object(data.get("error") or data)
+        # A server that ignored stream=True: one whole chat.completion.
+        self._chunks += 1
+        whole = self._served_endpoint(data)
+        choices = data.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            message = choices[0].get("message")
+            if isinstance(message, dict):
+                content = message.get("content")
+                if isinstance(content, str) and content:
+                    whole.append(self._text(content))
+            finish_reason = choices[0].get("finish_reason")
+            if isinstance(finish_reason, str):
+                self._finish_reason = finish_reason
+        self._usage = parse_usage(data.get("usage"))
+        return whole + self.finish()
+
+
+# -- the account API (blocking) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointDetails:
+    """Prices in credits (USD) per million tokens, and the context window in tokens."""
+
+    endpoint: str
+    input_cost: float | None
+    output_cost: float | None
+    context_window: int | None
+
+
+class UnifyAccount:
+    """Credits, listings and endpoint details over the blocking ``requests`` library.
+
+    Listings and endpoint details are cached for ``cache_ttl_s`` seconds; the balance never is.
+    Every failure raises a ``GatewayError`` subclass with the status and the server's detail.
+    """
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        session: requests.Session | None = None,
+        cache_ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._session = session or requests.Session()
+        self._cache_ttl_s = cache_ttl_s
+        self._clock = clock
+        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    def clear_cache(self) -> None:
+        """Forget cached listings and details (e.g. after switching gateway)."""
+        with self._lock:
+            self._cache.clear()
+
+    def _headers(self) -> dict[str, str]:
+        self.settings.require_key()
+        return {
+            "Authorization": f"Bearer {self.settings.api_key.get_secret_value()}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+
+    def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        url = f"{self.settings.base_url}/{path}"
+        try:
+            response = self._session.get(
+                url,
+                params=dict(params or {}),
+                headers=self._headers(),
+                timeout=(self.settings.connect_timeout, self.settings.timeout),
+            )
+        except requests.Timeout as exc:
+            raise ConnectionFailed(
+                f"no answer from {self.settings.base_url} within {self.settings.timeout:g} s"
+            ) from exc
+        except requests.RequestException as exc:
+            raise ConnectionFailed(
+                f"{self.settings.base_url} did not answer ({_cause_text(exc)})"
+            ) from exc
+        if response.status_code >= 400:
+            raise from_response(response.status_code, response.content, response.headers)
+        try:
+            return response.json()  # JSON, never eval()
+        except ValueError as exc:
+            raise MalformedResponse(
+                f"/{path} did not return JSON: {detail_from_body(response.text) or 'empty body'}",
+                status=response.status_code,
+            ) from exc
+
+    def _cached_get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        key = (path, tuple(sorted((params or {}).items())))
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        value = self._get(path, params)
+        with self._lock:
+            self._cache[key] = (now + self._cache_ttl_s, value)
+        return value
+
+    def credits(self) -> float:
+        """The account balance in credits (USD), fresh from ``GET /credits``."""
+        try:
+            data = self._get("credits")
+        except NotFoundError:
+            data = self._get("get_credits")  # servers from before the 2024-08 rename
+        balance = _as_float(data.get("credits")) if isinstance(data, dict) else None
+        if balance is None:
+            raise MalformedResponse("/credits did not contain a number of credits")
+        return balance
+
+    def _string_list(self, path: str, params: Mapping[str, str]) -> list[str]:
+        data = self._cached_get(path, params)
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise MalformedResponse(f"/{path} did not return a list of names")
+        return list(data)
+
+    def models(self, provider: str | None = None) -> list[str]:
+        """Model names, all or those one provider serves."""
+        return self._string_list("models", {"provider": provider} if provider else {})
+
+    def providers(self, model: str | None = None) -> list[str]:
+        """Provider names, all or those serving one model."""
+        return self._string_list("providers", {"model": model} if model else {})
+
+    def endpoints(self, model: str | None = None, provider: str | None = None) -> list[str]:
+        """``model@provider`` strings, all or filtered by one model or one provider."""
+        if model and provider:
+            raise ValueError("give a model or a provider, not both")
+        params = {"model": model} if model else {"provider": provider} if provider else {}
+        return self._string_list("endpoints", params)
+
+    def has_endpoint(self, endpoint: str) -> bool:
+        """True if a concrete ``model@provider`` is listed; routing strings are not checkable."""
+        parsed = parse_endpoint(endpoint)
+        if parsed.is_routing or parsed.is_fallback:
+            return True
+        return parsed.raw in self.endpoints(model=model_of(parsed.raw))
+
+    def endpoint_details(self, endpoint: str) -> EndpointDetails:
+        """Prices ($/M tokens) and context window of one ``model@provider``."""
+        data = self._cached_get("endpoint-details", {"endpoint": endpoint})
+        if not isinstance(data, dict):
+            raise MalformedResponse("/endpoint-details did not return a JSON object")
+        return EndpointDetails(
+            endpoint=str(data.get("endpoint") or endpoint),
+            input_cost=_as_float(data.get("input_cost")),
+            output_cost=_as_float(data.get("output_cost")),
+            context_window=_as_int(data.get("context_window")),
+        )
