@@ -171,18 +171,28 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
         conn = sqlite3.connect(
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
+    # Switching a new file to WAL takes an exclusive lock that SQLite does not always wait for
+    # (busy_timeout is not consulted there), so two app instances starting at once on a new file
+    # can see "database is locked": retry until the busy timeout runs out.
+    deadline = time.monotonic() + busy_timeout_s
     try:
-        with translated("open the conversation database", path):
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000):d}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            migrate(conn)
+        while True:
+            try:
+                with translated("open the conversation database", path):
+                    conn.row_factory = sqlite3.Row
+                    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000):d}")
+                    conn.execute("PRAGMA foreign_keys = ON")
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("PRAGMA synchronous = FULL")
+                    migrate(conn)
+                return conn
+            except StoreUnavailable as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
     except BaseException:
         conn.close()
         raise
-    return conn
 
 
 class Store:
@@ -543,6 +553,16 @@ class Store:
                 """,
                 {**values, "message_id": message_id},
             )
+            if cursor.rowcount == 0:
+                raise RecordNotFound(f"No message with id {message_id}.")
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove one message (a failed reply the user retried); raises ``RecordNotFound``.
+
+        Positions of the others are kept: order stays stable and the gap is harmless.
+        """
+        with self._write("delete a message") as conn:
+            cursor = conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"No message with id {message_id}.")
 
