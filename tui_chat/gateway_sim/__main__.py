@@ -1,0 +1,97 @@
+"""``python -m tui_chat.gateway_sim``: serve the embedded gateway standalone until Ctrl+C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .server import GatewaySim, is_loopback
+
+DEFAULT_PORT = 8765
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tui_chat.gateway_sim",
+        description="Serve the simulated Unify API (the embedded gateway) on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any)"
+    )
+    parser.add_argument("--key", default="demo-key", help="the API key clients must send")
+    parser.add_argument("--credits", type=float, default=50.0, help="starting balance (credits)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for replies and drift")
+    parser.add_argument(
+        "--token-delay",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between tokens (default: each endpoint's simulated speed)",
+    )
+    parser.add_argument(
+        "--ttft",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds before the first token (default: each endpoint's simulated ttft)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (anyone who can reach it can use the key)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not is_loopback(args.host) and not args.allow_remote:
+        print(
+            f"error: refusing to serve on {args.host!r}, which is not loopback; "
+            "pass --allow-remote if you really mean it",
+            file=sys.stderr,
+        )
+        return 2
+    sim = GatewaySim(
+        api_key=args.key,
+        credits=args.credits,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        allow_remote=args.allow_remote,
+    )
+    sim.controls.token_delay_s = args.token_delay
+    sim.controls.ttft_s = args.ttft
+    try:
+        sim.start()
+    except OSError as error:
+        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"Simulated Unify API at {sim.base_url}", flush=True)
+    print(f"API key: {args.key}", flush=True)
+    print(f"  export UNIFY_BASE_URL={sim.base_url} UNIFY_KEY={args.key}", flush=True)
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
