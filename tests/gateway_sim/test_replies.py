@@ -148,3 +148,18 @@ def test_tokens_join_back_to_the_text(text: str) -> None:
 def test_replies_are_deterministic_for_a_seed() -> None:
     messages = [{"role": "user", "content": "Something nobody has asked before"}]
     assert compose_reply(messages, seed=3) == compose_reply(messages, seed=3)
+
+
+def test_greeting_before_markdown_keeps_the_heading_a_block_of_its_own() -> None:
+    # Regression: "Nice to meet you, Foo! # Streaming ..." rendered the heading as plain text.
+    reply = compose_reply(
+        [{"role": "user", "content": "My name is Foo and I am 25. Show me some markdown with code"}]
+    )
+    assert reply.startswith("Nice to meet you, Foo!\n\n# ")
+
+
+def test_greeting_before_a_one_line_answer_stays_on_its_line() -> None:
+    reply = compose_reply(
+        [{"role": "user", "content": "My name is Foo. What is the capital of Spain?"}]
+    )
+    assert reply == "Nice to meet you, Foo! The capital of Spain is Madrid."

@@ -619,7 +619,14 @@ def _greeting_prefix(conv: _Conversation, answer: str) -> str:
     name = conv.new_facts.get("name")
     if not name or answer.startswith(("Nice to meet", "Okay. Nice")):
         return answer
-    return f"Nice to meet you, {name.split()[0]}! {answer}"
+    greeting = f"Nice to meet you, {name.split()[0]}!"
+    # A Markdown answer starts with a block of its own (a heading, a list): keep it one.
+    separator = (
+        "\n\n"
+        if answer.lstrip().startswith(("#", "-", "*", "|", "`", ">")) or "\n" in answer
+        else " "
+    )
+    return f"{greeting}{separator}{answer}"
 
 
 def compose_reply(messages: Sequence[Mapping[str, Any]], seed: int = 0) -> str:
