@@ -309,6 +309,15 @@ async def test_balance_goes_down_by_each_reply_cost(make_app: Any, sim: Any) -> 
         assert app.status.total_cost == app.conversation.total_cost == spent
 
 
+async def settled_scroll(pilot: Any, log: Any) -> float:
+    """The log's scroll position once a page-up's smooth scroll has come to rest."""
+    previous = None
+    while previous != log.scroll_y:
+        previous = log.scroll_y
+        await pilot.pause(0.05)
+    return float(log.scroll_y)
+
+
 async def test_autoscroll_lets_go_when_user_scrolls_up(make_app: Any, sim: Any) -> None:
     sim.controls.reply_tokens = 1500
     sim.controls.markdown = True
@@ -324,7 +333,7 @@ async def test_autoscroll_lets_go_when_user_scrolls_up(make_app: Any, sim: Any) 
         await pilot.pause(0.1)  # let the anchored scroll settle, as a person's eye would
         await pilot.press("pageup")
         assert not log.following
-        position = log.scroll_y
+        position = await settled_scroll(pilot, log)
         await wait_for_reply(pilot)  # the rest of the reply arrives after the stall
         await pilot.pause(0.1)
         assert log.max_scroll_y > position + 20
