@@ -3,6 +3,9 @@
 A gateway's ``stream_chat()`` yields these, in this order: at most one ``ServedEndpoint`` before
 the first text (and again if the served endpoint changes), any number of ``TextDelta``, then at
 most one ``Usage``, and last exactly one ``Done`` or one ``StreamError``. Nothing follows either.
+
+A retrying wrapper (gateways.retry) may also yield ``Retrying`` before the first text: the attempt
+failed, nothing was received, and another attempt follows after ``delay_s`` seconds.
 """
 
 from __future__ import annotations
@@ -61,4 +64,15 @@ class StreamError:
     error: GatewayError
 
 
-StreamEvent = TextDelta | ServedEndpoint | Usage | Done | StreamError
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """An attempt failed before any text arrived; attempt ``attempt`` of ``max_attempts`` follows
+    after ``delay_s`` seconds. ``reason`` is a short plain phrase ("429 rate limited")."""
+
+    attempt: int
+    max_attempts: int
+    delay_s: float
+    reason: str
+
+
+StreamEvent = TextDelta | ServedEndpoint | Usage | Done | StreamError | Retrying
