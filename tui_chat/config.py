@@ -86,7 +86,19 @@ _BINDING_ID = re.compile(r"[a-z_]+")
 _ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SECRET_LOOKING_KEYS = frozenset(
-    {"key", "api_key", "apikey", "api-key", "token", "secret", "password", "unify_key"}
+    {
+        "key",
+        "keys",
+        "api_key",
+        "apikey",
+        "api-key",
+        "token",
+        "secret",
+        "password",
+        "unify_key",
+        "openrouter_api_key",
+        "openai_api_key",
+    }
 )
 _KEYS_ADVICE = (
     "API keys don't belong in config.toml; set the environment variable named by key_env, "
@@ -250,10 +262,19 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        where = self.path.name if self.line is None else f"{self.path.name}:{self.line}"
+        shown = display_path(self.path)
+        where = shown if self.line is None else f"{shown}:{self.line}"
         if self.key:
             return f"{where}: {self.key}: {self.message}"
         return f"{where}: {self.message}"
+
+
+def display_path(path: Path) -> str:
+    """``path`` for a message: the home directory shown as ``~``."""
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except (ValueError, RuntimeError, OSError):
+        return str(path)
 
 
 # --- locating keys in the raw text -------------------------------------------------------------
@@ -396,6 +417,11 @@ def _looks_like_secret(text: str) -> bool:
     )
 
 
+def _is_pasted_key(text: str) -> bool:
+    """True for a string that is almost surely an API key (``sk-...``, ``Bearer ...``)."""
+    return text.strip().lower().startswith(("sk-", "bearer "))
+
+
 def _describe(value: object) -> str:
     """A short, TOML-flavoured picture of a value for "got ..." in a message."""
     if isinstance(value, bool):
@@ -458,6 +484,9 @@ class _Reader:
         return None
 
     def text(self, path: KeyPath, value: object, *, allow_empty: bool = False) -> str | None:
+        if isinstance(value, str) and _is_pasted_key(value):
+            self.problem(path, _KEYS_ADVICE)
+            return None
         if isinstance(value, str) and (allow_empty or value.strip()):
             return value
         wanted = "a string" if allow_empty else "a non-empty string"
@@ -805,7 +834,7 @@ def load_config(path: Path | None = None) -> tuple[AppConfig, list[ConfigProblem
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        return AppConfig(), [_syntax_problem(file, text, error)]
+        return AppConfig(path=file), [_syntax_problem(file, text, error)]
     except Exception as error:  # e.g. RecursionError on absurdly nested arrays
         return AppConfig(), [
             ConfigProblem(
