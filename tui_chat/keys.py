@@ -240,7 +240,7 @@ def clean_key(key: str) -> str:
     """``key`` without surrounding whitespace and without an ``Authorization: Bearer`` prefix."""
     cleaned = key.strip()
     cleaned = re.sub(r"^authorization\s*:\s*", "", cleaned, flags=re.IGNORECASE)
-    cleaned = re.sub(r"^bearer\s+", "", cleaned, flags=re.IGNORECASE)
+    cleaned = re.sub(r"^bearer(\s+|$)", "", cleaned, flags=re.IGNORECASE)
     return cleaned.strip()
 
 
