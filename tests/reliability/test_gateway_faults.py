@@ -99,7 +99,7 @@ async def test_connection_refused_is_connection_failed() -> None:
 
 @pytest.fixture
 def local_dns_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Names under .invalid (RFC 6761) fail to resolve, answered here: nothing leaves the machine."""
+    """Names under .invalid (RFC 6761) fail to resolve, answered here: nothing leaves."""
     guarded = socket.getaddrinfo
 
     def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
