@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Simulated Unify API at {sim.base_url}", flush=True)
     print(f"API key: {args.key}", flush=True)
     print(f"  export UNIFY_BASE_URL={sim.base_url} UNIFY_KEY={args.key}", flush=True)
+    print(f"OpenRouter dialect at {sim.openrouter_base_url}", flush=True)
+    print(f"OpenAI-compatible dialect at {sim.openai_base_url}", flush=True)
     print("Press Ctrl+C to stop.", flush=True)
     try:
         while not stop.wait(0.5):

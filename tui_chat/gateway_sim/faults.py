@@ -34,6 +34,12 @@ past the end of the reply fires just before the final chunk):
                      ``seconds`` (None: until ``stop()``), then goes on; ``before_headers=True``
                      stalls before the status line instead. Not streamed: before the response.
 ``slow_first_token`` the first token comes ``seconds`` (default 2.0) later than it would.
+``error_chunk``      after ``after_tokens`` tokens, one event ``{"error": {"code": status (502),
+                     "message": detail}}`` (a provider failing mid-reply, as OpenRouter reports
+                     it), then the stream ends. Not streamed: a 200 whose body is that object.
+
+Every kind works in every dialect (Unify ``/v0``, OpenRouter ``/api/v1``, OpenAI ``/v1``); the
+default error texts follow the dialect. ``endpoint`` always names the catalog's ``model@provider``.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class FaultKind(StrEnum):
     HUGE_CHUNK = "huge_chunk"
     STALL = "stall"
     SLOW_FIRST_TOKEN = "slow_first_token"
+    ERROR_CHUNK = "error_chunk"
 
 
 #: Kinds that answer with an HTTP error instead of a reply.

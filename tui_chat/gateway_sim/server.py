@@ -21,8 +21,8 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors
-from .catalog import Catalog, EndpointMetrics
+from . import dialects, errors
+from .catalog import Catalog, EndpointMetrics, EndpointSpec
 from .faults import DEFAULT_DETAILS, ERROR_KINDS, HTML_ERROR_PAGE, Fault, FaultKind
 from .replies import estimate_prompt_tokens, reply_tokens, tokenize
 from .routing import MAX_FALLBACKS, expand_fallbacks, resolve
@@ -140,6 +140,11 @@ class RecordedRequest:
     def stream(self) -> bool:
         return bool(self.first.get("stream", False))
 
+    @property
+    def dialect(self) -> str:
+        """Which API it was sent to: "unify" (/v0), "openrouter" (/api/v1) or "openai" (/v1)."""
+        return dialects.dialect_for_path(self.path)
+
 
 class _Stopped(Exception):
     """The sim is stopping: abandon the response and close the connection."""
@@ -159,6 +164,7 @@ class _Plan:
     metrics: EndpointMetrics
     fault: Fault | None
     prompt_tokens: int
+    dialect: str = dialects.UNIFY
 
 
 class GatewaySim:
@@ -192,9 +198,11 @@ class GatewaySim:
         self.host = host
         self.controls = controls or SimControls()
         self.catalog = Catalog(seed)
+        self.openrouter_names = dialects.OpenRouterNames(self.catalog)
         self._requested_port = port
         self._clock = clock
         self._credits = float(credits)
+        self._spent = 0.0
         self._lock = threading.Lock()
         self._faults: list[_Pending] = []
         self._requests: list[RecordedRequest] = []
@@ -267,6 +275,16 @@ class GatewaySim:
         return f"http://{host}:{self.port}"
 
     @property
+    def openrouter_base_url(self) -> str:
+        """The OpenRouter dialect: ``http://127.0.0.1:<port>/api/v1``."""
+        return self.url + dialects.OPENROUTER_PREFIX
+
+    @property
+    def openai_base_url(self) -> str:
+        """The plain OpenAI-compatible dialect: ``http://127.0.0.1:<port>/v1``."""
+        return self.url + dialects.OPENAI_PREFIX
+
+    @property
     def base_url(self) -> str:
         """The API base URL, e.g. ``http://127.0.0.1:8765/v0``."""
         return f"{self.url}/v0"
@@ -294,9 +312,16 @@ class GatewaySim:
             self._credits += float(amount)
             return self._credits
 
+    @property
+    def spent(self) -> float:
+        """Credits (USD) deducted for replies so far (OpenRouter's ``total_usage``)."""
+        with self._lock:
+            return self._spent
+
     def _charge(self, cost: float) -> None:
         with self._lock:
             self._credits -= cost
+            self._spent += cost
 
     def inject(self, fault: Fault) -> None:
         """Queue ``fault`` for the next chat attempt(s); see ``faults`` for the kinds."""
@@ -318,6 +343,10 @@ class GatewaySim:
         """Every chat request received so far, oldest first (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    def requests_for(self, dialect: str) -> list[RecordedRequest]:
+        """The chat requests sent to one dialect ("unify", "openrouter" or "openai")."""
+        return [item for item in self.requests if item.dialect == dialect]
 
     def reset(self) -> None:
         """Forget queued faults and recorded requests (controls and credits stay)."""
@@ -528,7 +557,7 @@ def _huge_text(size: int) -> str:
     return (line * (size // len(line) + 1))[:size]
 
 
-def _fault_error(fault: Fault) -> errors.SimHTTPError:
+def _fault_error(fault: Fault, dialect: str = dialects.UNIFY) -> errors.SimHTTPError:
     status = fault.status or 500
     headers: dict[str, str] = {}
     if fault.retry_after is not None:
@@ -554,6 +583,8 @@ def _fault_error(fault: Fault) -> errors.SimHTTPError:
             content_type="text/html",
         )
     detail: Any = fault.detail
+    if detail is None and dialect != dialects.UNIFY:
+        detail = dialects.default_message(dialect, status)
     if detail is None:
         if status == 401:
             detail = errors.INVALID_API_KEY
@@ -624,6 +655,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 300  # seconds a connection may sit idle (or unread) before it is closed
     _responded = False
+    _dialect = dialects.UNIFY  # the API of the request being served
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -668,6 +700,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, error: errors.SimHTTPError) -> None:
         if error.raw_body is not None:
             self._send(error.status, error.raw_body, error.content_type, error.headers)
+        elif self._dialect != dialects.UNIFY:
+            body = dialects.error_body(self._dialect, error.status, error.detail)
+            self._send_json(error.status, body, error.headers)
         else:
             self._send_json(error.status, {"detail": error.detail}, error.headers)
 
@@ -748,8 +783,12 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
         query = {name: values[-1] for name, values in parse_qs(split.query).items()}
+        self._dialect = dialects.dialect_for_path(path)
         try:
             body = self._read_body() if self.command in ("POST", "PUT", "PATCH") else b""
+            if self._dialect != dialects.UNIFY:
+                self._dispatch_dialect(path, body)
+                return
             method_name = routes.get(path)
             if method_name is None:
                 if path in self._GET_ROUTES or path in self._POST_ROUTES:
@@ -773,6 +812,99 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
             else:
                 self._send_json(500, {"detail": errors.internal_error(self.sim._digest())})
+
+    # --- the OpenRouter and OpenAI-compatible dialects (see dialects.py) ------------------------
+
+    def _dispatch_dialect(self, path: str, body: bytes) -> None:
+        dialect = self._dialect
+        prefix = dialects.OPENROUTER_PREFIX if dialect == dialects.OPENROUTER else "/v1"
+        route = path.removeprefix(prefix)
+        if route == "/chat/completions":
+            if self.command != "POST":
+                raise errors.SimHTTPError(405, errors.METHOD_NOT_ALLOWED)
+            self._post_dialect_chat(path, body)
+            return
+        if self.command != "GET":
+            raise errors.SimHTTPError(404, errors.NOT_FOUND)
+        sim = self.sim
+        if dialect == dialects.OPENAI and route == "/models":
+            self._check_dialect_auth()
+            self._send_json(200, dialects.openai_models(sim.catalog, int(sim.now())))
+        elif dialect == dialects.OPENROUTER and route == "/models":
+            # OpenRouter's model list is public: no key needed
+            self._send_json(200, dialects.openrouter_models(sim.openrouter_names, self._metrics))
+        elif dialect == dialects.OPENROUTER and route.startswith("/models/"):
+            model_id = route.removeprefix("/models/").removesuffix("/endpoints")
+            listing = None
+            if route.endswith("/endpoints"):
+                listing = dialects.openrouter_endpoints(
+                    model_id, sim.openrouter_names, self._metrics
+                )
+            if listing is None:
+                raise errors.SimHTTPError(404, f"Model {model_id} not found")
+            self._send_json(200, listing)
+        elif dialect == dialects.OPENROUTER and route == "/credits":
+            self._check_dialect_auth()
+            spent = sim.spent
+            total = sim.credits + spent
+            self._send_json(200, {"data": {"total_credits": total, "total_usage": spent}})
+        else:
+            raise errors.SimHTTPError(404, errors.NOT_FOUND)
+
+    def _metrics(self, spec: EndpointSpec) -> EndpointMetrics:
+        sim = self.sim
+        return sim.catalog.metrics(spec, sim.now(), sim.controls.metrics_interval_s)
+
+    def _check_dialect_auth(self) -> None:
+        """A Bearer key that matches, or 401 in the dialect's words."""
+        scheme, _, credentials = (self.headers.get("Authorization") or "").strip().partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip() == self.sim.api_key:
+            return
+        if self._dialect == dialects.OPENROUTER:
+            missing = not credentials.strip()
+            raise errors.SimHTTPError(
+                401, "No auth credentials found" if missing else "User not found."
+            )
+        raise errors.SimHTTPError(
+            401,
+            "Incorrect API key provided. You can find your API key in the server's settings.",
+        )
+
+    def _post_dialect_chat(self, path: str, raw: bytes) -> None:
+        started = time.monotonic()
+        sim, dialect = self.sim, self._dialect
+        try:
+            body = json.loads(raw)
+        except ValueError as error:
+            sim._record(path, None)
+            self._check_dialect_auth()
+            raise errors.SimHTTPError(400, f"Invalid JSON in the request body: {error}") from None
+        sim._record(path, body)
+        self._check_dialect_auth()
+        request = dialects.validate_body(body)
+        if dialect == dialects.OPENROUTER and sim.credits <= 0:
+            raise errors.SimHTTPError(402, dialects.default_message(dialect, 402))
+        prompt_tokens = estimate_prompt_tokens(request["messages"])
+        if dialect == dialects.OPENROUTER:
+            ranked = dialects.openrouter_candidates(
+                request, sim.openrouter_names, self._metrics, prompt_tokens
+            )
+        else:
+            ranked = dialects.openai_candidates(request, sim.catalog, self._metrics)
+        last_error: errors.SimHTTPError | None = None
+        for metrics in ranked:
+            fault = sim._take_fault(metrics.endpoint)
+            if fault is not None and fault.kind in ERROR_KINDS:
+                fault_error = _fault_error(fault, dialect)
+                # OpenRouter moves on to the next provider; a plain server has no other
+                if dialect == dialects.OPENAI or not errors.is_retryable(fault_error.status):
+                    raise fault_error
+                last_error = fault_error
+                continue
+            self._serve(_Plan(request, metrics, fault, prompt_tokens, dialect), started)
+            return
+        assert last_error is not None
+        raise last_error
 
     # --- account and metadata ------------------------------------------------------------------
 
@@ -1038,6 +1170,11 @@ class _Handler(BaseHTTPRequestHandler):
         if kind is FaultKind.DROP:
             self._drop()
             return
+        if fault is not None and kind is FaultKind.ERROR_CHUNK:
+            status = fault.status or 502
+            text = fault.detail if isinstance(fault.detail, str) else _phrase(status)
+            self._send_json(200, {"error": {"code": status, "message": text}})
+            return
         content = "".join(tokens)
         completion_tokens = len(tokens)
         if fault is not None and kind is FaultKind.HUGE_CHUNK:
@@ -1054,18 +1191,21 @@ class _Handler(BaseHTTPRequestHandler):
         if kind is FaultKind.TOOL_CALLS:
             message["tool_calls"] = [_TOOL_CALL]
         usage = self._usage(plan, completion_tokens)
+        whole_usage: dict[str, Any] = {
+            "completion_tokens": completion_tokens,
+            "prompt_tokens": plan.prompt_tokens,
+            "total_tokens": usage["total_tokens"],
+            "completion_tokens_details": None,
+            "cost": usage["cost"],
+        }
+        if plan.dialect == dialects.OPENAI:
+            del whole_usage["cost"]
         response = {
-            "model": plan.metrics.endpoint,
+            **dialects.whole_response_fields(plan.dialect, plan.metrics),
             "created": int(sim.now()),
             "id": sim._completion_id(),
             "object": "chat.completion",
-            "usage": {
-                "completion_tokens": completion_tokens,
-                "prompt_tokens": plan.prompt_tokens,
-                "total_tokens": usage["total_tokens"],
-                "completion_tokens_details": None,
-                "cost": usage["cost"],
-            },
+            "usage": whole_usage,
             "choices": []
             if kind is FaultKind.EMPTY_CHOICES
             else [{"finish_reason": finish_reason, "index": 0, "message": message}],
@@ -1073,7 +1213,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(response).encode()
         if kind in (FaultKind.MALFORMED_CHUNK, FaultKind.TRUNCATED_CHUNK):
             body = body[: len(body) // 2]
-        sim._charge(usage["cost"])
+        if plan.dialect != dialects.OPENAI:
+            sim._charge(usage["cost"])
         elapsed_ms = int((time.monotonic() - started) * 1000)
         self._send(200, body, headers={"openai-processing-ms": str(elapsed_ms)})
 
@@ -1105,11 +1246,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._responded = True
 
         served = _json(plan.metrics.endpoint)
-        head = (
-            f'{{"model": {served}, "created": {int(sim.now())}, "id": '
-            f'{_json(sim._completion_id())}, "object": "chat.completion.chunk", '
+        wire = dialects.stream_format(
+            plan.dialect, plan.request, plan.metrics, int(sim.now()), sim._completion_id()
         )
+        # head: a chunk's JSON up to "choices", with the dialect's per-chunk usage
+        head = wire.head + wire.chunk_usage
         writer = _EventWriter(self.wfile, chunked=chunked, batch=itl_s <= 0)
+        if wire.preamble:
+            writer.raw(wire.preamble)
         per_chunk = max(1, controls.tokens_per_chunk)
         groups = [tokens[i : i + per_chunk] for i in range(0, len(tokens), per_chunk)]
         fire_at = len(groups) - 1
@@ -1127,7 +1271,8 @@ class _Handler(BaseHTTPRequestHandler):
             nonlocal billed
             if not billed:
                 billed = True
-                sim._charge(self._cost(plan, completion_tokens))
+                if wire.bills:
+                    sim._charge(self._cost(plan, completion_tokens))
 
         next_at = time.monotonic() + ttft_s
         if kind is FaultKind.SLOW_FIRST_TOKEN and fault is not None:
@@ -1160,15 +1305,19 @@ class _Handler(BaseHTTPRequestHandler):
                 if index == len(groups) - 1:
                     completion_tokens = sent + len(group) + extra_tokens
                     bill(completion_tokens)
-                    usage = _json(self._usage(plan, completion_tokens))
+                    usage_fields = self._usage(plan, completion_tokens)
+                    usage = f'"usage": {_json(usage_fields)}, ' if wire.usage_in_last_chunk else ""
+                    last_head = wire.head + usage if wire.usage_in_last_chunk else head
                     writer.event(
-                        f'{head}"usage": {usage}, "choices": [{{"index": 0, "delta": '
+                        f'{last_head}"choices": [{{"index": 0, "delta": '
                         f'{{{role}"content": {content}}}, "finish_reason": '
                         f'{_json(finish_reason)}, "logprobs": null}}]}}'
                     )
+                    for data in wire.closing_events(usage_fields):
+                        writer.event(data)
                 else:
                     writer.event(
-                        f'{head}"usage": {{}}, "choices": [{{"index": 0, "delta": '
+                        f'{head}"choices": [{{"index": 0, "delta": '
                         f'{{{role}"content": {content}}}, "finish_reason": null, '
                         '"logprobs": null}]}'
                     )
@@ -1187,24 +1336,35 @@ class _Handler(BaseHTTPRequestHandler):
             writer.flush()
             return "drop"
         if kind is FaultKind.TRUNCATED_CHUNK:
-            half = f'{head}"usage": {{}}, "choices": [{{"index": 0, "delta": {{"content": "'
+            half = f'{head}"choices": [{{"index": 0, "delta": {{"content": "'
             writer.raw(b"data: " + half.encode())
+            return "end"
+        if kind is FaultKind.ERROR_CHUNK:
+            status = fault.status or 502
+            message = fault.detail if isinstance(fault.detail, str) else None
+            if message is None:
+                message = (
+                    dialects.default_message(self._dialect, status)
+                    if self._dialect != dialects.UNIFY
+                    else DEFAULT_DETAILS.get(status, _phrase(status))
+                )
+            writer.event(_json({"error": {"code": status, "message": message}}))
             return "end"
         if kind is FaultKind.MALFORMED_CHUNK:
             writer.event(
                 f'{{"model": {served}, "choices": [{{"index": 0, "delta": {{"content": "oops"}}'
             )
         elif kind is FaultKind.EMPTY_CHOICES:
-            writer.event(f'{head}"usage": {{}}, "choices": []}}')
+            writer.event(f'{head}"choices": []}}')
         elif kind is FaultKind.TOOL_CALLS:
             writer.event(
-                f'{head}"usage": {{}}, "choices": [{{"index": 0, "delta": {{"role": "assistant", '
+                f'{head}"choices": [{{"index": 0, "delta": {{"role": "assistant", '
                 f'"content": null, "tool_calls": [{_json(_TOOL_CALL | {"index": 0})}]}}, '
                 '"finish_reason": null, "logprobs": null}]}'
             )
         elif kind is FaultKind.HUGE_CHUNK:
             writer.event(
-                f'{head}"usage": {{}}, "choices": [{{"index": 0, "delta": {{"content": '
+                f'{head}"choices": [{{"index": 0, "delta": {{"content": '
                 f'{_json(_huge_text(fault.size))}}}, "finish_reason": null, "logprobs": null}}]}}'
             )
         elif kind in (FaultKind.STALL, FaultKind.SLOW_FIRST_TOKEN):
