@@ -8,8 +8,9 @@ and spend), runs the streaming reply in an exclusive async worker, and runs bloc
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,10 +24,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
+from tui_chat.config import AppConfig
+from tui_chat.connecting import ConnectionSetup, PendingConnection
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint, provider_of
-from tui_chat.core.events import ServedEndpoint, StreamError, TextDelta
+from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.saving import SavedConversations
+from tui_chat.store import Store
 from tui_chat.widgets.chat_log import ChatLog
 from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
 from tui_chat.widgets.prompt_input import PromptInput
@@ -45,7 +50,8 @@ def styles_dir() -> Path:
 
 def _stylesheets() -> list[str | Path]:
     folder = styles_dir()
-    return [folder / name for name in ("app.tcss", "chat.tcss", "selector.tcss", "status.tcss")]
+    names = ("app.tcss", "chat.tcss", "selector.tcss", "status.tcss", "screens.tcss")
+    return [folder / name for name in names]
 
 
 class ModelCommands(Provider):
@@ -94,7 +100,7 @@ class ModelCommands(Provider):
             )
 
 
-class UnifyTUI(App[None]):
+class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
@@ -108,6 +114,8 @@ class UnifyTUI(App[None]):
         Binding("ctrl+b", "toggle_panel", "Models", id="toggle_panel"),
         Binding("ctrl+l", "switch_model", "Switch model", id="switch_model"),
         Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
+        Binding("ctrl+o", "conversations", "Chats", id="conversations"),
+        Binding("f2", "settings", "Settings", id="settings"),
         Binding("f8", "clear_history", "Clear history", id="clear_history", show=False),
         Binding("f3", "toggle_credits", "Credits", id="toggle_credits"),
         Binding("f4", "toggle_provider", "Provider", id="toggle_provider"),
@@ -136,6 +144,17 @@ class UnifyTUI(App[None]):
         max_tokens: int | None = None,
         balance_poll_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        store: Store | None = None,
+        store_notice: str | None = None,
+        export_dir: Path | None = None,
+        save_interval_s: float = 1.0,
+        config: AppConfig | None = None,
+        system_prompt: str | None = None,
+        spend_cap: float | None = None,
+        theme: str | None = None,
+        keymap: Mapping[str, str] | None = None,
+        startup_notice: str | None = None,
+        pending_connection: PendingConnection | None = None,
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -154,8 +173,23 @@ class UnifyTUI(App[None]):
         self._failed_prompt: str | None = None
         # (reply, tokens so far, prompt characters, start time) while a reply streams.
         self._live: tuple[Message, int, int, float] | None = None
+        # The automatic retry being waited for (gateways.retry), and its deadline on self.clock.
+        self._retry_wait: tuple[Retrying, float] | None = None
+        self._retry_timer: Any = None
+        self._balance_timer: Any = None
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
+        # Saved conversations (tui_chat/saving.py); store None: chat without saving.
+        self._init_saving(store, store_notice, export_dir, save_interval_s)
+        # From config.toml (tui_chat/connecting.py): defaults a conversation's own settings
+        # override; spend_cap in credits per conversation.
+        self.config = config
+        self.default_system_prompt = system_prompt
+        self.default_spend_cap = spend_cap
+        self.conversation.system_prompt = system_prompt
+        self._init_setup(
+            pending=pending_connection, notice=startup_notice, theme=theme, keymap=keymap
+        )
 
     # -- layout -------------------------------------------------------------------------
 
@@ -192,6 +226,7 @@ class UnifyTUI(App[None]):
         status.gateway = self.gateway_label
         status.show_credits = self.show_credits
         status.show_provider = self.show_provider
+        status.spend_cap = self.spend_cap
         self.selector.set_current(self.endpoint)
         self.selector.set_toggles(show_credits=self.show_credits, show_provider=self.show_provider)
         self.selector.set_gateway_note(self.gateway_label)
@@ -205,16 +240,50 @@ class UnifyTUI(App[None]):
                 f"Chatting with {self.endpoint}. Enter sends; ctrl+l switches model; "
                 "ctrl+p opens the command palette."
             )
-        if self.account is not None:
-            self.refresh_balance()
-            self.load_models()
+        self._apply_setup()
+        self._start_account()
+        self._start_saving()
+        self._start_connection()
+
+    def _start_account(self) -> None:
+        """Balance, listings and details for the current account (none: nothing to load)."""
+        if self.account is None:
+            return
+        self.refresh_balance()
+        self.load_models()
+        try:
             current = parse_endpoint(self.endpoint)
+        except EndpointError:
+            current = None  # said when sending; the listings still load
+        if current is not None:
             self.load_providers(current.model)
             if not current.is_routing and not current.is_fallback:
                 self.load_details(self.endpoint)
-            self.set_interval(self.balance_poll_s, self.refresh_balance)
+        if self._balance_timer is not None:
+            self._balance_timer.stop()
+        self._balance_timer = self.set_interval(self.balance_poll_s, self.refresh_balance)
+
+    def use_gateway(self, gateway: Any, account: Any, label: str) -> None:
+        """Chat through ``gateway`` (and ``account`` for balance/listings) from now on.
+
+        Used once a key has been entered; history is kept. The old gateway is not closed here.
+        """
+        self.gateway = gateway
+        self.account = account
+        self.gateway_label = label
+        self.status.gateway = label
+        self.status.connection = "connecting" if account is not None else "online"
+        self.selector.set_gateway_note(label)
+        self._start_account()
+
+    @property
+    def spend_cap(self) -> float | None:
+        """The cap in force, in credits: the conversation's own, else config.toml's."""
+        own = self.conversation_settings.spend_cap
+        return self.default_spend_cap if own is None else own
 
     async def on_unmount(self) -> None:
+        self._stop_saving()
         # Close the HTTP client while its event loop is still running.
         if self.gateway is not None:
             await self.gateway.aclose()
@@ -237,6 +306,10 @@ class UnifyTUI(App[None]):
                 "No gateway to send to", self.startup_problem or "No API key set.", can_retry=False
             )
             return
+        over_cap = self.spend_cap_problem()
+        if over_cap:
+            self.notify(over_cap, title="Spend cap reached", severity="warning")
+            return
         try:
             parse_endpoint(self.endpoint)
         except EndpointError as error:
@@ -244,13 +317,15 @@ class UnifyTUI(App[None]):
             return
         self.prompt.remember(text)
         self.prompt.clear()
-        self.conversation.add_user(text)
-        self.chat_log.add_user(text)
+        user_message = self.conversation.add_user(text)
+        self._record_added(user_message)
+        self.chat_log.add_user(text, user_message)
         self.chat_log.anchor()
         self._begin_reply(text)
 
     def _begin_reply(self, prompt_text: str) -> None:
         reply = self.conversation.start_reply(self.endpoint)
+        self._record_added(reply)
         view = self.chat_log.add_reply(reply, streaming=True)
         self._reply_view = view
         self._failed_prompt = prompt_text
@@ -277,10 +352,16 @@ class UnifyTUI(App[None]):
                 max_tokens=self.max_tokens,
             ):
                 reply.apply(event)
+                if isinstance(event, Retrying):
+                    self._show_retry(event, view)
+                    continue
+                if self._retry_wait is not None:
+                    self._clear_retry(view)
                 if isinstance(event, TextDelta):
                     if reply.ttft_ms is None:
                         reply.ttft_ms = (self.clock() - started) * 1000
                     view.append(event.text)
+                    self._record_changed(reply)  # throttled: saved at most once a second
                     tokens += 1
                     self._live = (reply, tokens, prompt_chars, started)
                     now = self.clock()
@@ -303,12 +384,46 @@ class UnifyTUI(App[None]):
             reply.outcome = Outcome.ERROR
             reply.error = f"Unexpected error: {type(unexpected).__name__}: {unexpected}"
         finally:
+            self._clear_retry(view)
             if reply.duration_ms is None:
                 reply.duration_ms = (self.clock() - started) * 1000
             if reply.completion_tokens is None and tokens:
                 reply.completion_tokens = tokens
             if self.is_running and view.is_attached:  # not while the app shuts down
                 self._finish_reply(reply, view, error)
+            else:
+                self._record_changed(reply, final=True)
+
+    def _show_retry(self, event: Retrying, view: ReplyView) -> None:
+        """Count down to the next automatic attempt, in the reply area and the status bar."""
+        self._retry_wait = (event, self.clock() + event.delay_s)
+        self._tick_retry(view)
+        if self._retry_timer is None:
+            self._retry_timer = self.set_interval(0.25, partial(self._tick_retry, view))
+
+    def _tick_retry(self, view: ReplyView) -> None:
+        if self._retry_wait is None:
+            return
+        event, deadline = self._retry_wait
+        left = max(0, math.ceil(deadline - self.clock()))
+        text = (
+            f"{event.reason}, retrying in {left} s "
+            f"(attempt {event.attempt}/{event.max_attempts}; esc cancels)"
+        )
+        self.status.retry_countdown = text
+        view.set_note(text)
+
+    def _clear_retry(self, view: ReplyView) -> None:
+        timer, self._retry_timer = self._retry_timer, None
+        if timer is not None:
+            timer.stop()
+        if self._retry_wait is None:
+            return
+        self._retry_wait = None
+        if self.is_running:
+            self.status.retry_countdown = ""
+            if view.is_attached:
+                view.set_note("")
 
     def _tick_live(self) -> None:
         """Update the live spend estimate and speed of the reply that is streaming."""
@@ -336,6 +451,7 @@ class UnifyTUI(App[None]):
             reply.cost_estimated = True
         self.streaming = False
         self._live = None
+        self._record_changed(reply, final=True)
         view.finish(show_credits=self.show_credits, show_provider=self.show_provider)
         if reply.outcome is Outcome.ERROR and not reply.content:
             view.display = False  # nothing arrived: the error card says it all
@@ -452,6 +568,7 @@ class UnifyTUI(App[None]):
         if endpoint == self.endpoint:
             return True
         self.endpoint = endpoint
+        self._record_settings(model=endpoint)
         self.chat_log.add_marker(endpoint)
         self.selector.set_current(endpoint)
         self.notify(f"Next messages go to {endpoint}", timeout=2)
@@ -568,6 +685,7 @@ class UnifyTUI(App[None]):
             card.remove()
             return
         self.conversation.messages.remove(last)
+        self._record_removed(last)
         for view in self.chat_log.replies:
             if view.message is last:
                 view.remove()
@@ -586,7 +704,9 @@ class UnifyTUI(App[None]):
 
     def action_new_conversation(self) -> None:
         self.workers.cancel_group(self, "reply")
+        self._leave_conversation()
         self.conversation = Conversation()
+        self._apply_settings(self.conversation_settings)
         self.chat_log.clear_turns()
         self.status.total_cost = 0.0
         self.status.last_cost = None
@@ -594,6 +714,7 @@ class UnifyTUI(App[None]):
 
     def action_clear_history(self) -> None:
         self.workers.cancel_group(self, "reply")
+        self._record_cleared()
         self.conversation.clear()
         self.chat_log.clear_turns()
         self.status.total_cost = self.conversation.total_cost
@@ -648,6 +769,26 @@ class UnifyTUI(App[None]):
             ("Retry", "Send the failed message again", self.action_retry),
             ("Toggle model panel", "Show or hide the model/provider panel", self.action_toggle_panel),
             ("New conversation", "Start a new conversation", self.action_new_conversation),
+            (
+                "Conversations",
+                "Open, search, rename or delete saved conversations",
+                self.action_conversations,
+            ),
+            (
+                "Conversation settings",
+                "System prompt, temperature, max tokens, spend cap",
+                self.action_settings,
+            ),
+            (
+                "Export conversation as Markdown",
+                "Write this conversation to a .md file",
+                self.action_export_markdown,
+            ),
+            (
+                "Export conversation as JSON",
+                "Write this conversation to a .json file",
+                self.action_export_json,
+            ),
             ("Clear history", "Forget this conversation's messages", self.action_clear_history),
             ("Toggle credits", "Show or hide costs and the balance", self.action_toggle_credits),
             ("Toggle provider", "Show or hide the serving provider", self.action_toggle_provider),
@@ -680,7 +821,20 @@ def _describe_failure(error: Any, reply: Message) -> tuple[str, str]:
         title = f"{title} (HTTP {status})"
     if reply.content:
         title += "; the partial reply above is kept"
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        wait = _duration(retry_after)
+        detail = f"{detail}\nThe gateway asked to wait {wait} before trying again."
     served = reply.served_endpoint or reply.requested_endpoint
     if served:
         detail = f"{detail}\nEndpoint: {served} (provider: {provider_of(served) or '?'})"
     return title, detail
+
+
+def _duration(seconds: float) -> str:
+    """A wait in plain words: "45 s", "3 min", "2 h"."""
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 7200:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{math.ceil(seconds / 3600)} h"

@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from tui_chat import __version__
@@ -24,22 +26,72 @@ def build_parser() -> argparse.ArgumentParser:
             "A terminal chat client for unified LLM gateways: one key, many models and "
             "providers, the real cost of every reply in view."
         ),
-        epilog="Keys: UNIFY_KEY (and UNIFY_BASE_URL). Try it with no key: unify-tui --demo",
+        epilog=(
+            "Keys: UNIFY_KEY, OPENROUTER_API_KEY, OPENAI_API_KEY (or the variable a profile's "
+            "key_env names), the system keyring, or keys.toml (asked for on first run). "
+            "Settings: config.toml (see --print-config). Try it with no key: unify-tui --demo"
+        ),
     )
     parser.add_argument(
         "--demo",
         action="store_true",
         help="run against the embedded gateway (simulated models, no key, no network)",
     )
-    parser.add_argument("--model", metavar="ENDPOINT", help="endpoint string, e.g. gpt-4o-mini@openai")
-    parser.add_argument("--base-url", metavar="URL", help="gateway base URL (default: UNIFY_BASE_URL)")
     parser.add_argument(
-        "--plain", action="store_true", help="line-by-line chat in a plain terminal (no full screen)"
+        "--model", metavar="ENDPOINT", help="endpoint string, e.g. gpt-4o-mini@openai"
     )
-    parser.add_argument("--show-credits", action=argparse.BooleanOptionalAction, default=True,
-                        help="show the cost of each reply and the balance (default: on)")
-    parser.add_argument("--show-provider", action=argparse.BooleanOptionalAction, default=True,
-                        help="show the provider that served each reply (default: on)")
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="gateway base URL (default: the profile's; UNIFY_BASE_URL for unify)",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="line-by-line chat in a plain terminal (no full screen)",
+    )
+    parser.add_argument(
+        "--show-credits",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the cost of each reply and the balance (default: on, or config.toml)",
+    )
+    parser.add_argument(
+        "--show-provider",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the provider that served each reply (default: on, or config.toml)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: config.toml in the user config folder)",
+    )
+    parser.add_argument(
+        "--gateway",
+        metavar="NAME",
+        help="gateway profile to use: unify, openrouter, demo, or one from config.toml",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the commented default configuration and exit",
+    )
+    parser.add_argument(
+        "--write-config",
+        action="store_true",
+        help="write the commented default configuration (to --config PATH or the default "
+        "place, readable only by you) and exit; never replaces an existing file",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="conversation database file (default: conversations.db in the user data folder; "
+        "demo.db there with --demo)",
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not save conversations in this session"
+    )
     parser.add_argument("--version", action="version", version=f"unify-tui {__version__}")
     return parser
 
@@ -55,71 +107,285 @@ def _start_demo_gateway() -> Any:
     return sim
 
 
+def open_conversation_store(path: Path | None) -> tuple[Any, str | None]:
+    """Open the conversation database: ``(store or None, a notice for the user or None)``.
+
+    A damaged file is moved aside and a fresh one started (the notice says where it went); a
+    folder or file that cannot be written gives no store and a "Not saving: ..." notice.
+    """
+    from tui_chat.store import Store, StoreError
+
+    try:
+        store, recovery = Store.open_or_recover(path)
+    except StoreError as error:
+        return None, f"Not saving: {error}"
+    if recovery is None:
+        return store, None
+    return store, (
+        f"The conversation database was damaged ({recovery.reason}). It was moved aside to "
+        f"{recovery.moved_to} and a fresh one started at {store.path}."
+    )
+
+
+def _database_path(args: argparse.Namespace) -> Path:
+    if args.db:
+        return Path(args.db).expanduser()
+    from tui_chat.store import default_database_path
+
+    default = default_database_path()
+    # Demo chats are simulated: kept in their own file so they never mix with real ones.
+    return default.with_name("demo.db") if args.demo else default
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.print_config or args.write_config:
+        return _config_template(args)
+    from tui_chat.config import UnknownGatewayError
     from tui_chat.core.endpoint import EndpointError, parse_endpoint
-    from tui_chat.gateways.config import GatewaySettings, MissingAPIKeyError
 
-    model = args.model or (
-        "llama-2-70b-chat@anyscale" if args.plain else "llama-3.1-8b-chat@highest-tks-per-sec"
-    )
+    config, problems = _load_config(args)
     try:
-        parse_endpoint(model)
-    except EndpointError as error:
-        print(f"unify-tui: --model: {error}", file=sys.stderr)
+        profile = config.profile("demo" if args.demo else args.gateway or config.default_gateway)
+    except UnknownGatewayError as error:
+        print(f"unify-tui: --gateway: {error}", file=sys.stderr)
         return 2
+    args.demo = profile.kind == "demo"  # a demo profile chosen in config.toml is the demo too
+    if args.model:
+        try:
+            parse_endpoint(args.model)
+        except EndpointError as error:
+            print(f"unify-tui: --model: {error}", file=sys.stderr)
+            return 2
+    fallback_model = "llama-2-70b-chat@anyscale" if args.plain else DEFAULT_APP_MODEL
+    model = args.model or config.model_for(profile.name) or fallback_model
+    if args.show_credits is None:
+        args.show_credits = config.show_credits
+    if args.show_provider is None:
+        args.show_provider = config.show_provider
 
     sim = _start_demo_gateway() if args.demo else None
     try:
-        settings: GatewaySettings | None
-        problem: str | None = None
-        if sim is not None:
-            settings = GatewaySettings(base_url=sim.base_url, api_key=DEMO_KEY)
-            label = "Demo gateway"
-        else:
-            base_url = args.base_url or os.environ.get("UNIFY_BASE_URL") or None
-            try:
-                settings = GatewaySettings.from_env(base_url=base_url)
-            except MissingAPIKeyError as error:
-                settings, problem = None, str(error)
-            label = "Unify"
+        plan = _plan_connection(profile, args, sim)
         if args.plain:
-            return _run_plain(settings, problem, model, args)
-        return _run_app(settings, problem, model, label, args)
+            return _run_plain(plan, problems, model, args)
+        return _run_app(plan, problems, model, config, args)
     finally:
         if sim is not None:
             sim.stop()
 
 
-def _run_plain(settings: Any, problem: str | None, model: str, args: argparse.Namespace) -> int:
-    if settings is None:
-        print(f"unify-tui: {problem}", file=sys.stderr)
+DEFAULT_APP_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
+
+
+def _config_template(args: argparse.Namespace) -> int:
+    """--print-config: the commented template on stdout; --write-config: to the file, 0600."""
+    from tui_chat.config import default_config_text, write_default_config
+
+    if args.print_config:
+        sys.stdout.write(default_config_text())
+        return 0
+    path = Path(args.config).expanduser() if args.config else None
+    try:
+        written = write_default_config(path)
+    except FileExistsError as error:
+        print(
+            f"unify-tui: {error.filename} already exists; not replacing it "
+            "(see --print-config for the template)",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as error:
+        print(f"unify-tui: could not write the config file: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote the default configuration to {written} (readable only by you).")
+    return 0
+
+
+def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The configuration and its problems as ``file:line: key: message`` lines."""
+    from tui_chat.config import ConfigProblem, load_config
+
+    path = Path(args.config).expanduser() if args.config else None
+    config, problems = load_config(path)
+    found = list(problems)
+    if path is not None and not path.exists() and not path.is_symlink():
+        found.append(ConfigProblem(path, None, None, "does not exist; using default settings"))
+    return config, [str(problem) for problem in found]
+
+
+@dataclass
+class ConnectionPlan:
+    """What the command line found out about the chosen gateway before anything is sent.
+
+    ``key`` None with ``needs_key``: ask the user. ``transport_ok`` False: the key would go over
+    plain http to another host, so ask before sending it. ``warnings`` never contain the key.
+    """
+
+    profile: Any
+    base_url: str
+    label: str
+    key: Any  # SecretStr | None
+    needs_key: bool
+    transport_ok: bool
+    keyring: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return (self.key is not None or not self.needs_key) and self.transport_ok
+
+
+def _plan_connection(profile: Any, args: argparse.Namespace, sim: Any) -> ConnectionPlan:
+    from tui_chat.gateways.config import SecretStr
+    from tui_chat.keys import (
+        check_key_transport,
+        clean_key,
+        needs_key,
+        resolve_key,
+        system_keyring,
+    )
+
+    if sim is not None:
+        return ConnectionPlan(
+            profile, sim.base_url, "Demo gateway", SecretStr(DEMO_KEY), False, True
+        )
+    base_url = args.base_url or profile.base_url or ""
+    if not args.base_url and profile.kind == "unify":
+        base_url = os.environ.get("UNIFY_BASE_URL") or base_url
+    in_env = bool(profile.key_env and clean_key(os.environ.get(profile.key_env, "")))
+    # Only look for a keyring when it may be needed: a locked one can take seconds to answer.
+    keyring = None if in_env else system_keyring()
+    lookup = resolve_key(profile, keyring=keyring)
+    return ConnectionPlan(
+        profile=profile,
+        base_url=base_url,
+        label=profile.label,
+        key=lookup.key,
+        needs_key=needs_key(profile),
+        transport_ok=lookup.key is None or check_key_transport(base_url).ok,
+        keyring=keyring,
+        warnings=list(lookup.warnings),
+    )
+
+
+def _connector(plan: ConnectionPlan) -> Any:
+    """A function building (gateway, account) for a key, for the chosen profile."""
+
+    def connect(key: Any) -> tuple[Any, Any]:
+        from tui_chat.gateways.config import GatewaySettings
+        from tui_chat.gateways.retry import RetryingGateway
+        from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+
+        gateway: Any
+        account: Any
+        connect_profile = _profiles_connect() if plan.profile.kind != "demo" else None
+        if connect_profile is not None:
+            profile = replace(plan.profile, base_url=plan.base_url)
+            connection = connect_profile(profile, key)
+            gateway, account = connection.gateway, connection.account
+        else:
+            # A keyless local server still needs some bearer value for the openai client.
+            settings = GatewaySettings(base_url=plan.base_url, api_key=key or "no-key")
+            gateway, account = UnifyGateway(settings), UnifyAccount(settings)
+        # Early 429/5xx/connection failures are retried with backoff, never once text has arrived.
+        if not isinstance(gateway, RetryingGateway):
+            gateway = RetryingGateway(gateway)
+        return gateway, account
+
+    return connect
+
+
+def _profiles_connect() -> Any:
+    """``tui_chat.profiles.connect`` (the gateway factory) when it is there, else None."""
+    try:
+        from tui_chat.profiles import connect
+    except ImportError:
+        return None
+    return connect
+
+
+def _run_plain(
+    plan: ConnectionPlan, problems: list[str], model: str, args: argparse.Namespace
+) -> int:
+    from tui_chat.core.text import inert
+    from tui_chat.keys import check_key_transport
+    from tui_chat.screens.key_entry import how_to_set_key
+
+    for line in [*problems, *plan.warnings]:
+        print(f"unify-tui: {inert(line)}", file=sys.stderr)
+    if plan.key is None and plan.needs_key:
+        print(f"unify-tui: {how_to_set_key(plan.profile)}", file=sys.stderr)
         return 2
+    if not plan.transport_ok:
+        print(f"unify-tui: {check_key_transport(plan.base_url).message}", file=sys.stderr)
+        try:
+            answer = input("Send the API key anyway? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("unify-tui: not sent.", file=sys.stderr)
+            return 2
     from tui_chat.agent import Agent
 
-    agent = Agent(model, api_key=settings.api_key.get_secret_value(), base_url=settings.base_url)
+    key = plan.key.get_secret_value() if plan.key is not None else "no-key"
+    agent = Agent(model, api_key=key, base_url=plan.base_url)
     agent.run(show_credits=args.show_credits, show_provider=args.show_provider)
     return 0
 
 
 def _run_app(
-    settings: Any, problem: str | None, model: str, label: str, args: argparse.Namespace
+    plan: ConnectionPlan,
+    problems: list[str],
+    model: str,
+    config: Any,
+    args: argparse.Namespace,
 ) -> int:
     from tui_chat.app import UnifyTUI
-    from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+    from tui_chat.connecting import PendingConnection, startup_notice
 
-    gateway = UnifyGateway(settings) if settings is not None else None
-    account = UnifyAccount(settings) if settings is not None else None
+    connect = _connector(plan)
+    gateway = account = pending = None
+    if plan.ready:
+        gateway, account = connect(plan.key)
+    else:
+        pending = PendingConnection(
+            profile=plan.profile,
+            base_url=plan.base_url,
+            connect=connect,
+            label=plan.label,
+            key=plan.key,
+            keyring=plan.keyring,
+        )
+    store, store_notice = (
+        (None, "Not saving: --no-save was given.")
+        if args.no_save
+        else open_conversation_store(_database_path(args))
+    )
     app = UnifyTUI(
         gateway=gateway,
         account=account,
         model=model,
-        gateway_label=label,
-        startup_problem=problem,
+        gateway_label=plan.label,
         show_credits=args.show_credits,
         show_provider=args.show_provider,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        store=store,
+        store_notice=store_notice,
+        config=config,
+        system_prompt=config.system_prompt,
+        spend_cap=config.spend_cap,
+        theme=config.theme,
+        keymap=config.bindings,
+        startup_notice=startup_notice(problems, plan.warnings),
+        pending_connection=pending,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        if store is not None:
+            store.close()
     return 0
 
 

@@ -40,6 +40,8 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
         parts.append(f"{speed:.0f} tok/s")
     if message.outcome is Outcome.STOPPED:
         parts.append("stopped")
+    elif message.outcome is Outcome.ERROR and message.content:
+        parts.append("incomplete: the reply failed (not resent as context)")
     return " · ".join(parts)
 
 
@@ -89,7 +91,14 @@ class ReplyView(Vertical):
         self.remove_class("-streaming")
         if self.message.outcome is Outcome.STOPPED:
             self.add_class("-stopped")
+        elif self.message.outcome is Outcome.ERROR:
+            self.add_class("-failed")
         self.refresh_provenance(show_credits=show_credits, show_provider=show_provider)
+
+    def set_note(self, text: str) -> None:
+        """A line under a reply that is still on its way (e.g. a retry countdown)."""
+        self.provenance.update(Content(inert(text)))
+        self.provenance.display = bool(text)
 
     def refresh_provenance(self, *, show_credits: bool, show_provider: bool) -> None:
         text = provenance_text(self.message, show_credits=show_credits, show_provider=show_provider)
