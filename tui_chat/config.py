@@ -70,6 +70,8 @@ DEFAULT_BINDING_KEYS: Final[Mapping[str, str]] = MappingProxyType(
         "toggle_panel": "ctrl+b",
         "switch_model": "ctrl+l",
         "new_conversation": "ctrl+n",
+        "conversations": "ctrl+o",
+        "settings": "f2",
         "clear_history": "f8",
         "toggle_credits": "f3",
         "toggle_provider": "f4",

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
@@ -40,6 +41,13 @@ class NewConversation:
 ConversationChoice = OpenConversation | NewConversation | None
 
 
+@dataclass
+class ConversationDeleted(TextualMessage):
+    """Posted to the app when a conversation is deleted (it may be the one on screen)."""
+
+    conversation_id: int
+
+
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
@@ -55,9 +63,7 @@ def summary_line(summary: ConversationSummary) -> Content:
     )
     if models:
         details += f" · {models}"
-    return Content.assemble(
-        (inert(summary.title), "bold"), "\n", (inert(details), "dim")
-    )
+    return Content.assemble((inert(summary.title), "bold"), "\n", (inert(details), "dim"))
 
 
 def hit_line(hit: SearchHit) -> Content:
@@ -133,9 +139,7 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         if not summaries:
             options.add_option(Option("No saved conversations yet.", disabled=True))
             return
-        options.add_options(
-            Option(summary_line(s), id=f"conversation:{s.id}") for s in summaries
-        )
+        options.add_options(Option(summary_line(s), id=f"conversation:{s.id}") for s in summaries)
         for index, summary in enumerate(summaries):
             if summary.id == self.current_id:
                 options.highlighted = index
@@ -173,8 +177,7 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
             options.add_option(Option(Content(inert(f"Nothing matches “{text}”.")), disabled=True))
             return
         options.add_options(
-            Option(hit_line(hit), id=f"hit:{hit.conversation_id}:{hit.message_id}")
-            for hit in hits
+            Option(hit_line(hit), id=f"hit:{hit.conversation_id}:{hit.message_id}") for hit in hits
         )
         options.highlighted = 0
 
@@ -251,4 +254,6 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
             self.store.delete(conversation_id)
         except Exception as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
+        else:
+            self.app.post_message(ConversationDeleted(conversation_id))
         self.app.call_from_thread(self.load_list)

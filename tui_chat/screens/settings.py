@@ -23,7 +23,9 @@ class ConversationSettings:
     spend_cap: float | None = None  # credits; None: no cap
 
 
-def _number(text: str, kind: type[float] | type[int], name: str, low: float, high: float) -> float | int | None:
+def _number(
+    text: str, kind: type[float] | type[int], name: str, low: float, high: float
+) -> float | int | None:
     text = text.strip()
     if not text:
         return None

@@ -18,12 +18,13 @@ from typing import Any
 
 from tui_chat.core.conversation import Message
 from tui_chat.store.errors import StoreError
-from tui_chat.store.store import UNSET, Store
+from tui_chat.store.store import Store
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 _TITLE_CHARS = 60
+_CREATE_SETTINGS = frozenset({"model", "system_prompt", "temperature", "max_tokens", "spend_cap"})
 
 
 def title_from_prompt(text: str) -> str:
@@ -56,13 +57,17 @@ class ConversationRecorder:
         self._clock = clock
         self._ids: dict[int, int] = {}  # id(Message) -> message id in the store
         self._last_flush: dict[int, float] = {}  # id(Message) -> clock time of last flush
+        # Settings given before the conversation has a row, used when its first message makes one.
+        self._pending_settings: dict[str, Any] = {}
         self._tasks: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="conversation-writer", daemon=True)
         self._thread.start()
 
     # -- what the caller tells it ------------------------------------------------------------
 
-    def attach(self, conversation_id: int | None, messages: list[Message], ids: tuple[int, ...]) -> None:
+    def attach(
+        self, conversation_id: int | None, messages: list[Message], ids: tuple[int, ...]
+    ) -> None:
         """Continue a loaded conversation (``ids[i]`` is the store id of ``messages[i]``)."""
 
         self._last_flush.clear()  # only ever touched on the caller's thread
@@ -71,6 +76,7 @@ class ConversationRecorder:
         def task() -> None:
             self.conversation_id = conversation_id
             self._ids = pairs  # only ever touched on the writer thread
+            self._pending_settings = {}
             if conversation_id is not None:
                 self.store.mark_opened(conversation_id)
 
@@ -88,7 +94,15 @@ class ConversationRecorder:
         def task() -> None:
             if self.conversation_id is None:
                 title = title_from_prompt(snapshot.content) if snapshot.role == "user" else None
-                record = self.store.create_conversation(title or "New conversation", model=model)
+                settings = {
+                    name: value
+                    for name, value in self._pending_settings.items()
+                    if name in _CREATE_SETTINGS
+                }
+                if model is not None:
+                    settings["model"] = model
+                self._pending_settings = {}
+                record = self.store.create_conversation(title or "New conversation", **settings)
                 self.conversation_id = record.id
                 self.store.mark_opened(record.id)
             self._ids[key] = self.store.append_message(self.conversation_id, snapshot)
@@ -97,7 +111,7 @@ class ConversationRecorder:
         self._submit(task)
 
     def message_changed(self, message: Message, *, final: bool = False) -> None:
-        """A streaming reply grew or ended. Written at most once per flush interval, unless final."""
+        """A reply grew or ended: written at most once per flush interval, unless final."""
         key = id(message)
         now = self._clock()
         if not final and now - self._last_flush.get(key, 0.0) < self._flush_interval_s:
@@ -123,12 +137,16 @@ class ConversationRecorder:
         self._submit(task)
 
     def settings_changed(self, **settings: Any) -> None:
-        """Store per-conversation settings (model, system_prompt, temperature, max_tokens, ...)."""
+        """Store per-conversation settings (model, system_prompt, temperature, max_tokens, ...).
+
+        Before the conversation has a row they are kept and used when its first message creates it.
+        """
 
         def task() -> None:
-            if self.conversation_id is not None:
-                values = {name: settings.get(name, UNSET) for name in settings}
-                self.store.set_conversation_settings(self.conversation_id, **values)
+            if self.conversation_id is None:
+                self._pending_settings.update(settings)
+            else:
+                self.store.set_conversation_settings(self.conversation_id, **settings)
 
         self._submit(task)
 

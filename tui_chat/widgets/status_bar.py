@@ -26,6 +26,7 @@ class StatusBar(Horizontal):
     show_credits: reactive[bool] = reactive(True)
     last_cost: reactive[float | None] = reactive(None)
     total_cost: reactive[float] = reactive(0.0)
+    spend_cap: reactive[float | None] = reactive(None)  # credits per conversation; None: no cap
     live_cost: reactive[float | None] = reactive(None)  # estimate while a reply streams
     served_endpoint: reactive[str] = reactive("")
     show_provider: reactive[bool] = reactive(True)
@@ -33,6 +34,7 @@ class StatusBar(Horizontal):
     paused: reactive[bool] = reactive(False)
     paused_note: reactive[str] = reactive("reply still arriving")
     retry_countdown: reactive[str] = reactive("")
+    saving: reactive[str] = reactive("")  # "" while saving works; "not saving" / "save failed"
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-gateway")
@@ -41,6 +43,7 @@ class StatusBar(Horizontal):
         yield Label(id="status-spend")
         yield Label(id="status-served")
         yield Label(id="status-speed")
+        yield Label(id="status-saving")
 
     def _label(self, name: str) -> Label:
         return self.query_one(f"#status-{name}", Label)
@@ -70,7 +73,10 @@ class StatusBar(Horizontal):
                 spend = f"Reply ~{_credits(self.live_cost)} ▲"
             else:
                 spend = f"Last {_credits(self.last_cost)}"
-            self._set("spend", f"{spend} · Chat {_credits(self.total_cost)}")
+            chat = f"Chat {_credits(self.total_cost)}"
+            if self.spend_cap is not None:
+                chat += f" of {self.spend_cap:g} cap"
+            self._set("spend", f"{spend} · {chat}")
         else:
             self._set("balance", "")
             self._set("spend", "")
@@ -79,6 +85,7 @@ class StatusBar(Horizontal):
             f"via {self.served_endpoint}" if self.show_provider and self.served_endpoint else "",
         )
         self._set("speed", f"{self.speed:.0f} tok/s" if self.speed else "")
+        self._set("saving", self.saving)
 
     # Every displayed fact funnels into one redraw; cheap (a handful of labels).
     def watch_gateway(self) -> None:
@@ -91,4 +98,4 @@ class StatusBar(Horizontal):
     watch_connection = watch_balance = watch_balance_stale = watch_show_credits = watch_gateway
     watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
     watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
-    watch_paused_note = watch_gateway
+    watch_paused_note = watch_saving = watch_spend_cap = watch_gateway
