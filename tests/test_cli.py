@@ -1,0 +1,273 @@
+"""The command line: flags, config.toml applied (flags win), keys found or asked for, --help.
+
+``UnifyTUI.run`` is replaced by a recorder so each test sees the app exactly as the command line
+built it, without a terminal. The suite's autouse fixture gives every test an empty temporary home.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_chat import cli
+from tui_chat.app import UnifyTUI
+from tui_chat.config import default_config_path, default_config_text
+from tui_chat.gateways.config import SecretStr
+from tui_chat.gateways.retry import RetryingGateway
+from tui_chat.keys import default_keys_path
+
+KEY = "unify-key-0123456789abcdef"
+
+
+@pytest.fixture
+def launched(monkeypatch: pytest.MonkeyPatch) -> list[UnifyTUI]:
+    """Apps that main() would have run (run() records instead of taking the terminal)."""
+    apps: list[UnifyTUI] = []
+
+    def record(self: UnifyTUI, *args: Any, **kwargs: Any) -> None:
+        apps.append(self)
+
+    monkeypatch.setattr(UnifyTUI, "run", record)
+    monkeypatch.setattr("tui_chat.keys.system_keyring", lambda *a, **k: None)
+    return apps
+
+
+def run(launched: list[UnifyTUI], *argv: str) -> UnifyTUI:
+    assert cli.main([*argv, "--no-save"]) == 0
+    assert len(launched) == 1
+    return launched[0]
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- help, template --------------------------------------------------------------------------
+
+
+def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--config", "--gateway", "--print-config", "--write-config", "--demo", "--plain"):
+        assert flag in out
+    assert "UNIFY_KEY" in out and "OPENROUTER_API_KEY" in out
+
+
+def test_print_config_prints_the_template(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--print-config"]) == 0
+    assert capsys.readouterr().out == default_config_text()
+    assert not default_config_path().exists()
+
+
+def test_write_config_is_private_and_never_replaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--write-config"]) == 0
+    path = default_config_path()
+    assert path.read_text() == default_config_text()
+    if os.name == "posix":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert str(path) in capsys.readouterr().out
+    path.write_text("theme = 'nord'\n")
+    assert cli.main(["--write-config"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert path.read_text() == "theme = 'nord'\n"
+    elsewhere = tmp_path / "x" / "mine.toml"
+    assert cli.main(["--write-config", "--config", str(elsewhere)]) == 0
+    assert elsewhere.read_text() == default_config_text()
+
+
+# --- config.toml applied ---------------------------------------------------------------------
+
+
+def test_no_config_file_starts_on_defaults(launched: list[UnifyTUI]) -> None:
+    app = run(launched, "--demo")
+    assert app.endpoint == cli.DEFAULT_APP_MODEL
+    assert app.show_credits is True and app.show_provider is True
+    assert app.startup_notice is None
+    assert app.gateway_label == "Demo gateway"
+    assert isinstance(app.gateway, RetryingGateway)
+
+
+def test_settings_from_the_config_file(tmp_path: Path, launched: list[UnifyTUI]) -> None:
+    path = write_config(
+        tmp_path,
+        "default_model = 'gpt-4o-mini@openai'\nshow_credits = false\nshow_provider = false\n"
+        "theme = 'nord'\nsystem_prompt = 'Be brief.'\ntemperature = 0.4\nmax_tokens = 99\n"
+        "spend_cap = 0.5\n[bindings]\nstop = 'f9'\n",
+    )
+    app = run(launched, "--demo", "--config", str(path))
+    assert app.endpoint == "gpt-4o-mini@openai"
+    assert app.show_credits is False and app.show_provider is False
+    assert app.theme_name == "nord"
+    assert app.default_system_prompt == "Be brief."
+    assert app.conversation.system_prompt == "Be brief."
+    assert (app.temperature, app.max_tokens) == (0.4, 99)
+    assert app.spend_cap == 0.5
+    assert app.keymap_setting == {"stop": "f9"}
+    assert app.config is not None and app.config.path == path
+    assert app.startup_notice is None
+
+
+def test_flags_override_the_config(tmp_path: Path, launched: list[UnifyTUI]) -> None:
+    path = write_config(tmp_path, "default_model = 'a@b'\nshow_credits = false\n")
+    app = run(
+        launched, "--demo", "--config", str(path), "--show-credits", "--model", "gpt-4o@openai"
+    )
+    assert app.show_credits is True
+    assert app.endpoint == "gpt-4o@openai"
+
+
+def test_config_in_the_default_place_is_read(launched: list[UnifyTUI]) -> None:
+    path = default_config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("show_provider = false\n")
+    assert run(launched, "--demo").show_provider is False
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("show_credits = tru\n", [":1: show_credits: TOML syntax error"]),
+        ("colour = 'red'\n", [":1: colour: unknown setting"]),
+        ("show_credits = 'no'\nmax_tokens = 1.5\n", [":1: show_credits:", ":2: max_tokens:"]),
+    ],
+)
+def test_bad_config_still_starts_and_says_why(
+    tmp_path: Path, launched: list[UnifyTUI], text: str, fragments: list[str]
+) -> None:
+    path = write_config(tmp_path, text)
+    app = run(launched, "--demo", "--config", str(path))
+    notice = app.startup_notice
+    assert notice is not None and "default" in notice
+    for fragment in fragments:
+        assert f"{path}{fragment}" in notice
+    assert app.show_credits is True  # the defaults are in force
+
+
+def test_missing_config_given_on_the_command_line_is_said(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    app = run(launched, "--demo", "--config", str(tmp_path / "nope.toml"))
+    assert app.startup_notice is not None and "does not exist" in app.startup_notice
+
+
+def test_unknown_gateway_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--gateway", "nowhere", "--no-save"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "demo" in err and "openrouter" in err
+
+
+def test_bad_model_flag_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--demo", "--model", "no-provider", "--no-save"]) == 2
+    assert "--model" in capsys.readouterr().err
+
+
+def test_demo_profile_from_config_starts_the_embedded_gateway(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    path = write_config(tmp_path, "default_gateway = 'demo'\n")
+    app = run(launched, "--config", str(path))
+    assert app.gateway_label == "Demo gateway" and app.gateway is not None
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def test_key_from_the_environment_connects_at_once(
+    launched: list[UnifyTUI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNIFY_KEY", KEY)
+    monkeypatch.setenv("UNIFY_BASE_URL", "http://127.0.0.1:9/v0")
+    app = run(launched)
+    assert app.pending_connection is None
+    assert isinstance(app.gateway, RetryingGateway)
+    assert app.account is not None
+    assert app.gateway_label == "Unify"
+
+
+def test_no_key_means_the_app_will_ask(launched: list[UnifyTUI]) -> None:
+    app = run(launched)
+    assert app.gateway is None
+    pending = app.pending_connection
+    assert pending is not None and pending.key is None
+    assert pending.profile.name == "unify"
+    assert pending.base_url == "https://api.unify.ai/v0"
+    assert "keys.toml" in pending.where_saved
+
+
+def test_key_saved_in_keys_toml_is_used(launched: list[UnifyTUI]) -> None:
+    path = default_keys_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(f'[keys]\nunify = "{KEY}"\n')
+    path.chmod(0o644)
+    app = run(launched, "--base-url", "http://127.0.0.1:9/v0")
+    assert app.pending_connection is None and app.gateway is not None
+    notice = app.startup_notice or ""
+    if os.name == "posix":
+        assert "readable by other users" in notice
+    assert KEY not in notice
+
+
+def test_plain_http_to_another_host_waits_for_confirmation(
+    launched: list[UnifyTUI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNIFY_KEY", KEY)
+    app = run(launched, "--base-url", "http://gateway.example.com/v0")
+    assert app.gateway is None
+    pending = app.pending_connection
+    assert pending is not None and pending.key == SecretStr(KEY)
+    assert pending.host == "gateway.example.com"
+
+
+def test_profile_from_config_with_its_own_key_variable(
+    tmp_path: Path, launched: list[UnifyTUI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(
+        tmp_path,
+        "[gateways.work]\nkind = 'unify'\nbase_url = 'http://127.0.0.1:9/v0'\n"
+        "key_env = 'WORK_KEY'\ndefault_model = 'm@p'\n",
+    )
+    monkeypatch.setenv("WORK_KEY", KEY)
+    app = run(launched, "--config", str(path), "--gateway", "work")
+    assert app.pending_connection is None and app.gateway is not None
+    assert app.gateway_label == "work (Unify)"
+    assert app.endpoint == "m@p"
+
+
+def test_local_server_needs_no_key(tmp_path: Path, launched: list[UnifyTUI]) -> None:
+    path = write_config(
+        tmp_path,
+        "default_gateway = 'local'\n[gateways.local]\nkind = 'openai-compatible'\n"
+        "base_url = 'http://127.0.0.1:9/v1'\ndefault_model = 'llama3@local'\n",
+    )
+    app = run(launched, "--config", str(path))
+    assert app.pending_connection is None and app.gateway is not None
+
+
+def test_plain_mode_without_a_key_says_how_to_set_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tui_chat.keys.system_keyring", lambda *a, **k: None)
+    assert cli.main(["--plain", "--no-save"]) == 2
+    err = capsys.readouterr().err
+    assert "UNIFY_KEY" in err and "--demo" in err
+
+
+def test_plain_mode_refuses_plain_http_unless_confirmed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNIFY_KEY", KEY)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    assert cli.main(["--plain", "--base-url", "http://gateway.example.com/v0"]) == 2
+    err = capsys.readouterr().err
+    assert "unencrypted" in err and "not sent" in err
+    assert KEY not in err

@@ -1,0 +1,121 @@
+"""The first-run key dialog: a masked input, where the key will be kept, and a format check.
+
+It only asks. The app saves the key (``keys.save_key``, off the event loop) and connects; the
+key typed here is never shown, logged or put in a message.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+from tui_chat.config import GatewayProfile
+from tui_chat.core.text import inert
+from tui_chat.keys import clean_key, validate_key_format
+
+
+def how_to_set_key(profile: GatewayProfile) -> str:
+    """A sentence saying how to give ``profile`` a key later (for the notice after escape)."""
+    env = f"`export {profile.key_env}=...` and restart" if profile.key_env else None
+    ways = [way for way in (env, "restart unify-tui and paste it when asked") if way]
+    return (
+        f"No API key for the {profile.label} gateway, so nothing can be sent. To set one: "
+        f"{', or '.join(ways)}. To try the app without a key: unify-tui --demo"
+    )
+
+
+class KeyEntryScreen(ModalScreen[str | None]):
+    """Ask for a profile's API key. Dismisses with the cleaned key, or None on escape/cancel.
+
+    ``where`` says where the key will be kept ("the system keyring" or "~/.config/.../keys.toml,
+    readable only by you"); ``host`` is where it will be sent.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="key_entry_cancel")]
+
+    def __init__(self, profile: GatewayProfile, *, where: str, host: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.profile = profile
+        self.where = where
+        self.host = host
+
+    def compose(self) -> ComposeResult:
+        profile = self.profile
+        env_hint = (
+            f" (or set {profile.key_env} in the environment and restart)" if profile.key_env else ""
+        )
+        with Vertical(classes="dialog", id="key-entry"):
+            yield Label(
+                Content(inert(f"API key for {profile.label}")),
+                classes="dialog-title",
+                id="key-entry-title",
+            )
+            yield Label(
+                Content(
+                    inert(
+                        f"No API key was found for the {profile.name!r} gateway ({self.host}). "
+                        f"Paste it here{env_hint}."
+                    )
+                ),
+                classes="dialog-question",
+            )
+            yield Input(
+                password=True,
+                placeholder="paste the API key",
+                id="key-input",
+            )
+            yield Label(
+                Content(inert(f"It will be saved in {self.where}.")),
+                id="key-entry-where",
+                classes="dialog-note",
+            )
+            yield Label("", id="key-entry-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save and connect", id="save", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#key-input", Input).focus()
+
+    @property
+    def error_text(self) -> str:
+        """The validation message on show ("" when none)."""
+        return str(self.query_one("#key-entry-error", Label).content)
+
+    def _show_error(self, text: str) -> None:
+        self.query_one("#key-entry-error", Label).update(Content(inert(text)))
+
+    def _submit(self) -> None:
+        raw = self.query_one("#key-input", Input).value
+        problem = validate_key_format(self.profile.kind, raw)
+        if problem is not None:
+            self._show_error(problem)  # never contains the key
+            return
+        self.dismiss(clean_key(raw))
+
+    @on(Input.Submitted, "#key-input")
+    def _entered(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    @on(Input.Changed, "#key-input")
+    def _typing(self, event: Input.Changed) -> None:
+        self._show_error("")
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self._submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
