@@ -30,6 +30,7 @@ from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint, provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.gateways.retry import PollBackoff, stale_reason
 from tui_chat.saving import SavedConversations
 from tui_chat.store import Store
 from tui_chat.widgets.chat_log import ChatLog
@@ -177,6 +178,10 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self._retry_wait: tuple[Retrying, float] | None = None
         self._retry_timer: Any = None
         self._balance_timer: Any = None
+        # Failed background polls wait longer each time (gateways.retry.PollBackoff).
+        self.balance_backoff = PollBackoff()
+        self.models_backoff = PollBackoff()
+        self._balance_retry_at: float | None = None  # time.monotonic() of the next try
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
         # Saved conversations (tui_chat/saving.py); store None: chat without saving.
@@ -261,7 +266,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
                 self.load_details(self.endpoint)
         if self._balance_timer is not None:
             self._balance_timer.stop()
-        self._balance_timer = self.set_interval(self.balance_poll_s, self.refresh_balance)
+        self._balance_timer = self.set_interval(self.balance_poll_s, self._poll_balance)
 
     def use_gateway(self, gateway: Any, account: Any, label: str) -> None:
         """Chat through ``gateway`` (and ``account`` for balance/listings) from now on.
@@ -493,34 +498,56 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         try:
             balance = self.account.credits()
         except Exception as error:  # shown as stale, never fatal
-            self.call_from_thread(self._balance_failed, str(error))
+            self.call_from_thread(self._balance_failed, error)
         else:
             self.call_from_thread(self._balance_loaded, balance)
 
+    def _poll_balance(self) -> None:
+        """The periodic balance poll; skipped while backing off after a failure."""
+        if self._balance_retry_at is not None and time.monotonic() < self._balance_retry_at:
+            return
+        self.refresh_balance()
+
     def _balance_loaded(self, balance: float) -> None:
+        self.balance_backoff.succeeded()
+        self._balance_retry_at = None
         status = self.status
         status.balance = balance
         status.balance_stale = False
+        status.stale_reason = ""
         if status.connection in ("connecting", "offline"):
             status.connection = "online"
 
-    def _balance_failed(self, reason: str) -> None:
+    def _balance_failed(self, error: BaseException) -> None:
+        """Keep the last balance, marked stale with why; try again later, each time later."""
         status = self.status
         status.balance_stale = True
-        if status.balance is None:
+        status.stale_reason = stale_reason(error)
+        if status.balance is None or status.stale_reason == "offline":
             status.connection = "offline"
-        self.log.warning(f"balance refresh failed: {reason}")
+        delay = self.balance_backoff.failed()
+        self._balance_retry_at = time.monotonic() + delay
+        self.set_timer(delay, self._poll_balance)
+        self.log.warning(f"balance refresh failed ({status.stale_reason}); next try in {delay:g} s")
 
     @work(thread=True, exclusive=True, group="models")
     def load_models(self) -> None:
         try:
             models = self.account.models()
         except Exception as error:
-            self.call_from_thread(self.selector.set_models_failed, f"Could not list models: {error}")
+            self.call_from_thread(self._models_failed, error)
         else:
             self.call_from_thread(self._models_loaded, list(models))
 
+    def _models_failed(self, error: BaseException) -> None:
+        delay = self.models_backoff.failed()
+        self.selector.set_models_failed(
+            f"Could not list models ({stale_reason(error)}): {error}\nTrying again in {delay:g} s."
+        )
+        self.set_timer(delay, self.load_models)
+
     def _models_loaded(self, models: list[str]) -> None:
+        self.models_backoff.succeeded()
         self.known_models = models
         self.selector.set_models(models)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tui_chat.core.events import Retrying, StreamError, StreamEvent, TextDelta, Usage
@@ -154,3 +154,46 @@ class RetryingGateway:
                 reason=retry_reason(failure),
             )
             await self._sleep(delay)
+
+
+# -- background polls (balance, listings) -----------------------------------------------------
+
+
+@dataclass
+class PollBackoff:
+    """When to try a failed background poll again: ``base_s``, doubling, capped at ``max_s``.
+
+    ``failed()`` records a failure and returns the wait before the next try (seconds);
+    ``succeeded()`` starts over. ``delays`` keeps every wait handed out, for tests and logs.
+    """
+
+    base_s: float = 5.0
+    max_s: float = 300.0
+    failures: int = 0
+    delays: list[float] = field(default_factory=list)
+
+    def failed(self) -> float:
+        self.failures += 1
+        delay = float(min(self.max_s, self.base_s * (2 ** min(self.failures - 1, 32))))
+        self.delays.append(delay)
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    @property
+    def backing_off(self) -> bool:
+        return self.failures > 0
+
+
+def stale_reason(error: BaseException) -> str:
+    """Two or three words for a stale marker: "offline", "HTTP 503", "unreadable reply"."""
+    if isinstance(error, ConnectionFailed):
+        return "offline"
+    if isinstance(error, GatewayError):
+        if error.status is not None:
+            return f"HTTP {error.status}"
+        return "unreadable reply" if error.detail else "error"
+    if isinstance(error, OSError):
+        return "offline"
+    return "error"

@@ -34,6 +34,7 @@ class StatusBar(Horizontal):
     paused: reactive[bool] = reactive(False)
     paused_note: reactive[str] = reactive("reply still arriving")
     retry_countdown: reactive[str] = reactive("")
+    stale_reason: reactive[str] = reactive("")  # why the balance is stale: "offline", "HTTP 503"
     saving: reactive[str] = reactive("")  # "" while saving works; "not saving" / "save failed"
 
     def compose(self) -> ComposeResult:
@@ -66,8 +67,9 @@ class StatusBar(Horizontal):
         self._set("paused", self.retry_countdown or paused_text)
         if self.show_credits:
             balance = f"Balance {_credits(self.balance)}"
-            if self.balance_stale and self.balance is not None:
-                balance += " (stale)"
+            if self.balance_stale:
+                reason = self.stale_reason or "not updated"
+                balance += f" (stale: {reason})" if self.balance is not None else f" ({reason})"
             self._set("balance", balance)
             if self.live_cost is not None:
                 spend = f"Reply ~{_credits(self.live_cost)} ▲"
@@ -98,4 +100,5 @@ class StatusBar(Horizontal):
     watch_connection = watch_balance = watch_balance_stale = watch_show_credits = watch_gateway
     watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
     watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
+    watch_stale_reason = watch_gateway
     watch_paused_note = watch_saving = watch_spend_cap = watch_gateway

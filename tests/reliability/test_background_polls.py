@@ -1,0 +1,98 @@
+"""Background polls (balance, model list) back off on failure and show a stale marker."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+from tests.app.conftest import APP_SIZE, wait_until
+from tui_chat.gateways.config import GatewaySettings
+from tui_chat.gateways.errors import ConnectionFailed, GatewayError, ServerError
+from tui_chat.gateways.retry import PollBackoff, stale_reason
+from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+
+
+def test_poll_backoff_doubles_and_is_capped_and_resets() -> None:
+    backoff = PollBackoff(base_s=5.0, max_s=60.0)
+    assert [backoff.failed() for _ in range(6)] == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+    assert backoff.backing_off
+    backoff.succeeded()
+    assert not backoff.backing_off
+    assert backoff.failed() == 5.0
+    many = PollBackoff(base_s=1.0, max_s=300.0)
+    for _ in range(200):  # no overflow however long the outage
+        many.failed()
+    assert many.delays[-1] == 300.0
+
+
+def test_stale_reason_is_short_and_plain() -> None:
+    assert stale_reason(ConnectionFailed("refused")) == "offline"
+    assert stale_reason(ServerError("x", status=503)) == "HTTP 503"
+    assert stale_reason(GatewayError("bad json")) == "unreadable reply"
+    assert stale_reason(OSError("boom")) == "offline"
+    assert stale_reason(ValueError("?")) == "error"
+
+
+def label_text(app: Any, name: str) -> str:
+    return str(app.status.query_one(f"#status-{name}").render())
+
+
+class FlakyAccount:
+    """The real account on the sim, with credits() failing while ``down`` is set."""
+
+    def __init__(self, inner: UnifyAccount) -> None:
+        self.inner = inner
+        self.down = threading.Event()
+        self.credit_calls = 0
+
+    def credits(self) -> float:
+        self.credit_calls += 1
+        if self.down.is_set():
+            raise ConnectionFailed("http://127.0.0.1 did not answer (Connection refused)")
+        return self.inner.credits()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_balance_goes_stale_with_reason_then_recovers(make_app: Any, sim: Any) -> None:
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+    account = FlakyAccount(UnifyAccount(settings))
+    app = make_app(account=account)
+    app.balance_backoff = PollBackoff(base_s=0.2, max_s=0.4)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: "50.000000" in label_text(app, "balance"))
+        account.down.set()
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: "(stale: offline)" in label_text(app, "balance"))
+        assert label_text(app, "balance") == "Balance 50.000000 (stale: offline)"
+        # It tries again by itself, each time waiting longer (capped).
+        await wait_until(pilot, lambda: len(app.balance_backoff.delays) >= 3, timeout=15)
+        assert app.balance_backoff.delays[:3] == [0.2, 0.4, 0.4]
+        assert app.is_running
+        account.down.clear()
+        await wait_until(
+            pilot, lambda: "stale" not in label_text(app, "balance"), timeout=15, what="recovery"
+        )
+        assert label_text(app, "balance") == "Balance 50.000000"
+        assert not app.balance_backoff.backing_off
+
+
+async def test_unreachable_account_shows_offline_and_never_crashes(make_app: Any) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = GatewaySettings(base_url=f"http://127.0.0.1:{port}/v0", api_key="k", timeout=2.0)
+    app = make_app(gateway=UnifyGateway(settings), account=UnifyAccount(settings))
+    app.balance_backoff = PollBackoff(base_s=0.1, max_s=0.2)
+    app.models_backoff = PollBackoff(base_s=0.1, max_s=0.2)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: "(offline)" in label_text(app, "balance"))
+        assert label_text(app, "balance") == "Balance \u2013 (offline)"
+        assert "offline" in label_text(app, "gateway")
+        await wait_until(pilot, lambda: len(app.models_backoff.delays) >= 2, timeout=15)
+        await wait_until(pilot, lambda: len(app.balance_backoff.delays) >= 2, timeout=15)
+        assert app.is_running
+        await pilot.press("x")  # still answers keys
+        assert app.prompt.text == "x"
