@@ -1,0 +1,251 @@
+"""config.toml and keys in the running app: the problems notice, theme, keymap, spend cap,
+the first-run key dialog (masked, saved 0600, never on screen) and the plain-http confirmation.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Button, Input
+
+from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tui_chat.config import GatewayProfile, load_config
+from tui_chat.connecting import PendingConnection, startup_notice
+from tui_chat.core.conversation import Outcome
+from tui_chat.gateway_sim import GatewaySim
+from tui_chat.gateway_sim.faults import Fault, FaultKind
+from tui_chat.gateways.config import GatewaySettings, SecretStr
+from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+from tui_chat.keys import default_keys_path, resolve_key
+from tui_chat.screens.dialogs import ConfirmScreen
+from tui_chat.screens.key_entry import KeyEntryScreen
+
+SECRET = "uk-TOPSECRET-0123456789abcdef"
+UNIFY = GatewayProfile("unify", "unify")
+
+
+def notices(app: Any) -> str:
+    return "\n".join(str(n.render()) for n in app.chat_log.query(".notice"))
+
+
+def replies(app: Any) -> list[Any]:
+    return [m for m in app.conversation.messages if m.role == "assistant"]
+
+
+@pytest.fixture
+def secret_sim() -> Iterator[GatewaySim]:
+    """An embedded gateway that accepts only SECRET."""
+    gateway = GatewaySim(api_key=SECRET, credits=50.0, seed=0)
+    gateway.controls.token_delay_s = 0.0
+    gateway.controls.ttft_s = 0.0
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def pending_for(
+    sim: GatewaySim, calls: list[SecretStr | None], *, base_url: str | None = None, **extra: Any
+) -> PendingConnection:
+    def connect(key: SecretStr | None) -> tuple[Any, Any]:
+        calls.append(key)
+        settings = GatewaySettings(base_url=sim.base_url, api_key=key or "", timeout=5.0)
+        return UnifyGateway(settings), UnifyAccount(settings)
+
+    return PendingConnection(
+        profile=UNIFY,
+        base_url=base_url or sim.base_url,
+        connect=connect,
+        label="Unify",
+        **extra,
+    )
+
+
+# --- config problems, theme, keymap ----------------------------------------------------------
+
+
+async def test_config_problems_are_one_notice_and_the_app_runs(
+    make_app: Any, sim: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("show_credits = 'no'\ncolour = 'red'\ntemperature = 9\n", encoding="utf-8")
+    config, problems = load_config(path)
+    app = make_app(
+        show_credits=config.show_credits,
+        startup_notice=startup_notice([str(p) for p in problems]),
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        shown = notices(app)
+        assert "The configuration file has problems" in shown
+        assert f"{path}:1: show_credits: expected true or false" in shown
+        assert f"{path}:2: colour: unknown setting" in shown
+        assert f"{path}:3: temperature: expected a number from 0 to 2" in shown
+        assert len(app.chat_log.query(".notice")) == 2  # the greeting and the one problem notice
+        assert app.show_credits is True  # started on the defaults
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        assert replies(app)[0].outcome is Outcome.COMPLETE
+
+
+async def test_theme_from_config_is_used(make_app: Any, sim: Any) -> None:
+    app = make_app(theme="nord")
+    async with app.run_test(size=APP_SIZE):
+        assert app.theme == "nord"
+
+
+async def test_unknown_theme_and_binding_ids_are_warned(make_app: Any, sim: Any) -> None:
+    app = make_app(theme="no-such-theme", keymap={"stop": "f9", "fly_away": "f1"})
+    async with app.run_test(size=APP_SIZE):
+        shown = notices(app)
+        assert "no theme 'no-such-theme'" in shown and "nord" in shown
+        assert "unknown binding id(s) fly_away" in shown
+        assert "stop" not in shown.split("unknown binding id(s)")[1].split(";")[0]
+        assert app.theme != "no-such-theme"
+
+
+async def test_keymap_remaps_stop_to_f9(make_app: Any, sim: Any) -> None:
+    sim.controls.reply_tokens = 2000
+    sim.inject(Fault(FaultKind.STALL, after_tokens=40, seconds=None))
+    app = make_app(keymap={"stop": "f9"})
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "Tell me a long story")
+        await wait_until(pilot, lambda: len(replies(app)[0].content) > 40, what="some text")
+        await pilot.press("f9")
+        await wait_for_reply(pilot)
+        assert replies(app)[0].outcome is Outcome.STOPPED
+
+
+async def test_config_system_prompt_is_sent(make_app: Any, sim: Any) -> None:
+    app = make_app(system_prompt="Answer like a pirate.")
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        sent = sim.requests[-1].body["messages"]
+        assert sent[0] == {"role": "system", "content": "Answer like a pirate."}
+        await pilot.press("ctrl+n")  # a new conversation starts with it too
+        await send(pilot, "again")
+        await wait_until(pilot, lambda: len(sim.requests) == 2, what="second request")
+        assert sim.requests[-1].body["messages"][0]["content"] == "Answer like a pirate."
+
+
+# --- spend cap -------------------------------------------------------------------------------
+
+
+async def test_spend_cap_refuses_to_send_and_keeps_the_prompt(make_app: Any, sim: Any) -> None:
+    app = make_app(spend_cap=1e-9)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        assert "cap" in str(app.status.query_one("#status-spend").render())
+        await send(pilot, "first")
+        await wait_for_reply(pilot)
+        assert app.conversation.total_cost > 1e-9
+        await send(pilot, "second, over the cap")
+        await pilot.pause()
+        assert len(sim.requests) == 1
+        assert app.prompt.text == "second, over the cap"
+        assert len(replies(app)) == 1
+
+
+# --- the key dialog --------------------------------------------------------------------------
+
+
+async def test_key_dialog_masks_saves_0600_and_connects(make_app: Any, secret_sim: Any) -> None:
+    calls: list[SecretStr | None] = []
+    app = make_app(gateway=None, account=None, pending_connection=pending_for(secret_sim, calls))
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        field = app.screen.query_one("#key-input", Input)
+        assert field.password is True
+        assert "keys.toml" in str(app.screen.query_one("#key-entry-where").render())
+        await pilot.press(*SECRET)
+        await pilot.pause()
+        assert SECRET not in app.export_screenshot()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.gateway is not None, what="connected")
+        assert not isinstance(app.screen, KeyEntryScreen)
+        assert calls == [SecretStr(SECRET)]
+        path = default_keys_path()
+        await wait_until(pilot, path.exists, what="key saved")
+        if os.name == "posix":
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert resolve_key(UNIFY, {}, keyring=None).key == SecretStr(SECRET)
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        assert replies(app)[0].outcome is Outcome.COMPLETE
+        screen = app.export_screenshot()
+        assert SECRET not in screen and SECRET[3:20] not in screen
+        assert SECRET not in notices(app)
+
+
+async def test_key_dialog_rejects_a_pasted_assignment(make_app: Any, secret_sim: Any) -> None:
+    calls: list[SecretStr | None] = []
+    app = make_app(gateway=None, account=None, pending_connection=pending_for(secret_sim, calls))
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        screen = app.screen
+        assert isinstance(screen, KeyEntryScreen)
+        screen.query_one("#key-input", Input).value = f"export UNIFY_KEY={SECRET}"
+        await pilot.click("#save")
+        await wait_until(pilot, lambda: bool(screen.error_text), what="error shown")
+        assert "NAME=" in screen.error_text and SECRET not in screen.error_text
+        assert app.screen is screen and calls == []
+        assert not default_keys_path().exists()
+
+
+async def test_escape_leaves_the_app_running_and_says_how(make_app: Any, secret_sim: Any) -> None:
+    calls: list[SecretStr | None] = []
+    app = make_app(gateway=None, account=None, pending_connection=pending_for(secret_sim, calls))
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, KeyEntryScreen), what="closed")
+        shown = notices(app)
+        assert "export UNIFY_KEY=" in shown and "--demo" in shown
+        assert app.status.connection == "no key"
+        await send(pilot, "hello?")
+        await pilot.pause()
+        assert calls == [] and app.gateway is None
+        assert app.prompt.text == "hello?"
+        assert not default_keys_path().exists()
+
+
+# --- plain http to another host --------------------------------------------------------------
+
+
+async def test_plain_http_key_is_not_sent_unless_confirmed(
+    make_app: Any, secret_sim: Any
+) -> None:
+    calls: list[SecretStr | None] = []
+    pending = pending_for(
+        secret_sim, calls, base_url="http://gateway.example.com/v0", key=SecretStr(SECRET)
+    )
+    app = make_app(gateway=None, account=None, pending_connection=pending)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+        question = str(app.screen.query_one(".dialog-question").render())
+        assert "gateway.example.com" in question and "unencrypted" in question
+        assert SECRET not in app.export_screenshot()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+        assert calls == [] and app.gateway is None
+        assert "was not sent to gateway.example.com" in notices(app)
+
+
+async def test_plain_http_key_sent_after_confirmation(make_app: Any, secret_sim: Any) -> None:
+    calls: list[SecretStr | None] = []
+    pending = pending_for(
+        secret_sim, calls, base_url="http://gateway.example.com/v0", key=SecretStr(SECRET)
+    )
+    app = make_app(gateway=None, account=None, pending_connection=pending)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+        assert str(app.screen.query_one("#confirm", Button).label) == "Send anyway"
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: app.gateway is not None, what="connected")
+        assert calls == [SecretStr(SECRET)]
+        assert not default_keys_path().exists()  # a key found elsewhere is not copied
