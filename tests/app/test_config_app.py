@@ -217,9 +217,7 @@ async def test_escape_leaves_the_app_running_and_says_how(make_app: Any, secret_
 # --- plain http to another host --------------------------------------------------------------
 
 
-async def test_plain_http_key_is_not_sent_unless_confirmed(
-    make_app: Any, secret_sim: Any
-) -> None:
+async def test_plain_http_key_is_not_sent_unless_confirmed(make_app: Any, secret_sim: Any) -> None:
     calls: list[SecretStr | None] = []
     pending = pending_for(
         secret_sim, calls, base_url="http://gateway.example.com/v0", key=SecretStr(SECRET)
