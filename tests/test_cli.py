@@ -153,6 +153,18 @@ def test_bad_config_still_starts_and_says_why(
     assert app.show_credits is True  # the defaults are in force
 
 
+def test_unknown_binding_and_theme_are_named_with_their_line(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    path = write_config(tmp_path, "theme = 'nrod'\n[bindings]\nstop = 'f9'\nfly = 'f1'\n")
+    app = run(launched, "--demo", "--config", str(path))
+    notice = app.startup_notice or ""
+    assert f"{path}:1: theme: there is no theme 'nrod'; did you mean 'nord'?" in notice
+    assert f"{path}:4: bindings.fly: no binding has this id" in notice
+    assert app.keymap_setting == {"stop": "f9"}
+    assert app.theme_name is None
+
+
 def test_missing_config_given_on_the_command_line_is_said(
     tmp_path: Path, launched: list[UnifyTUI]
 ) -> None:

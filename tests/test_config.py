@@ -281,6 +281,25 @@ def test_unknown_binding_ids_are_listed(tmp_path: Path) -> None:
     assert config.unknown_binding_ids() == ["fly"]
 
 
+def test_bindings_and_theme_checked_against_what_the_app_knows(tmp_path: Path) -> None:
+    text = "theme = 'nrod'\n[bindings]\nstop = 'f9'\nstpo = 'f1'\nfly = 'f2'\n"
+    config, problems = load_config(
+        write(tmp_path, text), binding_ids={"stop", "pause"}, themes={"nord", "textual-dark"}
+    )
+    assert dict(config.bindings) == {"stop": "f9"}
+    assert config.theme is None
+    assert [(p.line, p.key) for p in problems] == [
+        (1, "theme"),
+        (4, "bindings.stpo"),
+        (5, "bindings.fly"),
+    ]
+    assert "did you mean 'nord'?" in problems[0].message
+    assert "did you mean 'stop'?" in problems[1].message
+    # Without the lists nothing is checked (the plain Agent has no bindings or themes).
+    config, problems = load_config(write(tmp_path, text))
+    assert problems == [] and config.theme == "nrod" and "fly" in config.bindings
+
+
 def test_profile_with_unknown_kind_is_skipped_not_guessed(tmp_path: Path) -> None:
     text = "default_gateway = 'x'\n[gateways.x]\nkind = 'unfy'\n"
     config, problems = load(tmp_path, text)

@@ -207,7 +207,15 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     from tui_chat.config import ConfigProblem, load_config
 
     path = Path(args.config).expanduser() if args.config else None
-    config, problems = load_config(path)
+    binding_ids = themes = None
+    if not args.plain:  # the full-screen app's binding ids and themes, to check the file's
+        from textual.theme import BUILTIN_THEMES
+
+        import tui_chat.app  # noqa: F401  (loads every screen and widget that declares bindings)
+        from tui_chat.connecting import known_binding_ids
+
+        binding_ids, themes = known_binding_ids(), set(BUILTIN_THEMES)
+    config, problems = load_config(path, binding_ids=binding_ids, themes=themes)
     found = list(problems)
     if path is not None and not path.exists() and not path.is_symlink():
         found.append(ConfigProblem(path, None, None, "does not exist; using default settings"))

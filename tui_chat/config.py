@@ -21,7 +21,7 @@ import os
 import re
 import secrets
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -595,6 +595,31 @@ def _read_document(reader: _Reader, document: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _check_known(
+    reader: _Reader,
+    settings: dict[str, Any],
+    binding_ids: Collection[str] | None,
+    themes: Collection[str] | None,
+) -> None:
+    """Drop (with a problem) bindings and a theme the app does not know."""
+    if binding_ids is not None and "bindings" in settings:
+        kept: dict[str, str] = {}
+        for binding_id, keys in settings["bindings"].items():
+            if binding_id in binding_ids:
+                kept[binding_id] = keys
+                continue
+            close = difflib.get_close_matches(binding_id, list(binding_ids), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see --print-config for the ids"
+            reader.problem(("bindings", binding_id), f"no binding has this id; {hint}")
+        settings["bindings"] = kept
+    theme = settings.get("theme")
+    if themes is not None and theme is not None and theme not in themes:
+        close = difflib.get_close_matches(theme, list(themes), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(themes))}"
+        reader.problem(("theme",), f"there is no theme {theme!r}; {hint}")
+        del settings["theme"]
+
+
 def _read_bindings(reader: _Reader, value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         reader.problem(("bindings",), f"expected a table ([bindings]), got {_describe(value)}")
@@ -794,11 +819,18 @@ def _syntax_problem(file: Path, text: str, error: tomllib.TOMLDecodeError) -> Co
     )
 
 
-def load_config(path: Path | None = None) -> tuple[AppConfig, list[ConfigProblem]]:
+def load_config(
+    path: Path | None = None,
+    *,
+    binding_ids: Collection[str] | None = None,
+    themes: Collection[str] | None = None,
+) -> tuple[AppConfig, list[ConfigProblem]]:
     """Read the configuration file (``default_config_path()`` when ``path`` is None).
 
     Never raises for a bad file: returns the settings that could be read, defaults for the rest,
     and one ``ConfigProblem`` per thing that was wrong. A missing file is not a problem.
+    ``binding_ids`` / ``themes``: the ids and theme names the app knows; when given, a binding
+    or theme not among them is a problem (with its line) and left out.
     """
     file = default_config_path() if path is None else Path(path)
     try:
@@ -849,6 +881,7 @@ def load_config(path: Path | None = None) -> tuple[AppConfig, list[ConfigProblem
     reader = _Reader(file, text)
     try:
         settings = _read_document(reader, document)
+        _check_known(reader, settings, binding_ids, themes)
     except Exception as error:  # defence in depth: never refuse to start over the config
         reader.problems.append(
             ConfigProblem(

@@ -84,6 +84,11 @@ def startup_notice(problems: Sequence[str], warnings: Sequence[str] = ()) -> str
     return "\n".join(lines) or None
 
 
+def known_binding_ids() -> frozenset[str]:
+    """Every binding id a keymap can name (import ``tui_chat.app`` first so all are loaded)."""
+    return KNOWN_BINDING_IDS | _declared_binding_ids()
+
+
 def _declared_binding_ids() -> frozenset[str]:
     """The ids of every ``Binding`` declared by a loaded Textual class (app, screens, widgets)."""
     ids: set[str] = set()
@@ -127,7 +132,7 @@ class ConnectionSetup:
 
     def known_binding_ids(self: UnifyTUI) -> frozenset[str]:
         """Every binding id a keymap can name: the app's, its screens' and widgets' ones."""
-        return KNOWN_BINDING_IDS | _declared_binding_ids()
+        return known_binding_ids()
 
     def _apply_setup(self: UnifyTUI) -> None:
         """On mount: the theme and keymap checks, and the notice of what was wrong."""
@@ -142,7 +147,7 @@ class ConnectionSetup:
         if unknown:
             extra.append(
                 f"bindings: unknown binding id(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(self.known_binding_ids()))}"
+                "see unify-tui --print-config for the ids"
             )
         notice = self.startup_notice
         if extra:
