@@ -6,18 +6,32 @@ every run. Update the snapshots on purpose with `pytest --snapshot-update` and l
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Select
 
 from tests.app.conftest import wait_until
 from tui_chat.app import UnifyTUI
+from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateway_sim.faults import Fault, FaultKind
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
 
 SIZE = (120, 36)
+PINNED_TIME = 1_764_000_000.0  # unix seconds; the sim's prices and speeds drift with its clock
+
+
+@pytest.fixture
+def sim() -> Iterator[GatewaySim]:
+    """The embedded gateway with its clock pinned, so drifting prices are the same every run."""
+    gateway = GatewaySim(api_key="test-key", credits=50.0, seed=0, clock=lambda: PINNED_TIME)
+    gateway.controls.token_delay_s = 0.0
+    gateway.controls.ttft_s = 0.0
+    with gateway:
+        yield gateway
 
 
 class SteppingClock:
@@ -48,6 +62,7 @@ async def settled(pilot: Pilot[Any]) -> None:
     """Wait for the background listings so the screen no longer changes by itself."""
     app = pilot.app
     assert isinstance(app, UnifyTUI)
+    app.prompt.cursor_blink = False  # a blinking cursor is on or off by chance at capture time
     await wait_until(pilot, lambda: app.status.balance is not None, what="balance")
     await wait_until(pilot, lambda: len(app.known_models) > 0, what="models")
     providers = app.selector.query_one("#provider-select", Select)
@@ -104,7 +119,11 @@ def test_snapshot_error_card(snap_compare: Any, sim: Any) -> None:
         await settled(pilot)
         await type_and_send(pilot, "What is the capital of Spain?")
         app = pilot.app
-        await wait_until(pilot, lambda: not app.streaming and app.conversation.messages[-1].outcome is not None, what="error")
+        await wait_until(
+            pilot,
+            lambda: not app.streaming and app.conversation.messages[-1].outcome is not None,
+            what="error",
+        )
         await pilot.pause()
 
     assert snap_compare(build_app(sim), terminal_size=SIZE, run_before=failed)
