@@ -81,7 +81,9 @@ async def test_conversation_survives_quit_and_restart(
     again = make_app(store=open_store(), model="llama-3.1-8b-chat@groq")
     async with again.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: len(again.conversation.messages) == 4, what="restored")
-        after = [(m.role, m.content, m.served_endpoint, m.cost) for m in again.conversation.messages]
+        after = [
+            (m.role, m.content, m.served_endpoint, m.cost) for m in again.conversation.messages
+        ]
         assert after == before
         assert again.endpoint == "gpt-4o-mini@openai"  # the model in use when it was left
         assert again.conversation.total_cost == pytest.approx(total)
@@ -317,8 +319,10 @@ async def test_search_as_you_type_jumps_to_the_hit(
         await pilot.press(*"zeppe")
         await wait_until(
             pilot,
-            lambda: options.option_count >= 1
-            and "zeppelin" in str(options.get_option_at_index(0).prompt),
+            lambda: (
+                options.option_count >= 1
+                and "zeppelin" in str(options.get_option_at_index(0).prompt)
+            ),
             what="search hit",
         )
         await pilot.press("enter")
@@ -328,9 +332,10 @@ async def test_search_as_you_type_jumps_to_the_hit(
             what="the hit is highlighted",
         )
         hit = app.chat_log.query_one(".-search-hit")
-        shown = hit.text if isinstance(hit, UserTurn) else getattr(hit, "message").content
+        assert isinstance(hit, UserTurn | ReplyView)
+        shown = hit.text if isinstance(hit, UserTurn) else hit.message.content
         assert "zeppelin" in shown.lower()
-        assert title_from_prompt("Tell me about the zeppelin hangar") in app.conversation_title
+        assert app.conversation_title == title_from_prompt("Tell me about the zeppelin hangar")
         # The log scrolled up to it (it is not at the bottom).
         await wait_until(
             pilot,
@@ -339,8 +344,9 @@ async def test_search_as_you_type_jumps_to_the_hit(
         )
         await wait_until(
             pilot,
-            lambda: hit.region.y >= app.chat_log.region.y
-            and hit.region.y < app.chat_log.region.bottom,
+            lambda: (
+                hit.region.y >= app.chat_log.region.y and hit.region.y < app.chat_log.region.bottom
+            ),
             what="hit in view",
         )
 
