@@ -90,3 +90,25 @@ def test_title_from_prompt() -> None:
     assert title_from_prompt("") == "New conversation"
     long = title_from_prompt("x" * 200)
     assert len(long) == 60 and long.endswith("…")
+
+
+def test_settings_given_before_the_first_message_are_saved_with_the_conversation(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "c.db")
+    recorder = ConversationRecorder(store)
+    recorder.settings_changed(system_prompt="Be brief.", temperature=0.2, archived=False)
+    recorder.settings_changed(model="old@p")
+    conversation = Conversation()
+    recorder.message_added(conversation.add_user("hello"), model="new@p")
+    assert recorder.flush()
+    assert recorder.conversation_id is not None
+    record = store.conversation(recorder.conversation_id)
+    assert (record.system_prompt, record.temperature, record.model) == ("Be brief.", 0.2, "new@p")
+    recorder.detach()
+    recorder.settings_changed(max_tokens=5)
+    recorder.message_added(conversation.add_user("second conversation"))
+    assert recorder.flush()
+    second = store.conversation(recorder.conversation_id)
+    assert (second.system_prompt, second.max_tokens) == (None, 5)
+    recorder.close()
