@@ -822,6 +822,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
             ("Refresh balance", "Ask the gateway for the balance now", self.action_refresh_balance),
             ("Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply),
             ("Copy last code block", "Copy the last fenced code block", self.action_copy_code),
+            ("Enter API key", "Paste the API key (kept privately)", self.action_enter_key),
         ]
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)

@@ -158,6 +158,13 @@ class ConnectionSetup:
 
     # -- connecting -----------------------------------------------------------------------
 
+    def action_enter_key(self: UnifyTUI) -> None:
+        """Ask for the key again (after escape in the key dialog, or a refused plain-http send)."""
+        if self.pending_connection is None:
+            self.notify(f"Already connected to {self.gateway_label}.", timeout=3)
+            return
+        self._start_connection()
+
     def _start_connection(self: UnifyTUI) -> None:
         """On mount: ask for a key, or for permission to send one, when the CLI could not."""
         pending = self.pending_connection
@@ -175,7 +182,7 @@ class ConnectionSetup:
         if pending is None:
             return
         if not key:
-            text = how_to_set_key(pending.profile)
+            text = how_to_set_key(pending.profile, in_app=True)
             self.startup_problem = text
             self.chat_log.add_notice(text)
             self.notify("No key entered; nothing will be sent.", severity="warning")

@@ -205,13 +205,19 @@ async def test_escape_leaves_the_app_running_and_says_how(make_app: Any, secret_
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, KeyEntryScreen), what="closed")
         shown = notices(app)
-        assert "export UNIFY_KEY=" in shown and "--demo" in shown
+        assert "export UNIFY_KEY=" in shown and "--demo" in shown and "Enter API key" in shown
         assert app.status.connection == "no key"
         await send(pilot, "hello?")
         await pilot.pause()
         assert calls == [] and app.gateway is None
         assert app.prompt.text == "hello?"
         assert not default_keys_path().exists()
+        # The palette command brings the dialog back.
+        app.action_enter_key()
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="again")
+        await pilot.press(*SECRET, "enter")
+        await wait_until(pilot, lambda: app.gateway is not None, what="connected")
+        assert calls == [SecretStr(SECRET)]
 
 
 # --- plain http to another host --------------------------------------------------------------

@@ -19,10 +19,15 @@ from tui_chat.core.text import inert
 from tui_chat.keys import clean_key, validate_key_format
 
 
-def how_to_set_key(profile: GatewayProfile) -> str:
+def how_to_set_key(profile: GatewayProfile, *, in_app: bool = False) -> str:
     """A sentence saying how to give ``profile`` a key later (for the notice after escape)."""
     env = f"`export {profile.key_env}=...` and restart" if profile.key_env else None
-    ways = [way for way in (env, "restart unify-tui and paste it when asked") if way]
+    paste = (
+        "press ctrl+p and choose “Enter API key”"
+        if in_app
+        else "run unify-tui (full screen) and paste it when asked"
+    )
+    ways = [way for way in (env, paste) if way]
     return (
         f"No API key for the {profile.label} gateway, so nothing can be sent. To set one: "
         f"{', or '.join(ways)}. To try the app without a key: unify-tui --demo"
