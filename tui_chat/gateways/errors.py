@@ -127,6 +127,12 @@ class MalformedResponse(GatewayError):
     summary = "The gateway sent a response that could not be read"
 
 
+class UnsupportedByGateway(GatewayError):
+    """The gateway kind cannot do this (no balance on a plain server, no provider listing)."""
+
+    summary = "This gateway does not offer that"
+
+
 class ConfigurationError(GatewayError):
     """The client is not set up to talk to a gateway (no key, bad base URL)."""
 

@@ -62,12 +62,25 @@ class _Malformed(Exception):
 # -- streaming -----------------------------------------------------------------------------
 
 
-class UnifyGateway:
-    """Streams chat replies from a Unify-compatible ``/chat/completions`` (async).
+@dataclass(frozen=True)
+class ChatRequest:
+    """What one gateway kind sends for an endpoint string: the ``model`` and extra body fields."""
 
-    Create it anywhere; the HTTP client is made on first use and belongs to the event loop that
-    first uses it, so use one gateway per event loop. Call ``aclose()`` when done.
+    model: str
+    extra_body: Mapping[str, Any] | None = None
+
+
+class StreamingGateway:
+    """Streams chat replies from an OpenAI-style ``/chat/completions`` (async).
+
+    The shared machinery of every gateway kind; subclasses say what to send for an endpoint
+    string (``chat_request``), which headers identify the app (``client_headers``) and how to
+    finish an event (``adjust``). Create it anywhere; the HTTP client is made on first use and
+    belongs to the event loop that first uses it, so use one gateway per event loop. Call
+    ``aclose()`` when done.
     """
+
+    CAPABILITIES: Capabilities = UNIFY_CAPABILITIES
 
     def __init__(
         self,
@@ -81,8 +94,20 @@ class UnifyGateway:
 
     @property
     def capabilities(self) -> Capabilities:
-        """What a Unify gateway offers: cost, balance, providers, routing, listings."""
-        return UNIFY_CAPABILITIES
+        """What this gateway kind offers (cost, balance, providers, routing, listings)."""
+        return self.CAPABILITIES
+
+    def client_headers(self) -> dict[str, str] | None:
+        """Extra headers on every request (OpenRouter's attribution); None for none."""
+        return None
+
+    async def chat_request(self, endpoint: str) -> ChatRequest:
+        """What to send for ``endpoint``; raises a ``GatewayError`` when it cannot be sent."""
+        return ChatRequest(model=endpoint)
+
+    def adjust(self, event: StreamEvent, request: ChatRequest) -> StreamEvent:
+        """The event as the app should see it (e.g. a cost estimate added to ``Usage``)."""
+        return event
 
     def _openai(self) -> AsyncOpenAI:
         if self._client is None:
@@ -94,6 +119,7 @@ class UnifyGateway:
                 timeout=httpx2.Timeout(
                     self.settings.timeout, connect=self.settings.connect_timeout
                 ),
+                default_headers=self.client_headers(),
             )
         return self._client
 
@@ -121,18 +147,20 @@ class UnifyGateway:
         reply = _ReplyReader(started, self._clock)
         response_opened = False
         try:
+            chat = await self.chat_request(endpoint)
             request = self._openai().chat.completions.with_streaming_response.create(
-                model=endpoint,
+                model=chat.model,
                 messages=cast(Any, messages),
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=openai.omit if temperature is None else temperature,
                 max_tokens=openai.omit if max_tokens is None else max_tokens,
+                extra_body=dict(chat.extra_body) if chat.extra_body else None,
             )
             async with request as response:
                 response_opened = True
                 async for event in reply.read(response.http_response):
-                    yield event
+                    yield self.adjust(event, chat)
         except Exception as exc:  # CancelledError is a BaseException and passes through
             if response_opened:
                 yield StreamError(self._error_mid_reply(exc, reply))
@@ -176,6 +204,13 @@ class UnifyGateway:
             return from_error_object(exc.body if exc.body is not None else exc.message)
         log.exception("unexpected error while reading the reply")
         return MalformedResponse(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+class UnifyGateway(StreamingGateway):
+    """Streams chat replies from a Unify-compatible ``/chat/completions``: the endpoint string
+    is sent as the ``model`` unchanged (``model@provider``, routing modes, ``->`` fallbacks)."""
+
+    CAPABILITIES = UNIFY_CAPABILITIES
 
 
 def _response_text(exc: openai.APIStatusError) -> str:
@@ -415,11 +450,11 @@ class EndpointDetails:
     context_window: int | None
 
 
-class UnifyAccount:
-    """Credits, listings and endpoint details over the blocking ``requests`` library.
+class AccountClient:
+    """The blocking HTTP plumbing every account client shares: GET with the key, a TTL cache.
 
-    Listings and endpoint details are cached for ``cache_ttl_s`` seconds; the balance never is.
-    Every failure raises a ``GatewayError`` subclass with the status and the server's detail.
+    Listings are cached for ``cache_ttl_s`` seconds. Every failure raises a ``GatewayError``
+    subclass with the status and the server's detail.
     """
 
     def __init__(
@@ -437,6 +472,10 @@ class UnifyAccount:
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
+    def client_headers(self) -> dict[str, str]:
+        """Extra headers on every request (none here)."""
+        return {}
+
     def close(self) -> None:
         """Close the HTTP session."""
         self._session.close()
@@ -452,6 +491,7 @@ class UnifyAccount:
             "Authorization": f"Bearer {self.settings.api_key.get_secret_value()}",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
+            **self.client_headers(),
         }
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -492,6 +532,14 @@ class UnifyAccount:
         with self._lock:
             self._cache[key] = (now + self._cache_ttl_s, value)
         return value
+
+
+class UnifyAccount(AccountClient):
+    """Credits, listings and endpoint details of the Unify API over blocking ``requests``.
+
+    Listings and endpoint details are cached for ``cache_ttl_s`` seconds; the balance never is.
+    Every failure raises a ``GatewayError`` subclass with the status and the server's detail.
+    """
 
     def credits(self) -> float:
         """The account balance in credits (USD), fresh from ``GET /credits``."""

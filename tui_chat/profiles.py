@@ -1,0 +1,86 @@
+"""From a configured gateway profile and its key to a live connection: gateway, account, label.
+
+Outside ``gateways`` because it knows ``GatewayProfile`` (config) and how keys are found
+(keys.py); the wire itself is built by ``gateways.factory``. No Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui_chat.config import GatewayProfile
+from tui_chat.gateways.base import Account, Capabilities, Gateway
+from tui_chat.gateways.config import GatewaySettings, SecretStr
+from tui_chat.gateways.errors import ConfigurationError, MissingAPIKeyError
+from tui_chat.gateways.factory import build_gateway, capabilities_for
+from tui_chat.gateways.retry import RetryingGateway
+from tui_chat.keys import needs_key
+
+# Sent when a server takes no key (Ollama, LM Studio on this machine): some want the header.
+NO_KEY_PLACEHOLDER = "no-key"
+DEMO_KEY = "demo-key"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A profile made live: what the app talks to and how it names it in the status bar."""
+
+    profile: GatewayProfile
+    gateway: Gateway
+    account: Account
+    capabilities: Capabilities
+    label: str
+
+    async def aclose(self) -> None:
+        """Close the gateway's HTTP client and the account's session."""
+        try:
+            await self.gateway.aclose()
+        finally:
+            self.account.close()
+
+
+def connect(
+    profile: GatewayProfile,
+    key: SecretStr | str | None,
+    *,
+    demo_base_url: str | None = None,
+    retrying: bool = True,
+    timeout: float = 60.0,
+) -> Connection:
+    """Build the gateway and account for ``profile`` with ``key``.
+
+    ``demo_base_url``: where the embedded gateway runs, for a ``demo`` profile without a
+    ``base_url``. ``retrying`` wraps the gateway in ``RetryingGateway`` (early failures retried).
+    Raises ``MissingAPIKeyError`` when the profile needs a key and none was given, and
+    ``ConfigurationError`` for a demo profile with nowhere to connect.
+    """
+    secret = key.get_secret_value() if isinstance(key, SecretStr) else (key or "")
+    base_url = profile.base_url
+    if profile.kind == "demo":
+        base_url = base_url or demo_base_url
+        if not base_url:
+            raise ConfigurationError(
+                "the demo gateway is not running; start the app with `unify-tui --demo`"
+            )
+        secret = secret or DEMO_KEY
+    if not base_url:
+        raise ConfigurationError(f"the gateway profile {profile.name!r} has no base_url")
+    if not secret:
+        if needs_key(profile):
+            hint = f"`export {profile.key_env}=...`" if profile.key_env else "the key screen"
+            raise MissingAPIKeyError(
+                f"no API key for the {profile.label} gateway; set it with {hint}, "
+                "or try the built-in demo gateway with `unify-tui --demo`"
+            )
+        secret = NO_KEY_PLACEHOLDER
+    settings = GatewaySettings(base_url=base_url, api_key=secret, timeout=timeout)
+    gateway, account = build_gateway(profile.kind, settings, prices=profile.prices)
+    if retrying:
+        gateway = RetryingGateway(gateway)
+    return Connection(
+        profile=profile,
+        gateway=gateway,
+        account=account,
+        capabilities=capabilities_for(profile.kind),
+        label=profile.label,
+    )
