@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,14 @@ def test_data_survives_closing_and_reopening(db_path: Path) -> None:
         first_run.append_message(record.id, user("remember me"))
     with Store.open(db_path) as second_run:
         assert second_run.load_conversation(record.id).messages[0].content == "remember me"
+
+
+def test_a_new_database_and_its_wal_are_private_to_the_user(tmp_path: Path) -> None:
+    path = tmp_path / "new-folder" / "conversations.db"
+    with Store.open(path) as store:
+        store.create_conversation("private")
+        wal = path.with_name(path.name + "-wal")
+        assert wal.exists()
+        assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

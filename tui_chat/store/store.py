@@ -151,10 +151,27 @@ def _check_header(path: Path) -> None:
         )
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (conversations are private).
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions, and treats an
+    empty file as a new database. An existing file is left as it is.
+    """
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"Could not create the conversation database ({path}): {exc.strerror or exc}."
+        ) from exc
+    os.close(descriptor)
+
+
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     """Open and configure a connection, migrated to the current schema."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StoreUnavailable(
             f"Could not create the folder for the conversation database ({path.parent}): "
@@ -166,6 +183,7 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     if path.exists() and not os.access(path, os.W_OK):
         # SQLite would open it and fail only at the first write, mid-chat.
         raise StoreUnavailable(f"The conversation database ({path}) is read-only.")
+    _create_private(path)
     with translated("open the conversation database", path):
         # isolation_level=None: autocommit; every transaction here is explicit.
         conn = sqlite3.connect(
