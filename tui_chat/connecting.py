@@ -156,6 +156,24 @@ class ConnectionSetup:
         if notice:
             self.chat_log.add_notice(notice)
 
+    def _fatal_error(self: UnifyTUI) -> None:
+        """Exit after an unhandled exception, printing the traceback WITHOUT local variables.
+
+        Textual's own crash report shows every frame's locals, and a frame on the way to the
+        gateway can hold the API key as a plain string (a header, the openai client's
+        arguments). The frames and the error still show, which is what a bug report needs.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
+
     # -- connecting -----------------------------------------------------------------------
 
     def action_enter_key(self: UnifyTUI) -> None:
@@ -177,7 +195,7 @@ class ConnectionSetup:
         else:
             self._check_transport(pending.key, save=False)
 
-    def _key_entered(self: UnifyTUI, key: str | None) -> None:
+    def _key_entered(self: UnifyTUI, key: SecretStr | None) -> None:
         pending = self.pending_connection
         if pending is None:
             return
@@ -188,7 +206,7 @@ class ConnectionSetup:
             self.notify("No key entered; nothing will be sent.", severity="warning")
             self.prompt.focus()
             return
-        self._check_transport(SecretStr(key), save=True)
+        self._check_transport(key, save=True)
 
     def _check_transport(self: UnifyTUI, key: SecretStr, *, save: bool) -> None:
         pending = self.pending_connection

@@ -253,3 +253,27 @@ async def test_plain_http_key_sent_after_confirmation(make_app: Any, secret_sim:
         await wait_until(pilot, lambda: app.gateway is not None, what="connected")
         assert calls == [SecretStr(SECRET)]
         assert not default_keys_path().exists()  # a key found elsewhere is not copied
+
+
+# --- crash reports ---------------------------------------------------------------------------
+
+
+async def test_crash_report_shows_no_local_variables(
+    make_app: Any, sim: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Textual prints every frame's locals on a crash; a key held as a str must not appear."""
+    app = make_app()
+
+    def crash() -> None:
+        api_key = SECRET  # what a frame on the way to the gateway may hold
+        raise RuntimeError(f"crashed with a key of {len(api_key)} characters")
+
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=APP_SIZE) as pilot:
+            app.call_later(crash)
+            await pilot.pause()
+            await pilot.pause()
+    captured = capsys.readouterr()
+    report = captured.out + captured.err
+    assert "crashed with a key of" in report and "def crash" in report
+    assert SECRET not in report

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label
 
 from tui_chat.config import GatewayProfile
 from tui_chat.core.text import inert
+from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import clean_key, validate_key_format
 
 
@@ -34,8 +35,8 @@ def how_to_set_key(profile: GatewayProfile, *, in_app: bool = False) -> str:
     )
 
 
-class KeyEntryScreen(ModalScreen[str | None]):
-    """Ask for a profile's API key. Dismisses with the cleaned key, or None on escape/cancel.
+class KeyEntryScreen(ModalScreen[SecretStr | None]):
+    """Ask for a profile's API key. Dismisses with the cleaned key (a ``SecretStr``), or None.
 
     ``where`` says where the key will be kept ("the system keyring" or "~/.config/.../keys.toml,
     readable only by you"); ``host`` is where it will be sent.
@@ -101,7 +102,7 @@ class KeyEntryScreen(ModalScreen[str | None]):
         if problem is not None:
             self._show_error(problem)  # never contains the key
             return
-        self.dismiss(clean_key(raw))
+        self.dismiss(SecretStr(clean_key(raw)))
 
     @on(Input.Submitted, "#key-input")
     def _entered(self, event: Input.Submitted) -> None:
