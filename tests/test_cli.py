@@ -183,6 +183,22 @@ def test_bad_model_flag_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--model" in capsys.readouterr().err
 
 
+def test_model_follows_the_gateway_kind(launched: list[UnifyTUI]) -> None:
+    app = run(launched, "--gateway", "openrouter")
+    assert app.endpoint == "openai/gpt-4o-mini"  # an OpenRouter id, not a Unify endpoint
+    assert app.pending_connection is not None
+    assert app.pending_connection.profile.key_env == "OPENROUTER_API_KEY"
+
+
+def test_openrouter_model_ids_are_accepted(
+    launched: list[UnifyTUI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-0123456789")
+    app = run(launched, "--gateway", "openrouter", "--model", "anthropic/claude-3.5-sonnet")
+    assert app.endpoint == "anthropic/claude-3.5-sonnet"
+    assert app.gateway is not None and app.gateway_label == "OpenRouter"
+
+
 def test_demo_profile_from_config_starts_the_embedded_gateway(
     tmp_path: Path, launched: list[UnifyTUI]
 ) -> None:

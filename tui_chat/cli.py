@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_config or args.write_config:
         return _config_template(args)
     from tui_chat.config import UnknownGatewayError
-    from tui_chat.core.endpoint import EndpointError, parse_endpoint
+    from tui_chat.profiles import endpoint_problem, first_endpoint
 
     config, problems = _load_config(args)
     try:
@@ -152,13 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.demo = profile.kind == "demo"  # a demo profile chosen in config.toml is the demo too
     if args.model:
-        try:
-            parse_endpoint(args.model)
-        except EndpointError as error:
-            print(f"unify-tui: --model: {error}", file=sys.stderr)
+        problem = endpoint_problem(profile.kind, args.model)
+        if problem is not None:
+            print(f"unify-tui: --model: {problem}", file=sys.stderr)
             return 2
     fallback_model = "llama-2-70b-chat@anyscale" if args.plain else DEFAULT_APP_MODEL
-    model = args.model or config.model_for(profile.name) or fallback_model
+    # --model, else the profile's default_model, else config.toml's, else one that suits the kind.
+    model = (
+        args.model
+        or config.model_for(profile.name)
+        or first_endpoint(profile, None, fallback_model)
+    )
     if args.show_credits is None:
         args.show_credits = config.show_credits
     if args.show_provider is None:
