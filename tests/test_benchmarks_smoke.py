@@ -1,0 +1,46 @@
+"""Each benchmark module imports and runs one very small iteration (no timing assertions).
+
+The benchmarks themselves are not tests (they live in benchmarks/, outside `testpaths`); this only
+keeps them runnable as the app changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bench_streaming", "bench_keys", "bench_ttft", "bench_history"])
+def test_benchmark_runs_one_small_iteration(name: str) -> None:
+    module = importlib.import_module(name)
+    result = module.run(smoke=True, save=False)
+    assert result["table"], "a benchmark reports at least one row"
+    for row in result["table"]:
+        assert {"benchmark", "median", "baseline", "ratio", "target", "met"} <= set(row)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty start-up needs Linux")
+def test_startup_benchmark_sees_a_first_frame() -> None:
+    module = importlib.import_module("bench_startup")
+    result = module.run(smoke=True, save=False)
+    summary = result["summary"]
+    assert summary["minimal_ms_median"] > 0
+    assert summary["unify_tui_demo_ms_median"] > 0
+
+
+def test_run_all_knows_every_benchmark() -> None:
+    run_all = importlib.import_module("run_all")
+    for module_name, _runs, _quick in run_all.BENCHMARKS.values():
+        assert (BENCHMARKS / f"{module_name}.py").is_file()
