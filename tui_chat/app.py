@@ -15,10 +15,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -30,6 +31,7 @@ from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint, provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.core.text import inert
 from tui_chat.gateways.retry import PollBackoff, stale_reason
 from tui_chat.saving import SavedConversations
 from tui_chat.store import Store
@@ -55,6 +57,20 @@ def _stylesheets() -> list[str | Path]:
     return [folder / name for name in names]
 
 
+def _literal_hit(matcher: Matcher, label: str) -> Text:
+    """Like ``Matcher.highlight`` but ``label`` is data (a server's model name): never parsed as
+    markup, control characters made visible, the matched letters shown reversed."""
+    shown = inert(label)
+    display = Text(shown)
+    if len(shown) == len(label):  # C1 stand-ins are longer; then skip the highlight
+        score, offsets = matcher.fuzzy_search.match(matcher.query, label)
+        if score:
+            for offset in offsets:
+                if not label[offset].isspace():
+                    display.stylize("reverse", offset, offset + 1)
+    return display
+
+
 class ModelCommands(Provider):
     """Command palette: fuzzy search over the gateway's models, or use a typed endpoint string."""
 
@@ -76,7 +92,7 @@ class ModelCommands(Provider):
             else:
                 yield Hit(
                     1.0,
-                    f"Use endpoint {typed}",
+                    Text(inert(f"Use endpoint {typed}")),
                     partial(app.switch_endpoint, typed),
                     text=f"Use endpoint {typed}",
                     help="Switch to this endpoint string from the next message",
@@ -87,7 +103,7 @@ class ModelCommands(Provider):
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(label),
+                    _literal_hit(matcher, label),
                     partial(app.switch_model, model),
                     text=label,
                     help="Keeps the routing mode or provider when it can",
@@ -97,7 +113,7 @@ class ModelCommands(Provider):
         app = self._app
         for model in app.known_models[:20]:
             yield DiscoveryHit(
-                f"Switch model: {model}", partial(app.switch_model, model), text=model
+                Text(inert(f"Switch model: {model}")), partial(app.switch_model, model), text=model
             )
 
 
@@ -590,7 +606,10 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         try:
             parse_endpoint(endpoint)
         except EndpointError as error:
-            self.notify(str(error), title="Not a valid endpoint", severity="error")
+            # The message quotes what was typed (or a server's model name): data, not markup.
+            self.notify(
+                inert(str(error)), title="Not a valid endpoint", severity="error", markup=False
+            )
             return False
         if endpoint == self.endpoint:
             return True
@@ -598,7 +617,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self._record_settings(model=endpoint)
         self.chat_log.add_marker(endpoint)
         self.selector.set_current(endpoint)
-        self.notify(f"Next messages go to {endpoint}", timeout=2)
+        self.notify(inert(f"Next messages go to {endpoint}"), timeout=2, markup=False)
         parsed = parse_endpoint(endpoint)
         if self.account is not None and not parsed.is_routing and not parsed.is_fallback:
             self.load_details(endpoint)
