@@ -25,14 +25,17 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
-from tui_chat.config import AppConfig
+from tui_chat.config import AppConfig, GatewayProfile
 from tui_chat.connecting import ConnectionSetup, PendingConnection
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint, provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
 from tui_chat.core.text import inert
+from tui_chat.gateway_switch import GatewayCommands, GatewaySwitching
+from tui_chat.gateways.errors import UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, stale_reason
+from tui_chat.profiles import ProfileConnector
 from tui_chat.saving import SavedConversations
 from tui_chat.store import Store
 from tui_chat.widgets.chat_log import ChatLog
@@ -117,12 +120,12 @@ class ModelCommands(Provider):
             )
 
 
-class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
+class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None]):
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
     CSS_PATH: ClassVar[Any] = _stylesheets()
-    COMMANDS = App.COMMANDS | {ModelCommands}
+    COMMANDS = App.COMMANDS | {ModelCommands, GatewayCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop", id="stop"),
         Binding("ctrl+s", "pause", "Pause", id="pause"),
@@ -172,6 +175,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         keymap: Mapping[str, str] | None = None,
         startup_notice: str | None = None,
         pending_connection: PendingConnection | None = None,
+        profiles: Mapping[str, GatewayProfile] | None = None,
+        profile_name: str | None = None,
+        connect_profile: ProfileConnector | None = None,
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -210,6 +216,13 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self.conversation.system_prompt = system_prompt
         self._init_setup(
             pending=pending_connection, notice=startup_notice, theme=theme, keymap=keymap
+        )
+        # Gateway profiles the selector can switch between (tui_chat/gateway_switch.py).
+        self._init_switching(
+            gateway=gateway,
+            profiles=profiles,
+            profile_name=profile_name,
+            connect_profile=connect_profile,
         )
 
     # -- layout -------------------------------------------------------------------------
@@ -251,6 +264,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self.selector.set_current(self.endpoint)
         self.selector.set_toggles(show_credits=self.show_credits, show_provider=self.show_provider)
         self.selector.set_gateway_note(self.gateway_label)
+        self._mount_switching()
         self.selector.display = self.size.width >= WIDE_TERMINAL
         self.prompt.focus()
         if self.startup_problem:
@@ -292,6 +306,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self.gateway = gateway
         self.account = account
         self.gateway_label = label
+        self.capabilities = getattr(gateway, "capabilities", None) or self.capabilities
         self.status.gateway = label
         self.status.connection = "connecting" if account is not None else "online"
         self.selector.set_gateway_note(label)
@@ -331,10 +346,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         if over_cap:
             self.notify(over_cap, title="Spend cap reached", severity="warning")
             return
-        try:
-            parse_endpoint(self.endpoint)
-        except EndpointError as error:
-            self.chat_log.add_error("The model string is not valid", str(error), can_retry=False)
+        problem = self.endpoint_problem(self.endpoint)
+        if problem is not None:
+            self.chat_log.add_error("The model string is not valid", problem, can_retry=False)
             return
         self.prompt.remember(text)
         self.prompt.clear()
@@ -511,12 +525,23 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
 
     @work(thread=True, exclusive=True, group="balance")
     def refresh_balance(self) -> None:
+        if not self.capabilities.has_balance:
+            self.call_from_thread(self._no_balance)
+            return
         try:
             balance = self.account.credits()
         except Exception as error:  # shown as stale, never fatal
             self.call_from_thread(self._balance_failed, error)
         else:
             self.call_from_thread(self._balance_loaded, balance)
+
+    def _no_balance(self) -> None:
+        """A gateway kind without a balance: nothing to show, and no failure either."""
+        status = self.status
+        status.balance = None
+        status.balance_stale = False
+        if status.connection in ("connecting", "offline"):
+            status.connection = "online"
 
     def _poll_balance(self) -> None:
         """The periodic balance poll; skipped while backing off after a failure."""
@@ -569,6 +594,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
 
     @work(thread=True, exclusive=True, group="providers")
     def load_providers(self, model: str) -> None:
+        if not self.capabilities.provider_choice:
+            return
         try:
             providers = self.account.providers(model)
         except Exception as error:
@@ -582,7 +609,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
             details = self.account.endpoint_details(endpoint)
         except Exception as error:
             if for_panel:
-                self.call_from_thread(self.selector.set_details, endpoint, f"No details: {error}")
+                # what the gateway kind cannot do is said in its own words
+                text = error.detail if isinstance(error, UnsupportedByGateway) else error
+                self.call_from_thread(self.selector.set_details, endpoint, f"No details: {text}")
             return
         self.call_from_thread(self._details_loaded, endpoint, details, for_panel)
 
@@ -603,12 +632,11 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
     def switch_endpoint(self, endpoint: str) -> bool:
         """Use ``endpoint`` from the next message on. History is kept. False if invalid."""
         endpoint = endpoint.strip()
-        try:
-            parse_endpoint(endpoint)
-        except EndpointError as error:
+        problem = self.endpoint_problem(endpoint)
+        if problem is not None:
             # The message quotes what was typed (or a server's model name): data, not markup.
             self.notify(
-                inert(str(error)), title="Not a valid endpoint", severity="error", markup=False
+                inert(problem), title="Not a valid endpoint", severity="error", markup=False
             )
             return False
         if endpoint == self.endpoint:
@@ -618,8 +646,12 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self.chat_log.add_marker(endpoint)
         self.selector.set_current(endpoint)
         self.notify(inert(f"Next messages go to {endpoint}"), timeout=2, markup=False)
-        parsed = parse_endpoint(endpoint)
-        if self.account is not None and not parsed.is_routing and not parsed.is_fallback:
+        try:
+            parsed = parse_endpoint(endpoint)
+            concrete = not parsed.is_routing and not parsed.is_fallback
+        except EndpointError:
+            concrete = True  # a plain model name (OpenAI-compatible) or a native OpenRouter id
+        if self.account is not None and concrete:
             self.load_details(endpoint)
         else:
             self.selector.set_details(endpoint, "")
@@ -627,7 +659,13 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
 
     def switch_model(self, model: str) -> None:
         """Switch model, keeping a routing mode (or the provider when it serves the model)."""
-        current = parse_endpoint(self.endpoint)
+        if not self.capabilities.provider_choice:
+            self.switch_endpoint(model)  # a plain server runs the model it is asked for
+            return
+        try:
+            current = parse_endpoint(self.endpoint)
+        except EndpointError:  # e.g. a native OpenRouter id: start from a routing mode
+            current = parse_endpoint(f"{model}@{ROUTING_MODES[0]}")
         provider = current.provider if current.is_routing else ROUTING_MODES[0]
         if not current.is_routing:
             provider = current.provider
@@ -773,8 +811,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, App[None]):
         self.show_provider = not self.show_provider
 
     def action_refresh_balance(self) -> None:
-        if self.account is None:
-            self.notify("This gateway has no balance to show.", timeout=2)
+        if self.account is None or not self.capabilities.has_balance:
+            reason = self.capabilities.reason("has_balance") or "This gateway has no balance."
+            self.notify(reason, timeout=3)
             return
         self.refresh_balance()
 

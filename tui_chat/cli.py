@@ -346,6 +346,47 @@ def _run_plain(
     return 0
 
 
+def _switchable_profiles(
+    plan: ConnectionPlan, config: Any, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The profiles the selector's gateway dropdown offers, and how to connect to one.
+
+    With --demo: the embedded gateway in each of its dialects (Unify, OpenRouter, plain
+    OpenAI-compatible), so switching can be tried with no key. Otherwise the configured profiles
+    (the demo only when it runs).
+    """
+    from dataclasses import replace
+
+    from tui_chat.config import GatewayProfile
+    from tui_chat.profiles import profile_connector
+
+    if args.demo:
+        root = plan.base_url.rsplit("/", 1)[0]  # the sim's root: .../v0 -> ...
+        profiles = {
+            plan.profile.name: replace(plan.profile, base_url=plan.base_url),
+            "demo-openrouter": GatewayProfile(
+                "demo-openrouter", "openrouter", base_url=f"{root}/api/v1", key_env=""
+            ),
+            "demo-local": GatewayProfile(
+                "demo-local", "openai-compatible", base_url=f"{root}/v1", key_env=""
+            ),
+        }
+        connector = profile_connector(demo_base_url=plan.base_url, demo_key=DEMO_KEY)
+    else:
+        profiles = {
+            name: profile
+            for name, profile in config.gateways.items()
+            if profile.kind != "demo" or name == plan.profile.name
+        }
+        profiles[plan.profile.name] = replace(plan.profile, base_url=plan.base_url)
+        connector = profile_connector(keyring=plan.keyring)
+    return {
+        "profiles": profiles,
+        "profile_name": plan.profile.name,
+        "connect_profile": connector,
+    }
+
+
 def _run_app(
     plan: ConnectionPlan,
     problems: list[str],
@@ -392,6 +433,7 @@ def _run_app(
         keymap=config.bindings,
         startup_notice=startup_notice(problems, plan.warnings),
         pending_connection=pending,
+        **_switchable_profiles(plan, config, args),
     )
     try:
         app.run()

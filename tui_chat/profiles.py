@@ -6,15 +6,18 @@ Outside ``gateways`` because it knows ``GatewayProfile`` (config) and how keys a
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui_chat.config import GatewayProfile
+from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.gateways.base import Account, Capabilities, Gateway
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.errors import ConfigurationError, MissingAPIKeyError
 from tui_chat.gateways.factory import build_gateway, capabilities_for
 from tui_chat.gateways.retry import RetryingGateway
-from tui_chat.keys import needs_key
+from tui_chat.keys import KeyringChoice, check_key_transport, needs_key, resolve_key
 
 # Sent when a server takes no key (Ollama, LM Studio on this machine): some want the header.
 NO_KEY_PLACEHOLDER = "no-key"
@@ -84,3 +87,90 @@ def connect(
         capabilities=capabilities_for(profile.kind),
         label=profile.label,
     )
+
+
+ProfileConnector = Callable[[GatewayProfile], Connection]
+
+
+def profile_connector(
+    *,
+    demo_base_url: str | None = None,
+    demo_key: str = DEMO_KEY,
+    keyring: KeyringChoice = None,
+) -> ProfileConnector:
+    """A function that connects to a profile by name alone, for switching inside the app.
+
+    It finds the profile's key (environment, ``keyring``, keys.toml; blocking, so call it from a
+    thread), refuses to send a key over plain http to another machine (the switch fails with a
+    sentence saying so; the start-up dialog is where that can be confirmed), and connects.
+    Demo profiles and profiles served by the embedded gateway (``demo_base_url``'s host and port)
+    use ``demo_key``.
+    """
+
+    def connect_profile(profile: GatewayProfile) -> Connection:
+        if profile.kind == "demo" or _same_server(profile.base_url, demo_base_url):
+            return connect(profile, demo_key, demo_base_url=demo_base_url)
+        lookup = resolve_key(profile, keyring=keyring)
+        if lookup.key is not None and profile.base_url:
+            verdict = check_key_transport(profile.base_url)
+            if not verdict.ok:
+                raise ConfigurationError(verdict.message)
+        return connect(profile, lookup.key, demo_base_url=demo_base_url)
+
+    return connect_profile
+
+
+def _same_server(url: str | None, other: str | None) -> bool:
+    if not url or not other:
+        return False
+    return _origin(url) == _origin(other)
+
+
+def _origin(url: str) -> str:
+    match = re.match(r"^[a-z]+://[^/]+", url.strip().lower())
+    return match.group(0) if match else url
+
+
+_NAME_RE = re.compile(r"\S+")
+
+
+def endpoint_problem(kind: str, text: str) -> str | None:
+    """Why ``text`` cannot be sent to a gateway of ``kind`` (a sentence), or None when it can.
+
+    Unify and the demo take the seed's ``model@provider`` syntax. OpenRouter also takes its own
+    ids (``openai/gpt-4o-mini``, ``...:nitro``). A plain OpenAI-compatible server takes any model
+    name the server knows (``gpt-4o-mini``, ``llama3.1:8b``).
+    """
+    stripped = text.strip()
+    if kind == "openai-compatible":
+        if not _NAME_RE.fullmatch(stripped):
+            return "Type a model name the server knows, e.g. gpt-4o-mini (no spaces)."
+        return None
+    if kind == "openrouter" and "@" not in stripped and _NAME_RE.fullmatch(stripped):
+        return None
+    try:
+        parse_endpoint(stripped)
+    except EndpointError as error:
+        return str(error)
+    return None
+
+
+def first_endpoint(profile: GatewayProfile, previous: str | None, default: str) -> str:
+    """The endpoint to use right after switching to ``profile``.
+
+    ``previous``: the endpoint this profile used earlier in the session, if any; else the
+    profile's ``default_model``; else, on a plain server, the model part of ``default`` (the
+    endpoint in use before the switch), on OpenRouter ``openai/gpt-4o-mini``, otherwise
+    ``default`` itself.
+    """
+    if previous:
+        return previous
+    if profile.default_model:
+        return profile.default_model
+    if profile.kind == "openai-compatible":
+        return default.split("->", 1)[0].rsplit("@", 1)[0].rsplit("/", 1)[-1]
+    if profile.kind == "openrouter":
+        return "openai/gpt-4o-mini"
+    if "@" not in default:
+        return f"{default}@highest-tks-per-sec"
+    return default

@@ -1,8 +1,9 @@
-"""The model/provider selector panel.
+"""The gateway/model/provider selector panel.
 
 It shows lists the app hands it and reports what the user picked; it never calls the network.
 Lists arrive from background workers, so each dropdown has a loading state, and when the gateway
-cannot list, the free-text endpoint field still works.
+cannot list, the free-text endpoint field still works. The gateway dropdown lists the configured
+profiles; what the current gateway kind cannot do is greyed out with a one-line reason.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint
 from tui_chat.core.text import inert
+from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
+from tui_chat.profiles import endpoint_problem
+
+# What the panel says about a missing feature, in this order.
+_NOTED_FEATURES = ("has_balance", "reports_cost")
 
 
 def _option(text: str) -> Content:
@@ -41,6 +47,12 @@ class SelectorPanel(VerticalScroll):
         model: str
 
     @dataclass
+    class GatewayChosen(Message):
+        """The user picked another gateway profile (by name)."""
+
+        name: str
+
+    @dataclass
     class ToggleChanged(Message):
         name: str  # "show_credits" | "show_provider"
         value: bool
@@ -50,14 +62,25 @@ class SelectorPanel(VerticalScroll):
         self._model = ""
         self._provider = ""
         self._setting = False  # True while the app sets values, so no event loops back
+        self._capabilities = UNIFY_CAPABILITIES
+        self._kind = "unify"
 
     def compose(self) -> ComposeResult:
         yield Label("Gateway", classes="panel-heading")
+        gateways = Select[str]([], prompt="Gateway", id="gateway-select")
+        gateways.display = False  # shown once there are profiles to choose from
+        yield gateways
         yield Static("", id="gateway-note", classes="panel-note")
+        notes = Static("", id="capability-notes", classes="panel-note")
+        notes.display = False
+        yield notes
         yield Label("Model", classes="panel-heading")
         yield Select[str]([], prompt="Loading models…", id="model-select", type_to_search=True)
-        yield Label("Provider or routing mode", classes="panel-heading")
+        yield Label("Provider or routing mode", classes="panel-heading", id="provider-heading")
         yield Select[str]([], prompt="Choose a model first", id="provider-select")
+        provider_note = Static("", id="provider-note", classes="panel-note")
+        provider_note.display = False
+        yield provider_note
         yield Static("", id="endpoint-details", classes="panel-note")
         yield Label("Endpoint string", classes="panel-heading")
         yield Input(
@@ -73,13 +96,64 @@ class SelectorPanel(VerticalScroll):
     def set_gateway_note(self, text: str) -> None:
         self.query_one("#gateway-note", Static).update(Content(inert(text)))
 
+    def set_profiles(self, profiles: list[tuple[str, str]], current: str | None) -> None:
+        """The gateway profiles to offer, as ``(label, name)``; hidden when there is only one."""
+        select = self.query_one("#gateway-select", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(_option(label), name) for label, name in profiles])
+        select.display = len(profiles) > 1
+        self.set_profile(current)
+
+    def set_profile(self, name: str | None) -> None:
+        """Show ``name`` as the gateway in use (quietly: no ``GatewayChosen``)."""
+        if name:
+            self._select_quietly("#gateway-select", name)
+
+    def set_capabilities(self, capabilities: Capabilities, kind: str) -> None:
+        """Grey out what this gateway kind cannot do, with a one-line reason for each."""
+        if (capabilities, kind) == (self._capabilities, self._kind):
+            return
+        self._capabilities, self._kind = capabilities, kind
+        notes = [
+            reason
+            for feature in _NOTED_FEATURES
+            if (reason := capabilities.reason(feature)) is not None
+        ]
+        capability_notes = self.query_one("#capability-notes", Static)
+        capability_notes.update(Content(inert("\n".join(notes))))
+        capability_notes.display = bool(notes)
+        provider = self.query_one("#provider-select", Select)
+        provider.disabled = not capabilities.provider_choice
+        self.query_one("#provider-heading", Label).set_class(
+            not capabilities.provider_choice, "-disabled"
+        )
+        provider_note = self.query_one("#provider-note", Static)
+        provider_note.update(Content(inert(capabilities.reason("provider_choice") or "")))
+        provider_note.display = not capabilities.provider_choice
+        field = self.query_one("#endpoint-input", Input)
+        field.placeholder = (
+            "model name, e.g. gpt-4o-mini"
+            if not capabilities.provider_choice
+            else "model@provider, @lowest-ttft, a->b@p"
+        )
+        with self.prevent(Select.Changed):
+            provider.set_options([])
+            provider.prompt = (
+                "Loading providers…" if capabilities.provider_choice else "No provider choice"
+            )
+        self.set_details("", "")
+
     def set_current(self, endpoint: str) -> None:
         """Reflect the endpoint in use (after a switch from anywhere: panel, palette, CLI)."""
+        if endpoint_problem(self._kind, endpoint) is not None:
+            return
         try:
             parsed = parse_endpoint(endpoint)
         except EndpointError:
-            return
-        self._model, self._provider = parsed.model, parsed.provider
+            # a plain model name (OpenAI-compatible) or a native OpenRouter id
+            self._model, self._provider = endpoint.strip(), ""
+        else:
+            self._model, self._provider = parsed.model, parsed.provider
         field = self.query_one("#endpoint-input", Input)
         if field.value != endpoint:
             with self.prevent(Input.Changed):
@@ -101,7 +175,7 @@ class SelectorPanel(VerticalScroll):
         self._set_feedback(f"{reason} You can still type an endpoint string below.", ok=False)
 
     def set_providers(self, model: str, providers: list[str]) -> None:
-        if model != self._model:
+        if model != self._model or not self._capabilities.provider_choice:
             return
         options = [(_option(p), p) for p in providers]
         options += [(_option(f"⇅ {mode} (routing)"), mode) for mode in ROUTING_MODES]
@@ -146,6 +220,9 @@ class SelectorPanel(VerticalScroll):
             return
         model = str(event.value)
         self._model = model
+        if not self._capabilities.provider_choice:
+            self.post_message(self.EndpointChosen(model))  # the server runs what you name
+            return
         self.post_message(self.ModelHighlighted(model))
         # Keep a routing mode when only the model changes (as Unify's own chat client does);
         # a concrete provider may not serve the new model, so wait for the provider list.
@@ -167,10 +244,9 @@ class SelectorPanel(VerticalScroll):
         if not text:
             self._set_feedback("", ok=True)
             return
-        try:
-            parse_endpoint(text)
-        except EndpointError as error:
-            self._set_feedback(str(error), ok=False)
+        problem = endpoint_problem(self._kind, text)
+        if problem is not None:
+            self._set_feedback(problem, ok=False)
         else:
             self._set_feedback("Enter to use this endpoint", ok=True)
 
@@ -178,12 +254,17 @@ class SelectorPanel(VerticalScroll):
     def _endpoint_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value.strip()
-        try:
-            parse_endpoint(text)
-        except EndpointError as error:
-            self._set_feedback(str(error), ok=False)
+        problem = endpoint_problem(self._kind, text)
+        if problem is not None:
+            self._set_feedback(problem, ok=False)
             return
         self.post_message(self.EndpointChosen(text))
+
+    @on(Select.Changed, "#gateway-select")
+    def _gateway_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.NULL:
+            self.post_message(self.GatewayChosen(str(event.value)))
 
     @on(Checkbox.Changed)
     def _toggle(self, event: Checkbox.Changed) -> None:

@@ -23,6 +23,7 @@ class StatusBar(Horizontal):
     connection: reactive[str] = reactive("connecting")  # connecting | online | offline | no key
     balance: reactive[float | None] = reactive(None)
     balance_stale: reactive[bool] = reactive(False)
+    has_balance: reactive[bool] = reactive(True)  # False: the gateway kind reports no balance
     show_credits: reactive[bool] = reactive(True)
     last_cost: reactive[float | None] = reactive(None)
     total_cost: reactive[float] = reactive(0.0)
@@ -66,7 +67,7 @@ class StatusBar(Horizontal):
         paused_text = f"⏸ PAUSED ({self.paused_note or 'reply still arriving'})" if self.paused else ""
         self._set("paused", self.retry_countdown or paused_text)
         if self.show_credits:
-            balance = f"Balance {_credits(self.balance)}"
+            balance = f"Balance {_credits(self.balance)}" if self.has_balance else "Balance n/a"
             if self.balance_stale:
                 reason = self.stale_reason or "not updated"
                 balance += f" (stale: {reason})" if self.balance is not None else f" ({reason})"
@@ -100,5 +101,5 @@ class StatusBar(Horizontal):
     watch_connection = watch_balance = watch_balance_stale = watch_show_credits = watch_gateway
     watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
     watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
-    watch_stale_reason = watch_gateway
+    watch_stale_reason = watch_has_balance = watch_gateway
     watch_paused_note = watch_saving = watch_spend_cap = watch_gateway
