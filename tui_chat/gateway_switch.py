@@ -175,6 +175,11 @@ class GatewaySwitching:
             self.switch_endpoint(endpoint)
         self.use_gateway(connection.gateway, connection.account, connection.label)
         self._apply_capabilities()
+        if self.capabilities.provider_choice and "->" not in self.endpoint:
+            # also for a native OpenRouter id, which the seed's parser does not take
+            self.load_providers(
+                self.endpoint.rsplit("@", 1)[0] if "@" in self.endpoint else self.endpoint
+            )
         turns = sum(1 for message in self.conversation.messages if message.role == "user")
         plural = "s" if turns != 1 else ""
         kept = (

@@ -154,6 +154,9 @@ class SelectorPanel(VerticalScroll):
             self._model, self._provider = endpoint.strip(), ""
         else:
             self._model, self._provider = parsed.model, parsed.provider
+            if self._kind == "openrouter" and not parsed.is_fallback:
+                # keep OpenRouter's "author/" (the seed syntax drops it): it is in the list
+                self._model = endpoint.strip().rsplit("@", 1)[0]
         field = self.query_one("#endpoint-input", Input)
         if field.value != endpoint:
             with self.prevent(Input.Changed):
