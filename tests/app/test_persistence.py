@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import Input, OptionList, TextArea
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
@@ -46,6 +47,11 @@ def open_store(db_path: Path) -> Iterator[Callable[[], Store]]:
     yield open_one
     for store in opened:
         store.close()
+
+
+def _palette_hits(app: UnifyTUI) -> int:
+    lists = app.screen.query(CommandList)
+    return lists.first().option_count if lists else 0
 
 
 def user_texts(app: UnifyTUI) -> list[str]:
@@ -421,7 +427,10 @@ async def test_export_markdown_and_json(
         await send(pilot, "What is the capital of Spain?")
         await wait_for_reply(pilot)
         reply = app.conversation.messages[1]
-        app.action_export_markdown()
+        await pilot.press("ctrl+p")  # through the command palette, as a user would
+        await pilot.press(*"Export conversation as Markdown")
+        await wait_until(pilot, lambda: _palette_hits(app) > 0, what="palette hit")
+        await pilot.press("enter")
         await wait_until(pilot, lambda: len(list(exports.glob("*.md"))) == 1, what="md file")
         app.action_export_json()
         await wait_until(pilot, lambda: len(list(exports.glob("*.json"))) == 1, what="json")
@@ -485,3 +494,19 @@ async def test_clear_history_and_retry_are_saved(
     assert conversation_id is not None
     messages = store.load_conversation(conversation_id).messages
     assert [m.content for m in messages if m.role == "user"] == ["kept"]
+
+
+async def test_a_failed_write_is_reported_and_chat_goes_on(
+    make_app: Any, sim: Any, open_store: Callable[[], Store]
+) -> None:
+    store = open_store()
+    app = make_app(store=store)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        store.close()  # every write from now on fails
+        await send(pilot, "will not be saved")
+        await wait_for_reply(pilot)
+        await wait_until(pilot, lambda: "save failed" in status_text(app), what="status")
+        assert any("Could not save" in n.message for n in app._notifications)
+        await send(pilot, "chatting goes on")
+        await wait_for_reply(pilot, 2)
+        assert app.conversation.messages[-1].outcome is Outcome.COMPLETE
