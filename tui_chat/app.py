@@ -307,6 +307,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.account = account
         self.gateway_label = label
         self.capabilities = getattr(gateway, "capabilities", None) or self.capabilities
+        # Connected (after the key dialog, or by switching profile): nothing is pending any more.
+        self.pending_connection = None
+        self.startup_problem = None
         self.status.gateway = label
         self.status.connection = "connecting" if account is not None else "online"
         self.selector.set_gateway_note(label)

@@ -244,8 +244,6 @@ class ConnectionSetup:
             self.startup_problem = text
             self.chat_log.add_notice(text)
             return
-        self.pending_connection = None
-        self.startup_problem = None
         self.use_gateway(gateway, account, pending.label)
         self.prompt.focus()
 
