@@ -9,6 +9,8 @@ import traceback
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tui_chat.config import GatewayProfile
 from tui_chat.gateways.config import SecretStr
@@ -419,3 +421,18 @@ def test_needs_key() -> None:
     assert not needs_key(LOCAL)  # Ollama on this machine takes any key
     remote = GatewayProfile("r", "openai-compatible", base_url="https://llm.example.com/v1")
     assert needs_key(remote)
+
+
+# --- property: a damaged key file never crashes the lookup ---------------------------------
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+def test_random_key_file_never_raises(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "keys.toml"
+    path.write_bytes(data)
+    found = resolve_key(UNIFY, {}, keyring=None, keys_file=path)
+    for warning in found.warnings:
+        assert isinstance(warning, str)
