@@ -277,3 +277,22 @@ async def test_crash_report_shows_no_local_variables(
     report = captured.out + captured.err
     assert "crashed with a key of" in report and "def crash" in report
     assert SECRET not in report
+
+
+async def test_key_dialog_saves_in_the_keyring_when_there_is_one(
+    make_app: Any, secret_sim: Any
+) -> None:
+    from tests.test_keys import FakeKeyring
+
+    ring = FakeKeyring()
+    calls: list[SecretStr | None] = []
+    pending = pending_for(secret_sim, calls, keyring=ring)
+    app = make_app(gateway=None, account=None, pending_connection=pending)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        assert "the system keyring" in str(app.screen.query_one("#key-entry-where").render())
+        await pilot.press(*SECRET, "enter")
+        await wait_until(pilot, lambda: bool(ring.passwords), what="saved in the keyring")
+        assert ring.passwords == {("unify-tui", "unify"): SECRET}
+        assert not default_keys_path().exists()
+        await wait_until(pilot, lambda: app.gateway is not None, what="connected")
