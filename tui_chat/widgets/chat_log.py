@@ -10,10 +10,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widget import Widget
 
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.widgets.messages import ErrorCard, ModelMarker, Notice, ReplyView, UserTurn
+
+RELEASE_AFTER_S = 0.5
+"""Seconds after a scroll before far-away turns give up their painted-line caches."""
+
+HISTORY_PAGE = 24
+"""Stored messages mounted at a time: the newest page when a conversation opens, then one older
+page each time the view nears the top."""
 
 
 class ChatLog(VerticalScroll):
@@ -25,6 +33,15 @@ class ChatLog(VerticalScroll):
         super().__init__(*children, **options)
         # id(Message) -> the widget showing it, for reveal() (search hits).
         self._message_widgets: dict[int, Widget] = {}
+        # Stored messages not mounted yet (oldest first), the endpoint requested before each,
+        # and the oldest history widget mounted (older pages go above it).
+        self._older: list[Message] = []
+        self._endpoint_before: list[str | None] = []
+        self._first_history: Widget | None = None
+        self._loading_older = False
+        self._show_credits = True
+        self._show_provider = True
+        self._release_timer: Timer | None = None
 
     def on_mount(self) -> None:
         self.anchor()
@@ -57,11 +74,27 @@ class ChatLog(VerticalScroll):
         """Show stored messages: user turns, finished replies with their provenance line, a
         marker where the requested model changed, and a card for a reply that failed.
 
-        The one place a saved conversation is turned into widgets (to be made lazy later).
+        Lazy: only the newest HISTORY_PAGE messages are mounted now; older ones are mounted a
+        page at a time when the view comes near the top (or when `reveal` needs one), so a
+        1,000-turn conversation opens as fast as a short one (benchmarks/bench_history.py).
         """
+        self._show_credits, self._show_provider = show_credits, show_provider
+        older = [*messages]
+        # The requested endpoint in force before each message, for the model-switch markers.
+        self._endpoint_before = []
+        endpoint: str | None = None
+        for message in older:
+            self._endpoint_before.append(endpoint)
+            if message.role == "assistant":
+                endpoint = message.requested_endpoint or endpoint
+        self._older = older
+        self._first_history = None
+        self._mount_older(HISTORY_PAGE)
+
+    def _history_widgets(self, messages: Sequence[Message], endpoint: str | None) -> list[Widget]:
+        """The widgets for stored `messages`; `endpoint` is the one requested before them."""
         widgets: list[Widget] = []
         replies: list[ReplyView] = []
-        endpoint: str | None = None
         for message in messages:
             if message.role == "user":
                 turn = UserTurn(message.content)
@@ -83,14 +116,96 @@ class ChatLog(VerticalScroll):
                     widgets.append(
                         ErrorCard("The reply failed", message.error or "", can_retry=False)
                     )
+        show_credits = getattr(self.app, "show_credits", self._show_credits)
+        show_provider = getattr(self.app, "show_provider", self._show_provider)
         for reply in replies:
             reply.refresh_provenance(show_credits=show_credits, show_provider=show_provider)
-        if widgets:
+        return widgets
+
+    def _mount_older(self, count: int) -> None:
+        """Mount the `count` newest of the stored messages not shown yet, above those shown,
+        keeping what is on screen where it is."""
+        if not self._older or count <= 0:
+            return
+        start = max(0, len(self._older) - count)
+        page = self._older[start:]
+        widgets = self._history_widgets(page, self._endpoint_before[start])
+        del self._older[start:]
+        del self._endpoint_before[start:]
+        if not widgets:
+            self._mount_older(count)  # a page with nothing to show: take the next one
+            return
+        first_shown = self._first_history
+        self._first_history = widgets[0]
+        # If the view still reaches within a screen of the top, the next page is needed too
+        # (short messages; scrolling cannot get nearer the top than 0 to ask for it).
+        self.call_after_refresh(self._fill_above)
+        if first_shown is None or not first_shown.is_attached:
             self.mount_all(widgets)
+            return
+        # Keep the view still: after the layout, scroll down by what was added above.
+        offset = first_shown.virtual_region.y - self.scroll_y
+        self._loading_older = True
+
+        def keep_position() -> None:
+            self._loading_older = False
+            self.scroll_to(
+                y=first_shown.virtual_region.y - offset,
+                animate=False,
+                immediate=True,
+                release_anchor=False,
+            )
+
+        self.mount_all(widgets, before=first_shown)
+        self.call_after_refresh(keep_position)
+
+    @property
+    def older_count(self) -> int:
+        """Stored messages of this conversation not mounted yet (older than those shown)."""
+        return len(self._older)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._release_timer is None:
+            self._release_timer = self.set_timer(RELEASE_AFTER_S, self._release_far_caches)
+        # Within a screen of the top with older messages waiting: mount the next page.
+        if self._older and not self._loading_older and new_value <= self.size.height:
+            self._loading_older = True
+            self.call_after_refresh(self._mount_older_page)
+
+    def _release_far_caches(self) -> None:
+        """Drop the painted-line caches of turns more than a few screens from the view: they
+        are rebuilt if scrolled back to, and they made memory grow with every turn scrolled
+        past (benchmarks/bench_history.py)."""
+        self._release_timer = None
+        margin = self.size.height * 3
+        top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
+        for child in self.children:
+            region = child.virtual_region
+            if region.bottom < top or region.y > bottom:
+                for widget in child.walk_children(with_self=True):
+                    release = getattr(widget, "release_render_cache", None)
+                    if release is not None:
+                        release()
+                    else:
+                        widget._styles_cache.clear()
+
+    def _fill_above(self) -> None:
+        if self._older and not self._loading_older and self.scroll_y <= self.size.height:
+            self._mount_older(HISTORY_PAGE)
+
+    def _mount_older_page(self) -> None:
+        self._loading_older = False
+        self._mount_older(HISTORY_PAGE)
 
     def reveal(self, message: Message) -> bool:
         """Scroll to the widget showing ``message`` and highlight it; False if it is not shown."""
         widget = self._message_widgets.get(id(message))
+        if widget is None:
+            older = [id(item) for item in self._older]
+            if id(message) in older:  # stored but not mounted yet: mount down to it
+                self._mount_older(len(older) - older.index(id(message)))
+                widget = self._message_widgets.get(id(message))
         if widget is None:
             return False
         for found in self.query(".-search-hit"):
@@ -117,6 +232,9 @@ class ChatLog(VerticalScroll):
 
     def clear_turns(self) -> None:
         self._message_widgets.clear()
+        self._older = []
+        self._endpoint_before = []
+        self._first_history = None
         self.remove_children()
 
     @property

@@ -671,7 +671,11 @@ class StreamingMarkdown(Widget):
         row = self._row(y)
         selection = self.text_selection
         span = selection.get_span(y) if selection is not None else None
-        if span is None and row is not None:
+        # Only the open tail needs this cache (rows rendered again each frame, mostly the same);
+        # a finished message is cached by Textual's own line cache, and a second Strip per line
+        # of a long conversation was measured to cost ~100 MB per 1,000 turns scrolled through.
+        use_cache = span is None and row is not None and not self._finished
+        if use_cache:
             cached = self._strips.get(y)
             # The open tail is rendered again each frame, but most of its rows come out the same.
             if cached is not None and (cached[0] is row or cached[0] == row):
@@ -682,9 +686,16 @@ class StreamingMarkdown(Widget):
         # Offsets map each cell to (column, row) of the text, which is how Textual's mouse
         # selection finds the characters under the pointer.
         strip = strip.apply_offsets(0, y)
-        if span is None and row is not None:
+        if use_cache:
             self._strips[y] = (row, strip)
         return strip
+
+    def release_render_cache(self) -> None:
+        """Forget the Strips kept for painted lines (the rendered rows stay, so the height is
+        known); they are made again if the lines are painted again. For a message scrolled far
+        out of view."""
+        self._strips.clear()
+        self._styles_cache.clear()
 
     # ------------------------------------------------------------------ selection
 
