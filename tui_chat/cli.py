@@ -7,6 +7,7 @@ which of them this run needs, so `unify-tui --help` is instant and start-up stay
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -435,6 +436,9 @@ def _run_app(
         pending_connection=pending,
         **_switchable_profiles(plan, config, args),
     )
+    # Everything imported so far lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise walk ~100k objects (~130 ms, measured) mid-stream.
+    gc.freeze()
     try:
         app.run()
     finally:
