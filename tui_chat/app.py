@@ -279,6 +279,15 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._start_account()
         self._start_saving()
         self._start_connection()
+        self.call_after_refresh(self._warm_up_http)
+
+    @work(thread=True, exclusive=True, group="warm-up")
+    def _warm_up_http(self) -> None:
+        """After the first frame: import the HTTP client stack the first message needs (~0.5 s
+        kept out of start-up and out of the first reply's wait; benchmarks/bench_startup.py)."""
+        from tui_chat.gateways.unify import warm_up
+
+        warm_up()
 
     def _start_account(self) -> None:
         """Balance, listings and details for the current account (none: nothing to load)."""

@@ -24,12 +24,14 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import httpx2
-import openai
 import requests
-from openai import AsyncOpenAI
+
+if TYPE_CHECKING:  # imported on first use: ~0.5 s at start-up otherwise (see warm_up())
+    import httpx2
+    import openai
+    from openai import AsyncOpenAI
 
 from tui_chat import __version__
 from tui_chat.core.endpoint import model_of, parse_endpoint
@@ -112,6 +114,9 @@ class StreamingGateway:
     def _openai(self) -> AsyncOpenAI:
         if self._client is None:
             self.settings.require_key()
+            import httpx2
+            from openai import AsyncOpenAI
+
             self._client = AsyncOpenAI(
                 api_key=self.settings.api_key.get_secret_value(),
                 base_url=self.settings.base_url + "/",
@@ -143,6 +148,8 @@ class StreamingGateway:
         ``Usage``, then ``Done`` or ``StreamError`` last. Use ``contextlib.aclosing`` so that
         stopping early closes the response at once.
         """
+        import openai
+
         started = self._clock()
         reply = _ReplyReader(started, self._clock)
         response_opened = False
@@ -168,6 +175,9 @@ class StreamingGateway:
                 yield StreamError(self._error_before_reply(exc))
 
     def _error_before_reply(self, exc: Exception) -> GatewayError:
+        import httpx2
+        import openai
+
         if isinstance(exc, GatewayError):
             return exc
         if isinstance(exc, openai.APIStatusError):
@@ -186,6 +196,9 @@ class StreamingGateway:
         return GatewayError(f"unexpected error: {type(exc).__name__}: {exc}")
 
     def _error_mid_reply(self, exc: Exception, reply: _ReplyReader) -> GatewayError:
+        import httpx2
+        import openai
+
         if isinstance(exc, GatewayError):
             return exc
         if isinstance(exc, _Malformed):
@@ -211,6 +224,17 @@ class UnifyGateway(StreamingGateway):
     is sent as the ``model`` unchanged (``model@provider``, routing modes, ``->`` fallbacks)."""
 
     CAPABILITIES = UNIFY_CAPABILITIES
+
+
+def warm_up() -> None:
+    """Import the openai SDK and its HTTP stack now and build a throwaway client (the SDK
+    imports more on first construction). Importing them costs ~0.5 s, so the module does it on
+    first use instead of at start-up; the app calls this from a thread after its first frame,
+    so the first message does not wait for it either."""
+    import httpx2
+    from openai import AsyncOpenAI
+
+    AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/", timeout=httpx2.Timeout(1.0))
 
 
 def _response_text(exc: openai.APIStatusError) -> str:
