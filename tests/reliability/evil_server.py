@@ -28,6 +28,7 @@ EVIL = f"{MARKUP} {CLOSER} {ANSI} {OSC52} {OSC0} {C1_CSI} end"
 EVIL_MODEL = f"evil{MARKUP}{ANSI}"
 EVIL_PROVIDER = f"prov{CLOSER}{OSC52}"
 EVIL_SERVED = f"served{MARKUP}{OSC0}@evil{ANSI}"
+UNUSUAL_MODEL = "全角モデル-🙂👨‍👩‍👧-\u202eledom-שלום"  # wide, emoji, ZWJ, RTL override, Hebrew
 # The bytes that must never reach the terminal: escape, bell, C1 CSI/OSC.
 FORBIDDEN = ("\x1b]", "\x07", "\x9b", "\x9d", "\x1b[31mRED")
 
@@ -64,7 +65,7 @@ class EvilGateway:
                 if path == "credits":
                     self._json(200, {"credits": 12.5})
                 elif path == "models":
-                    self._json(200, [EVIL_MODEL, "llama-3.1-8b-chat"])
+                    self._json(200, [EVIL_MODEL, "llama-3.1-8b-chat", UNUSUAL_MODEL])
                 elif path == "providers":
                     self._json(200, [EVIL_PROVIDER, "groq"])
                 elif path == "endpoint-details":

@@ -112,20 +112,36 @@ async def test_failed_turn_is_not_sent_with_the_next_prompt(make_app: Any, sim: 
         ]
 
 
-async def test_connection_refused_in_the_app(make_app: Any) -> None:
+@pytest.mark.parametrize("failure", ["refused", "dns"])
+async def test_unreachable_gateway_in_the_app(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
     import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = GatewaySettings(base_url=f"http://127.0.0.1:{port}/v0", api_key="k")
+    if failure == "refused":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        base_url, reason = f"http://127.0.0.1:{port}/v0", "Connection refused"
+    else:
+        guarded = socket.getaddrinfo
+
+        def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            if name.endswith(".invalid"):  # answered here: nothing leaves the machine
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return guarded(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", resolve)
+        base_url, reason = "http://gateway.example.invalid/v0", "Name or service not known"
+    settings = GatewaySettings(base_url=base_url, api_key="k")
     app = make_app(gateway=UnifyGateway(settings), account=None)
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, PROMPT)
         await wait_for_reply(pilot)
         card = app.chat_log.query_one(ErrorCard)
         assert "Could not reach the gateway" in card.title
-        assert "Connection refused" in card.detail
+        assert reason in card.detail
         assert app.prompt.text == PROMPT
         assert "offline" in str(app.status.query_one("#status-gateway").render())
 

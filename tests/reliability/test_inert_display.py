@@ -26,6 +26,7 @@ from tests.reliability.evil_server import (
     EVIL_PROVIDER,
     FORBIDDEN,
     MARKUP,
+    UNUSUAL_MODEL,
     EvilGateway,
 )
 from tui_chat.core.conversation import Outcome
@@ -105,7 +106,11 @@ async def test_reply_provenance_status_and_lists_are_inert(
 
 @pytest.mark.parametrize(
     ("select", "fragment"),
-    [("#model-select", "red]PWNED[/]␛[31mRED␛[0m"), ("#provider-select", inert(EVIL_PROVIDER))],
+    [
+        ("#model-select", "red]PWNED[/]␛[31mRED␛[0m"),
+        ("#model-select", "全角モデル-🙂"),
+        ("#provider-select", inert(EVIL_PROVIDER)),
+    ],
 )
 async def test_selector_lists_are_inert(
     make_app: Any, evil: EvilGateway, select: str, fragment: str
@@ -230,3 +235,44 @@ async def test_one_megabyte_paste_is_sent_intact_and_the_app_stays_responsive(
         assert (
             "Lisbon" in [m for m in app.conversation.messages if m.role == "assistant"][1].content
         )
+
+
+async def test_unusual_model_name_in_the_palette_is_shown_and_refused_cleanly(
+    make_app: Any, evil: EvilGateway
+) -> None:
+    app = build(make_app, evil)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await wait_until(pilot, lambda: UNUSUAL_MODEL in app.known_models, what="model list")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"ledom")
+        await wait_until(pilot, lambda: "全角モデル" in visible(terminal_output(app)), what="hit")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.is_running
+        assert_nothing_escapes(app)
+
+
+@pytest.mark.parametrize("name", ["controls", "markup", "rtl", "emoji"])
+async def test_conversation_titles_from_unusual_prompts_are_inert(
+    make_app: Any, sim: Any, tmp_path: Any, name: str
+) -> None:
+    from tui_chat.store import Store
+
+    prompt = UNUSUAL_PROMPTS[name]
+    store = Store.open(tmp_path / "chats.db")
+    app = make_app(store=store)
+    try:
+        async with app.run_test(size=APP_SIZE) as pilot:
+            await send(pilot, prompt)
+            await wait_for_reply(pilot)
+            await pilot.press("ctrl+o")
+            await wait_until(
+                pilot, lambda: app.screen is not app.screen_stack[0], what="conversation list"
+            )
+            await pilot.pause(0.2)
+            seen = assert_nothing_escapes(app)
+            title = app.conversation_title or ""
+            assert title
+            assert inert(title)[:12] in seen  # the title, literally (its start)
+    finally:
+        store.close()
