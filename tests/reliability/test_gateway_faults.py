@@ -6,6 +6,7 @@ with the right class, status and detail, and any text that arrived before it is 
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
 from contextlib import aclosing
@@ -178,3 +179,52 @@ async def test_truncated_sse_at_eof_keeps_partial_text(scripted: ScriptedServer)
     assert text_of(events) == "first "
     assert isinstance(events[-1], StreamError)
     assert isinstance(events[-1].error, MalformedResponse)
+
+
+# -- the same matrix through the OpenRouter and OpenAI-compatible clients ----------------------
+
+KINDS = {
+    # kind: (base URL of the sim's dialect, a model that dialect serves)
+    "openrouter": ("openrouter_base_url", "meta-llama/llama-3.1-8b-instruct"),
+    "openai-compatible": ("openai_base_url", "llama-3.1-8b-chat"),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("case", PARAMS)
+async def test_fault_ends_in_typed_events_for_other_gateway_kinds(
+    sim: Any, case: Case, kind: str
+) -> None:
+    from tui_chat.gateways.factory import build_gateway
+
+    # OpenRouter moves on to another provider after an error, as the real one does: the fault
+    # lasts for every attempt so that it reaches the client.
+    sim.inject(dataclasses.replace(case.fault, times=None))
+    url_attribute, model = KINDS[kind]
+    settings = GatewaySettings(
+        base_url=getattr(sim, url_attribute), api_key="test-key", timeout=READ_TIMEOUT_S
+    )
+    gateway, account = build_gateway(kind, settings)
+    events: list[StreamEvent] = []
+    try:
+        async with aclosing(gateway.stream_chat(model, HELLO)) as replies:
+            async for event in replies:
+                events.append(event)
+    finally:
+        await gateway.aclose()
+        account.close()
+    assert_well_formed(events)
+    text = text_of(events)
+    if case.error is None:
+        assert isinstance(events[-1], Done)
+        assert text.endswith("help you today?")
+        return
+    last = events[-1]
+    assert isinstance(last, StreamError)
+    assert type(last.error) is case.error, repr(last.error)
+    assert last.error.status == case.status
+    if case.status is not None:
+        assert f"HTTP {case.status}" in str(last.error)
+    if case.fault.detail:  # the server's own words reach the user, whatever the dialect
+        assert case.detail in last.error.detail
+    assert text == ("Hello! How can I" if case.partial else "")
