@@ -284,10 +284,13 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     @work(thread=True, exclusive=True, group="warm-up")
     def _warm_up_http(self) -> None:
         """After the first frame: import the HTTP client stack the first message needs (~0.5 s
-        kept out of start-up and out of the first reply's wait; benchmarks/bench_startup.py)."""
+        kept out of start-up and out of the first reply's wait; benchmarks/bench_startup.py),
+        and build the code highlighters, so no frame of a first reply stalls on them."""
         from tui_chat.gateways.unify import warm_up
+        from tui_chat.widgets.markdown_stream import warm_up_highlighting
 
         warm_up()
+        warm_up_highlighting()
 
     def _start_account(self) -> None:
         """Balance, listings and details for the current account (none: nothing to load)."""
