@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
-from tests.reliability.faults import PARAMS, READ_TIMEOUT_S, Case
+from tests.reliability.faults import PARAMS, SLOW_MACHINE_TIMEOUT_S, Case
 from tui_chat.core.conversation import Outcome
 from tui_chat.gateway_sim import Fault
 from tui_chat.gateways.config import GatewaySettings
@@ -32,8 +32,14 @@ def replies(app: Any) -> list[Any]:
     return [m for m in app.conversation.messages if m.role == "assistant"]
 
 
-def build(make_app: Any, sim: Any, *, retry: RetryPolicy | None = None) -> Any:
-    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=READ_TIMEOUT_S)
+def build(
+    make_app: Any,
+    sim: Any,
+    *,
+    retry: RetryPolicy | None = None,
+    timeout: float = SLOW_MACHINE_TIMEOUT_S,
+) -> Any:
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=timeout)
     gateway: Any = UnifyGateway(settings)
     if retry is not None:
         gateway = RetryingGateway(gateway, retry)
@@ -43,7 +49,7 @@ def build(make_app: Any, sim: Any, *, retry: RetryPolicy | None = None) -> Any:
 @pytest.mark.parametrize("case", PARAMS)
 async def test_app_survives_fault_and_retry_works(make_app: Any, sim: Any, case: Case) -> None:
     sim.inject(case.fault)
-    app = build(make_app, sim)
+    app = build(make_app, sim, timeout=case.read_timeout_s)
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, PROMPT)
         await wait_for_reply(pilot, timeout=20)

@@ -50,7 +50,9 @@ def assert_well_formed(events: list[StreamEvent]) -> None:
 @pytest.mark.parametrize("case", PARAMS)
 async def test_fault_ends_in_typed_events(sim: Any, case: Case) -> None:
     sim.inject(case.fault)
-    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=READ_TIMEOUT_S)
+    settings = GatewaySettings(
+        base_url=sim.base_url, api_key="test-key", timeout=case.read_timeout_s
+    )
     events = await stream(settings)
     assert_well_formed(events)
     text = text_of(events)
@@ -202,7 +204,7 @@ async def test_fault_ends_in_typed_events_for_other_gateway_kinds(
     sim.inject(dataclasses.replace(case.fault, times=None))
     url_attribute, model = KINDS[kind]
     settings = GatewaySettings(
-        base_url=getattr(sim, url_attribute), api_key="test-key", timeout=READ_TIMEOUT_S
+        base_url=getattr(sim, url_attribute), api_key="test-key", timeout=case.read_timeout_s
     )
     gateway, account = build_gateway(kind, settings)
     events: list[StreamEvent] = []
