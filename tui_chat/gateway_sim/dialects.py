@@ -295,13 +295,13 @@ class OpenRouterNames:
     """OpenRouter's names for the catalog: model ids both ways, provider slugs both ways."""
 
     def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+        self.catalog = catalog
 
     @cached_property
     def model_by_id(self) -> dict[str, str]:
         """OpenRouter id -> catalog model."""
         mapping: dict[str, str] = {}
-        for model in self._catalog.models:
+        for model in self.catalog.models:
             mapping.setdefault(openrouter_model_id(model), model)
         return mapping
 
@@ -311,7 +311,7 @@ class OpenRouterNames:
 
     def specs(self, model_id: str) -> tuple[EndpointSpec, ...]:
         model = self.model_by_id.get(model_id)
-        return self._catalog.specs_for_model(model) if model else ()
+        return self.catalog.specs_for_model(model) if model else ()
 
 
 def openrouter_candidates(
@@ -349,7 +349,7 @@ def openrouter_candidates(
     for model_id in model_ids:
         base_id, _, variant = model_id.partition(":")
         if base_id == "openrouter/auto":
-            best = max(names._catalog.specs(), key=lambda spec: (spec.quality, -spec.input_cost))
+            best = max(names.catalog.specs(), key=lambda spec: (spec.quality, -spec.input_cost))
             base_id = openrouter_model_id(best.model)
         specs = names.specs(base_id)
         if not specs:
