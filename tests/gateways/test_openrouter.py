@@ -60,7 +60,10 @@ def test_request_carries_attribution_headers_and_include_usage(sim: Any) -> None
     stream(sim, "openai/gpt-4o-mini")
     body = sent(sim)
     assert body["stream_options"] == {"include_usage": True}
-    # headers are not recorded; the account's requests check them below through a fake session
+    headers = sim.requests_for("openrouter")[-1].headers
+    assert headers["x-title"] == "unify-tui"
+    assert headers["http-referer"].startswith("https://")
+    assert "authorization" not in headers
 
 
 # -- translation, checked at the server: every row of specs/gateways.md's table ----------------

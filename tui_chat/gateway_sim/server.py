@@ -33,6 +33,8 @@ _MAX_BODY_BYTES = 64 * 1024 * 1024
 _STREAM_BUFFER_BYTES = 64 * 1024
 _STOP_JOIN_S = 2.0
 _USER_ID = "sim-user"
+#: Request headers a RecordedRequest keeps (attribution and client identity, never a secret).
+RECORDED_HEADERS = frozenset({"http-referer", "x-title", "user-agent"})
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -118,6 +120,8 @@ class RecordedRequest:
     path: str
     body: Any  # the parsed JSON body, or None if it was not JSON
     time: float  # the sim's clock when it arrived (unix seconds)
+    # identifying headers only (RECORDED_HEADERS, lower-case names); never Authorization
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def first(self) -> Mapping[str, Any]:
@@ -412,9 +416,14 @@ class GatewaySim:
 
     # --- internals used by the handler ---------------------------------------------------------
 
-    def _record(self, path: str, body: Any) -> None:
+    def _record(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        kept = {
+            name.lower(): value
+            for name, value in (headers or {}).items()
+            if name.lower() in RECORDED_HEADERS
+        }
         with self._lock:
-            self._requests.append(RecordedRequest(path, body, self.now()))
+            self._requests.append(RecordedRequest(path, body, self.now(), kept))
 
     def _take_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
@@ -876,10 +885,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except ValueError as error:
-            sim._record(path, None)
+            sim._record(path, None, dict(self.headers.items()))
             self._check_dialect_auth()
             raise errors.SimHTTPError(400, f"Invalid JSON in the request body: {error}") from None
-        sim._record(path, body)
+        sim._record(path, body, dict(self.headers.items()))
         self._check_dialect_auth()
         request = dialects.validate_body(body)
         if dialect == dialects.OPENROUTER and sim.credits <= 0:
@@ -1047,7 +1056,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except ValueError as error:
-            self.sim._record(path, None)
+            self.sim._record(path, None, dict(self.headers.items()))
             self._check_auth()
             raise errors.SimHTTPError(
                 422,
@@ -1059,7 +1068,7 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 ],
             ) from None
-        self.sim._record(path, body)
+        self.sim._record(path, body, dict(self.headers.items()))
         self._check_auth()
         items = _validate_chat_body(body)
         if self.sim.credits <= 0:
