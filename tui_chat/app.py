@@ -43,6 +43,7 @@ from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
 from tui_chat.widgets.prompt_input import PromptInput
 from tui_chat.widgets.selector import SelectorPanel
 from tui_chat.widgets.status_bar import StatusBar
+from tui_chat.worker_calls import deliver
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
@@ -349,7 +350,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     def send(self, text: str) -> None:
         """Send a prompt. On any refusal the typed text stays in the box."""
         if self.streaming:
-            self.notify("A reply is still arriving: press esc to stop it, or wait.", severity="warning")
+            self.notify(
+                "A reply is still arriving: press esc to stop it, or wait.", severity="warning"
+            )
             return
         self.paused = False
         if self.gateway is None:
@@ -541,14 +544,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     @work(thread=True, exclusive=True, group="balance")
     def refresh_balance(self) -> None:
         if not self.capabilities.has_balance:
-            self.call_from_thread(self._no_balance)
+            deliver(self, self._no_balance)
             return
         try:
             balance = self.account.credits()
         except Exception as error:  # shown as stale, never fatal
-            self.call_from_thread(self._balance_failed, error)
+            deliver(self, self._balance_failed, error)
         else:
-            self.call_from_thread(self._balance_loaded, balance)
+            deliver(self, self._balance_loaded, balance)
 
     def _no_balance(self) -> None:
         """A gateway kind without a balance: nothing to show, and no failure either."""
@@ -591,9 +594,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         try:
             models = self.account.models()
         except Exception as error:
-            self.call_from_thread(self._models_failed, error)
+            deliver(self, self._models_failed, error)
         else:
-            self.call_from_thread(self._models_loaded, list(models))
+            deliver(self, self._models_loaded, list(models))
 
     def _models_failed(self, error: BaseException) -> None:
         delay = self.models_backoff.failed()
@@ -614,9 +617,12 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         try:
             providers = self.account.providers(model)
         except Exception as error:
-            self.call_from_thread(self.log.warning, f"providers of {model}: {error}")
+            deliver(self, self.log.warning, f"providers of {model}: {error}")
             providers = []
-        self.call_from_thread(self.selector.set_providers, model, list(providers))
+        deliver(self, self._providers_loaded, model, list(providers))
+
+    def _providers_loaded(self, model: str, providers: list[str]) -> None:
+        self.selector.set_providers(model, providers)
 
     @work(thread=True, group="details")
     def load_details(self, endpoint: str, for_panel: bool = True) -> None:
@@ -626,9 +632,12 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             if for_panel:
                 # what the gateway kind cannot do is said in its own words
                 text = error.detail if isinstance(error, UnsupportedByGateway) else error
-                self.call_from_thread(self.selector.set_details, endpoint, f"No details: {text}")
+                deliver(self, self._details_missing, endpoint, f"No details: {text}")
             return
-        self.call_from_thread(self._details_loaded, endpoint, details, for_panel)
+        deliver(self, self._details_loaded, endpoint, details, for_panel)
+
+    def _details_missing(self, endpoint: str, text: str) -> None:
+        self.selector.set_details(endpoint, text)
 
     def _details_loaded(self, endpoint: str, details: Any, for_panel: bool) -> None:
         self._details[endpoint] = details
@@ -867,7 +876,11 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             ("Pause reply", "Hold the log still while the reply keeps arriving", self.action_pause),
             ("Resume reply", "Show everything that arrived while paused", self.action_resume),
             ("Retry", "Send the failed message again", self.action_retry),
-            ("Toggle model panel", "Show or hide the model/provider panel", self.action_toggle_panel),
+            (
+                "Toggle model panel",
+                "Show or hide the model/provider panel",
+                self.action_toggle_panel,
+            ),
             ("New conversation", "Start a new conversation", self.action_new_conversation),
             (
                 "Conversations",

@@ -31,6 +31,7 @@ from tui_chat.keys import (
 )
 from tui_chat.screens.dialogs import ConfirmScreen
 from tui_chat.screens.key_entry import KeyEntryScreen, how_to_set_key
+from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
@@ -255,7 +256,8 @@ class ConnectionSetup:
                 pending.profile, key, keyring=pending.keyring, keys_file=pending.keys_file
             )
         except (KeyStoreError, ValueError, OSError) as error:
-            self.call_from_thread(
+            deliver(
+                self,
                 self.notify,
                 f"The key works for this session but was not saved: {error}",
                 severity="warning",
@@ -266,4 +268,4 @@ class ConnectionSetup:
         else:
             path = pending.keys_file or default_keys_path()
             text = f"Key saved in {display_path(path)} (readable only by you)."
-        self.call_from_thread(self.notify, text, timeout=4)
+        deliver(self, self.notify, text, timeout=4)

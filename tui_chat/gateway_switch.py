@@ -23,6 +23,7 @@ from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.profiles import Connection, ProfileConnector, endpoint_problem, first_endpoint
 from tui_chat.widgets.selector import SelectorPanel
+from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
@@ -140,9 +141,9 @@ class GatewaySwitching:
         try:
             connection = self._connect_profile(profile)
         except Exception as error:  # a missing key or a bad URL: say so, stay where we are
-            self.call_from_thread(self._switch_failed, profile, error)
+            deliver(self, self._switch_failed, profile, error)
             return
-        self.call_from_thread(self._switched, name, connection)
+        deliver(self, self._switched, name, connection)
 
     def _switch_failed(self: UnifyTUI, profile: GatewayProfile, error: Exception) -> None:
         text = f"Could not switch to {profile.label}: {error}"

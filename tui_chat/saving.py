@@ -31,6 +31,7 @@ from tui_chat.screens.settings import ConversationSettings, SettingsScreen
 from tui_chat.store import ConversationRecord, RecordNotFound, SavedConversation, Store
 from tui_chat.store.export import to_json, to_markdown
 from tui_chat.store.recorder import ConversationRecorder, title_from_prompt
+from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
@@ -212,10 +213,10 @@ class SavedConversations:
             record = store.last_opened_conversation()
             saved = store.load(record.id) if record is not None else None
         except Exception as error:  # a damaged row must not stop the app from starting
-            self.call_from_thread(self._save_failed, f"could not reopen: {error}")
+            deliver(self, self._save_failed, f"could not reopen: {error}")
             return
         if saved is not None:
-            self.call_from_thread(self._show_saved, saved, None, True)
+            deliver(self, self._show_saved, saved, None, True)
 
     @work(thread=True, exclusive=True, group="store-load")
     def open_conversation(
@@ -228,12 +229,12 @@ class SavedConversations:
         try:
             saved = store.load(conversation_id)
         except RecordNotFound:
-            self.call_from_thread(self.notify, "That conversation was deleted.", severity="warning")
+            deliver(self, self.notify, "That conversation was deleted.", severity="warning")
             return
         except Exception as error:
-            self.call_from_thread(self._save_failed, f"could not open: {error}")
+            deliver(self, self._save_failed, f"could not open: {error}")
             return
-        self.call_from_thread(self._show_saved, saved, message_id, False)
+        deliver(self, self._show_saved, saved, message_id, False)
 
     def _show_saved(
         self: UnifyTUI, saved: SavedConversation, message_id: int | None, at_start: bool
@@ -304,7 +305,7 @@ class SavedConversations:
     def _show_conversation_list(self: UnifyTUI) -> None:
         if self.recorder is not None:
             self.recorder.flush()  # so the list includes what was just said
-        self.call_from_thread(self._push_conversation_list)
+        deliver(self, self._push_conversation_list)
 
     def _push_conversation_list(self: UnifyTUI) -> None:
         if self.store is None or isinstance(self.screen, ConversationsScreen):
@@ -374,8 +375,11 @@ class SavedConversations:
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except OSError as error:
-            self.call_from_thread(
-                self.notify, f"Could not write {path}: {error.strerror or error}", severity="error"
+            deliver(
+                self,
+                self.notify,
+                f"Could not write {path}: {error.strerror or error}",
+                severity="error",
             )
             return
-        self.call_from_thread(self.notify, f"Exported to {path}", title="Exported", timeout=6)
+        deliver(self, self.notify, f"Exported to {path}", title="Exported", timeout=6)

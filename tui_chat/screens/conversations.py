@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from tui_chat.core.text import inert
 from tui_chat.screens.dialogs import ConfirmScreen, TextPromptScreen
 from tui_chat.store import MATCH_END, MATCH_START, ConversationSummary, SearchHit, Store
+from tui_chat.worker_calls import deliver
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,9 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             summaries = self.store.list_conversations()
         except Exception as error:
-            self.app.call_from_thread(self._show_problem, f"Could not list conversations: {error}")
+            deliver(self, self._show_problem, f"Could not list conversations: {error}")
             return
-        self.app.call_from_thread(self._show_summaries, summaries)
+        deliver(self, self._show_summaries, summaries)
 
     def _show_summaries(self, summaries: list[ConversationSummary]) -> None:
         self._summaries = summaries
@@ -165,9 +166,9 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             hits = self.store.search(text, limit=100)
         except Exception as error:
-            self.app.call_from_thread(self._show_problem, f"Search failed: {error}")
+            deliver(self, self._show_problem, f"Search failed: {error}")
             return
-        self.app.call_from_thread(self._show_hits, text, hits)
+        deliver(self, self._show_hits, text, hits)
 
     def _show_hits(self, text: str, hits: list[SearchHit]) -> None:
         self._searching = True
@@ -233,8 +234,8 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             self.store.rename(conversation_id, title)
         except Exception as error:
-            self.app.call_from_thread(self.notify, str(error), severity="error")
-        self.app.call_from_thread(self.load_list)
+            deliver(self.app, self.app.notify, str(error), severity="error")
+        deliver(self, self.load_list)
 
     def action_delete(self) -> None:
         summary = self._highlighted_summary()
@@ -253,7 +254,7 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             self.store.delete(conversation_id)
         except Exception as error:
-            self.app.call_from_thread(self.notify, str(error), severity="error")
+            deliver(self.app, self.app.notify, str(error), severity="error")
         else:
             self.app.post_message(ConversationDeleted(conversation_id))
-        self.app.call_from_thread(self.load_list)
+        deliver(self, self.load_list)
