@@ -35,6 +35,7 @@ from tui_chat.core.text import inert
 from tui_chat.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.gateways.errors import UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, stale_reason
+from tui_chat.keys import KeyringChoice
 from tui_chat.profiles import ProfileConnector
 from tui_chat.saving import SavedConversations
 from tui_chat.store import Store
@@ -179,6 +180,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         profiles: Mapping[str, GatewayProfile] | None = None,
         profile_name: str | None = None,
         connect_profile: ProfileConnector | None = None,
+        keyring: KeyringChoice = None,
+        keys_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -224,6 +227,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             profiles=profiles,
             profile_name=profile_name,
             connect_profile=connect_profile,
+            keyring=keyring,  # where a key typed when switching to a profile is saved
+            keys_file=keys_file,
         )
 
     # -- layout -------------------------------------------------------------------------

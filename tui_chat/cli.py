@@ -385,6 +385,7 @@ def _switchable_profiles(
         "profiles": profiles,
         "profile_name": plan.profile.name,
         "connect_profile": connector,
+        "keyring": None if args.demo else plan.keyring,
     }
 
 

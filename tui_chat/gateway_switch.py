@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -19,9 +20,21 @@ from textual import work
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui_chat.config import GatewayProfile
+from tui_chat.connecting import PendingConnection
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
-from tui_chat.profiles import Connection, ProfileConnector, endpoint_problem, first_endpoint
+from tui_chat.gateways.config import SecretStr
+from tui_chat.gateways.errors import MissingAPIKeyError
+from tui_chat.keys import KeyringChoice, check_key_transport
+from tui_chat.profiles import (
+    Connection,
+    ProfileConnector,
+    connect,
+    endpoint_problem,
+    first_endpoint,
+)
+from tui_chat.screens.dialogs import ConfirmScreen
+from tui_chat.screens.key_entry import KeyEntryScreen
 from tui_chat.widgets.selector import SelectorPanel
 from tui_chat.worker_calls import deliver
 
@@ -72,6 +85,9 @@ class GatewaySwitching:
     capabilities: Capabilities
     _connect_profile: ProfileConnector | None
     _endpoint_by_profile: dict[str, str]
+    # Where a key typed for a profile without one is saved (keys.save_key).
+    switch_keyring: KeyringChoice
+    switch_keys_file: Path | None
 
     def _init_switching(
         self: UnifyTUI,
@@ -80,10 +96,14 @@ class GatewaySwitching:
         profiles: Mapping[str, GatewayProfile] | None,
         profile_name: str | None,
         connect_profile: ProfileConnector | None,
+        keyring: KeyringChoice = None,
+        keys_file: Path | None = None,
     ) -> None:
         self.profiles = dict(profiles or {})
         self.profile_name = profile_name
         self._connect_profile = connect_profile
+        self.switch_keyring = keyring
+        self.switch_keys_file = keys_file
         self._endpoint_by_profile = {}
         self.capabilities = getattr(gateway, "capabilities", None) or UNIFY_CAPABILITIES
 
@@ -135,22 +155,87 @@ class GatewaySwitching:
         self._connect_in_background(name)
 
     @work(thread=True, exclusive=True, group="switch-gateway")
-    def _connect_in_background(self: UnifyTUI, name: str) -> None:
+    def _connect_in_background(self: UnifyTUI, name: str, key: SecretStr | None = None) -> None:
+        """Connect to profile ``name``: with its stored key, or with ``key`` just typed."""
         assert self._connect_profile is not None
         profile = self.profiles[name]
         try:
-            connection = self._connect_profile(profile)
-        except Exception as error:  # a missing key or a bad URL: say so, stay where we are
+            connection = self._connect_profile(profile) if key is None else connect(profile, key)
+        except MissingAPIKeyError:  # no key stored for it: ask, as at start-up
+            deliver(self, self._ask_profile_key, name)
+            return
+        except Exception as error:  # a bad URL, a key refused over plain http: say so, stay
             deliver(self, self._switch_failed, profile, error)
             return
         deliver(self, self._switched, name, connection)
+
+    def _key_request(self: UnifyTUI, profile: GatewayProfile) -> PendingConnection:
+        """The profile as a key request: where a typed key is saved, the host it goes to."""
+
+        def not_used(key: SecretStr | None) -> tuple[Any, Any]:
+            raise AssertionError("switching connects through profiles.connect")
+
+        return PendingConnection(
+            profile=profile,
+            base_url=profile.base_url or "",
+            connect=not_used,
+            label=profile.label,
+            keyring=self.switch_keyring,
+            keys_file=self.switch_keys_file,
+        )
+
+    def _ask_profile_key(self: UnifyTUI, name: str) -> None:
+        """Profile ``name`` has no key: the masked key dialog; the switch goes on once saved."""
+        request = self._key_request(self.profiles[name])
+        self.status.connection = "no key"
+        screen = KeyEntryScreen(request.profile, where=request.where_saved, host=request.host)
+        self.push_screen(screen, partial(self._profile_key_entered, name))
+
+    def _profile_key_entered(self: UnifyTUI, name: str, key: SecretStr | None) -> None:
+        profile = self.profiles[name]
+        if not key:  # escape or cancel: stay on the gateway in use
+            text = f"Stayed on {self.gateway_label}: no API key entered for {profile.label}."
+            self.chat_log.add_notice(text)
+            self.notify(inert(text), severity="warning", markup=False)
+            self._switch_abandoned()
+            return
+        request = self._key_request(profile)
+        verdict = check_key_transport(request.base_url)
+        if verdict.ok:
+            self._profile_key_accepted(name, key)
+            return
+
+        def answered(send_anyway: bool | None) -> None:
+            if send_anyway:
+                self._profile_key_accepted(name, key)
+            else:
+                text = (
+                    f"Stayed on {self.gateway_label}: the API key was not sent to "
+                    f"{request.host} over plain http."
+                )
+                self.chat_log.add_notice(text)
+                self._switch_abandoned()
+
+        question = f"{verdict.message}\n\nSend the API key to {request.host} anyway?"
+        self.push_screen(ConfirmScreen(question, confirm_label="Send anyway"), answered)
+
+    def _profile_key_accepted(self: UnifyTUI, name: str, key: SecretStr) -> None:
+        """Save the typed key (keyring or keys.toml 0600; says where) and finish the switch."""
+        self.status.connection = "connecting"
+        self.save_entered_key(self._key_request(self.profiles[name]), key)
+        self._connect_in_background(name, key)
+
+    def _switch_abandoned(self: UnifyTUI) -> None:
+        """The switch did not happen: the selector and the status show the gateway in use."""
+        self.selector.set_profile(self.profile_name)
+        self.status.connection = "online" if self.gateway is not None else "not connected"
+        self.prompt.focus()
 
     def _switch_failed(self: UnifyTUI, profile: GatewayProfile, error: Exception) -> None:
         text = f"Could not switch to {profile.label}: {error}"
         self.chat_log.add_notice(text)
         self.notify(inert(text), severity="error", markup=False)
-        self.selector.set_profile(self.profile_name)
-        self.status.connection = "online" if self.gateway is not None else "not connected"
+        self._switch_abandoned()
 
     async def _switched(self: UnifyTUI, name: str, connection: Connection) -> None:
         old_gateway, old_account = self.gateway, self.account

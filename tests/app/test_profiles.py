@@ -10,6 +10,7 @@ from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
 from tui_chat.app import UnifyTUI
 from tui_chat.config import GatewayProfile
 from tui_chat.profiles import connect, profile_connector
+from tui_chat.screens.key_entry import KeyEntryScreen
 
 
 def build(sim: Any, **extra_profiles: GatewayProfile) -> UnifyTUI:
@@ -134,9 +135,15 @@ async def test_switch_without_a_key_stays_put_and_says_why(sim: Any, monkeypatch
     app = build(sim, **{"remote-router": keyless})
     async with app.run_test(size=APP_SIZE) as pilot:
         app.switch_gateway("remote-router")
+        # No key: the key dialog asks for one (tests/app/test_switch_profile_without_key.py);
+        # escape there keeps the gateway in use and says so.
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press("escape")
         await wait_until(
             pilot,
-            lambda: any("Could not switch" in str(n.render()) for n in app.chat_log.query(Static)),
+            lambda: any(
+                "no API key entered" in str(n.render()) for n in app.chat_log.query(Static)
+            ),
             what="the notice",
         )
         assert app.profile_name == "demo"

@@ -1,0 +1,130 @@
+"""Switching to a profile with no key asks for it (masked dialog), saves it, then switches.
+
+Regression for "Switching to a profile with no key only says 'Could not switch to …: no API
+key'": the dialog of start-up now opens; escape keeps the gateway in use.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tui_chat.app import UnifyTUI
+from tui_chat.config import GatewayProfile
+from tui_chat.gateway_sim import GatewaySim
+from tui_chat.gateways.config import SecretStr
+from tui_chat.keys import resolve_key
+from tui_chat.profiles import connect, profile_connector
+from tui_chat.screens.key_entry import KeyEntryScreen
+
+REMOTE_KEY = "uk-REMOTE-SWITCH-0123456789abcdef"
+
+
+@pytest.fixture
+def keyed_sim() -> Iterator[GatewaySim]:
+    """A second embedded gateway that accepts only REMOTE_KEY."""
+    gateway = GatewaySim(api_key=REMOTE_KEY, credits=20.0, seed=1)
+    gateway.controls.token_delay_s = 0.0
+    gateway.controls.ttft_s = 0.0
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def build(sim: Any, keyed_sim: GatewaySim, keys_file: Path) -> UnifyTUI:
+    profiles = {
+        "demo": GatewayProfile("demo", "demo", base_url=sim.base_url),
+        "remote": GatewayProfile(
+            "remote", "unify", base_url=keyed_sim.base_url, key_env="H6_REMOTE_KEY_UNSET"
+        ),
+    }
+    first = connect(profiles["demo"], "test-key", retrying=False)
+    return UnifyTUI(
+        gateway=first.gateway,
+        account=first.account,
+        model="llama-3.1-8b-chat@groq",
+        gateway_label=first.label,
+        balance_poll_s=3600.0,
+        profiles=profiles,
+        profile_name="demo",
+        # keys are looked up in keys_file only (no keyring, the variable is unset)
+        connect_profile=profile_connector(keyring=None),
+        keys_file=keys_file,
+    )
+
+
+def notices(app: UnifyTUI) -> str:
+    return "\n".join(str(notice.render()) for notice in app.chat_log.query(".notice"))
+
+
+async def test_switch_to_profile_without_key_asks_saves_and_switches(
+    sim: Any, keyed_sim: GatewaySim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("H6_REMOTE_KEY_UNSET", raising=False)
+    keys_file = tmp_path / "keys.toml"
+    remote = GatewayProfile("remote", "unify", base_url=keyed_sim.base_url)
+    app = build(sim, keyed_sim, keys_file)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        app.switch_gateway("remote")
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        field = app.screen.query_one("#key-input", Input)
+        assert field.password is True
+        assert "keys.toml" in str(app.screen.query_one("#key-entry-where").render())
+        assert app.profile_name == "demo"  # nothing switched yet
+        await pilot.press(*REMOTE_KEY)
+        await pilot.pause()
+        assert REMOTE_KEY not in app.export_screenshot()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.profile_name == "remote", what="the switch")
+        assert not isinstance(app.screen, KeyEntryScreen)
+        await wait_until(pilot, keys_file.exists, what="the key saved")
+        if os.name == "posix":
+            assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+        saved = resolve_key(remote, {}, keyring=None, keys_file=keys_file)
+        assert saved.key == SecretStr(REMOTE_KEY)
+        # The new gateway takes the typed key: the balance loads and a message is answered.
+        await wait_until(pilot, lambda: app.status.balance == 20.0, what="the remote balance")
+        await send(pilot, "hello over there")
+        await wait_for_reply(pilot)
+        assert app.conversation.messages[-1].content
+        assert keyed_sim.requests_for("unify")[-1].messages[-1]["content"] == "hello over there"
+        assert not sim.requests_for("unify") or all(
+            request.messages[-1]["content"] != "hello over there"
+            for request in sim.requests_for("unify")
+        )
+        shown = app.export_screenshot() + notices(app)
+        assert REMOTE_KEY not in shown
+
+
+async def test_escape_in_key_dialog_keeps_the_current_gateway(
+    sim: Any, keyed_sim: GatewaySim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("H6_REMOTE_KEY_UNSET", raising=False)
+    keys_file = tmp_path / "keys.toml"
+    app = build(sim, keyed_sim, keys_file)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        gateway = app.gateway
+        app.switch_gateway("remote")
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, KeyEntryScreen), what="closed")
+        assert app.profile_name == "demo" and app.gateway is gateway
+        assert app.selector.query_one("#gateway-select").value == "demo"
+        assert app.status.connection == "online"
+        assert "no API key entered for remote" in notices(app)
+        assert not keys_file.exists()
+        await send(pilot, "still here?")
+        await wait_for_reply(pilot)
+        assert sim.requests_for("unify")[-1].messages[-1]["content"] == "still here?"
+        assert not keyed_sim.requests_for("unify")
