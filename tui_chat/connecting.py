@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 
 from tui_chat.config import KNOWN_BINDING_IDS, GatewayProfile, display_path
+from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import (
     SOURCE_KEYRING,
@@ -180,7 +181,9 @@ class ConnectionSetup:
     def action_enter_key(self: UnifyTUI) -> None:
         """Ask for the key again (after escape in the key dialog, or a refused plain-http send)."""
         if self.pending_connection is None:
-            self.notify(f"Already connected to {self.gateway_label}.", timeout=3)
+            self.notify(
+                inert(f"Already connected to {self.gateway_label}."), timeout=3, markup=False
+            )
             return
         self._start_connection()
 

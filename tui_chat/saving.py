@@ -20,6 +20,7 @@ from textual.message import Message as TextualMessage
 
 from tui_chat.core.conversation import Conversation, Message
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
+from tui_chat.core.text import inert
 from tui_chat.screens.conversations import (
     ConversationChoice,
     ConversationDeleted,
@@ -122,7 +123,13 @@ class SavedConversations:
         self.status.saving = "save failed"
         if event.text != self._last_save_error:  # one toast per distinct problem
             self._last_save_error = event.text
-            self.notify(f"Could not save: {event.text}", title="Not saved", severity="error")
+            # The reason can quote a file path or SQLite's words: data, not markup.
+            self.notify(
+                inert(f"Could not save: {event.text}"),
+                title="Not saved",
+                severity="error",
+                markup=False,
+            )
 
     # -- recording (called by the app as things happen) -------------------------------------
 

@@ -510,3 +510,21 @@ async def test_a_failed_write_is_reported_and_chat_goes_on(
         await send(pilot, "chatting goes on")
         await wait_for_reply(pilot, 2)
         assert app.conversation.messages[-1].outcome is Outcome.COMPLETE
+
+
+async def test_save_failure_text_with_markup_is_shown_literally(
+    make_app: Any, sim: Any, open_store: Callable[[], Store]
+) -> None:
+    # Regression: the reason was passed to notify() as markup; "[/]" in a path raised MarkupError.
+    from tui_chat.saving import SaveFailed
+
+    app = make_app(store=open_store())
+    async with app.run_test(size=APP_SIZE, notifications=True) as pilot:
+        app.post_message(SaveFailed("disk [/]full [bold]x"))
+        await wait_until(pilot, lambda: "save failed" in status_text(app), what="status")
+
+        def toast_text() -> str:
+            return " ".join(str(toast.render()) for toast in app.screen.query("Toast"))
+
+        await wait_until(pilot, lambda: "disk [/]full [bold]x" in toast_text(), what="literal")
+        assert app.is_running
