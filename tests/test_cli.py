@@ -299,3 +299,20 @@ def test_plain_mode_refuses_plain_http_unless_confirmed(
     err = capsys.readouterr().err
     assert "unencrypted" in err and "not sent" in err
     assert KEY not in err
+
+
+def test_model_flag_wins_over_the_reopened_conversation_config_default_does_not(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    # Regression: --model was ignored when the app reopened the last conversation. An explicit
+    # --model or --gateway pins the start model (tests/app/test_model_flag_on_reopen.py shows
+    # what the app does with it); config.toml's default_model leaves the saved model in charge.
+    path = write_config(tmp_path, "default_model = 'gpt-4o-mini@openai'\n")
+    app = run(launched, "--demo", "--config", str(path))
+    assert app.endpoint == "gpt-4o-mini@openai" and app.pin_model is False
+    launched.clear()
+    app = run(launched, "--demo", "--config", str(path), "--model", "gpt-4o@openai")
+    assert app.endpoint == "gpt-4o@openai" and app.pin_model is True
+    launched.clear()
+    app = run(launched, "--gateway", "openrouter")
+    assert app.endpoint == "openai/gpt-4o-mini" and app.pin_model is True

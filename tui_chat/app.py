@@ -182,6 +182,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         connect_profile: ProfileConnector | None = None,
         keyring: KeyringChoice = None,
         keys_file: Path | None = None,
+        pin_model: bool = False,
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -190,6 +191,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.startup_problem = startup_problem
         self.conversation = Conversation()
         self.endpoint = model
+        # ``model`` was asked for on the command line (--model, --gateway): the conversation
+        # reopened at start continues with it instead of its saved model (saving._show_saved).
+        self.pin_model = pin_model
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.balance_poll_s = balance_poll_s

@@ -435,6 +435,9 @@ def _run_app(
         keymap=config.bindings,
         startup_notice=startup_notice(problems, plan.warnings),
         pending_connection=pending,
+        # an explicit --model or --gateway wins over the model of the conversation reopened
+        # at start; config.toml's default_model does not
+        pin_model=bool(args.model or args.gateway),
         **_switchable_profiles(plan, config, args),
     )
     # Everything imported so far lives as long as the process: keep it out of the collector's

@@ -266,7 +266,12 @@ class SavedConversations:
                 spend_cap=record.spend_cap,
             )
         )
-        self._use_saved_model(record)
+        if at_start and self.pin_model:
+            # --model/--gateway given for this start win over the saved model (from now on).
+            if record.model != self.endpoint:
+                self._record_settings(model=self.endpoint)
+        else:
+            self._use_saved_model(record)
         log = self.chat_log
         log.clear_turns()
         count = len(conversation.messages)
