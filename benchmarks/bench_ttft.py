@@ -17,9 +17,9 @@ has a prompt typed in; Enter is delivered as a terminal driver delivers it (a Ke
   client (the first SSE chunk read and parsed) to the end of the first screen update (turned into
   terminal bytes) that shows reply text.
 
-Each run is a new conversation in a fresh app, so every request is the app's first of its kind;
-the first run's figures are reported apart (``first_run``) because it also pays one-time work
-(a first connection, module imports) that a second message does not.
+Each run is a fresh app sending 3 messages. The medians are over the 2nd and 3rd messages; each
+app's first message is reported apart (``first_message_of_each_app_ms_median``) because it also
+pays one-time work (building the HTTP client, a first connection) that later messages do not.
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ async def measure(runs: int, messages: int) -> dict[str, Any]:
         for _ in range(runs):
             raw.append(await raw_client_run(sim))
             per_run.append(await app_run(sim, messages))
-    first = per_run[0][0]
-    later = [span for spans in per_run for span in spans][1:]
+    firsts = [spans[0] for spans in per_run]  # each app's first message
+    later = [span for spans in per_run for span in spans[1:]] or firsts
     wire = [span["enter_to_wire_ms"] for span in later]
     visible = [span["first_byte_to_visible_ms"] for span in later]
     summary = {
@@ -137,7 +137,9 @@ async def measure(runs: int, messages: int) -> dict[str, Any]:
         "raw_client_to_wire_ms_median": rounded(median(raw[1:] or raw)),
         "first_byte_to_visible_ms_median": rounded(median(visible)),
         "first_byte_to_visible_ms_max": rounded(max(visible)),
-        "first_run": {key: rounded(value) for key, value in first.items()},
+        "first_message_of_each_app_ms_median": {
+            key: rounded(median([span[key] for span in firsts])) for key in firsts[0]
+        },
         "raw_client_first_call_ms": rounded(raw[0]),
         "target": f"each <= one frame ({FRAME_MS:.1f} ms)",
         "met": median(wire) <= FRAME_MS and median(visible) <= FRAME_MS,
@@ -183,7 +185,8 @@ def main() -> None:
     arguments = parser.parse_args()
     result = run(arguments.runs, arguments.smoke)
     print_rows("Benchmark 5: time to first token added by the app", result["table"])
-    print(f"  first message of the first app: {result['summary']['first_run']}")
+    first = result["summary"]["first_message_of_each_app_ms_median"]
+    print(f"  first message of each app (median): {first}")
     if "path" in result:
         print(f"\nwrote {result['path']}")
 
