@@ -204,6 +204,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._failed_prompt: str | None = None
         # (reply, tokens so far, prompt characters, start time) while a reply streams.
         self._live: tuple[Message, int, int, float] | None = None
+        # True between mount and unmount: watchers that touch widgets check it. (App.is_mounted
+        # is a method taking a widget, so `if self.is_mounted` was always true.)
+        self.ui_ready = False
         # The automatic retry being waited for (gateways.retry), and its deadline on self.clock.
         self._retry_wait: tuple[Retrying, float] | None = None
         self._retry_timer: Any = None
@@ -266,6 +269,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         return self.query_one(SelectorPanel)
 
     def on_mount(self) -> None:
+        self.ui_ready = True
         status = self.status
         status.gateway = self.gateway_label
         status.show_credits = self.show_credits
@@ -344,6 +348,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         return self.default_spend_cap if own is None else own
 
     async def on_unmount(self) -> None:
+        self.ui_ready = False
         self._stop_saving()
         # Close the HTTP client while its event loop is still running.
         if self.gateway is not None:
@@ -728,7 +733,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._apply_toggles()
 
     def _apply_toggles(self) -> None:
-        if not self.is_mounted:
+        if not self.ui_ready:
             return
         self.status.show_credits = self.show_credits
         self.status.show_provider = self.show_provider
@@ -740,7 +745,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 )
 
     def watch_paused(self, paused: bool) -> None:
-        if not self.is_mounted:
+        if not self.ui_ready:
             return
         self.status.paused = paused
         if not paused:
@@ -755,7 +760,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.refresh_bindings()
 
     def watch_streaming(self, streaming: bool) -> None:
-        if not self.is_mounted:
+        if not self.ui_ready:
             return
         self.query_one("#reply-controls").set_class(streaming, "-visible")
         self.refresh_bindings()

@@ -178,7 +178,7 @@ class SavedConversations:
         self.max_tokens = (
             self._default_max_tokens if settings.max_tokens is None else settings.max_tokens
         )
-        if self.is_mounted:
+        if self.ui_ready:
             self.status.spend_cap = self.spend_cap
 
     def spend_cap_problem(self: UnifyTUI) -> str | None:
