@@ -36,10 +36,13 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / _CHARS_PER_TOKEN))
 
 
-def format_credits(amount: float | None) -> str:
-    """Credits with six decimals, as the seed prints them ("0.000014"); "unknown" for None."""
+NO_FIGURE = "\u2013"  # an en dash: what the app shows for a figure not known yet
+
+
+def format_credits(amount: float | None, missing: str = "unknown") -> str:
+    """Credits with six decimals, as the seed prints them ("0.000014"); ``missing`` for None."""
     if amount is None:
-        return "unknown"
+        return missing
     return f"{amount:.6f}"
 
 

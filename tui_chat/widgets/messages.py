@@ -14,14 +14,10 @@ from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import Button, Static
 
+from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.core.text import inert
 from tui_chat.widgets.markdown_stream import StreamingMarkdown
-
-
-def format_credits(amount: float | None) -> str:
-    """Credits (USD) the way the seed prints them: six decimals."""
-    return "–" if amount is None else f"{amount:.6f}"
 
 
 def provenance_text(message: Message, *, show_credits: bool, show_provider: bool) -> str:
@@ -32,7 +28,7 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
     if message.completion_tokens is not None:
         parts.append(f"{message.completion_tokens} tok")
     if show_credits and message.cost is not None:
-        parts.append(f"{format_credits(message.cost)} credits")
+        parts.append(f"{format_credits(message.cost, NO_FIGURE)} credits")
     if message.ttft_ms is not None:
         parts.append(f"TTFT {message.ttft_ms:.0f} ms")
     speed = tokens_per_second(message)

@@ -11,11 +11,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Label
 
+from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.text import inert
-
-
-def _credits(amount: float | None) -> str:
-    return "–" if amount is None else f"{amount:.6f}"
 
 
 class StatusBar(Horizontal):
@@ -64,19 +61,25 @@ class StatusBar(Horizontal):
         self._label("gateway").set_class(
             self.connection not in ("online", "connecting"), "-offline"
         )
-        paused_text = f"⏸ PAUSED ({self.paused_note or 'reply still arriving'})" if self.paused else ""
+        paused_text = (
+            f"⏸ PAUSED ({self.paused_note or 'reply still arriving'})" if self.paused else ""
+        )
         self._set("paused", self.retry_countdown or paused_text)
         if self.show_credits:
-            balance = f"Balance {_credits(self.balance)}" if self.has_balance else "Balance n/a"
+            balance = (
+                f"Balance {format_credits(self.balance, NO_FIGURE)}"
+                if self.has_balance
+                else "Balance n/a"
+            )
             if self.balance_stale:
                 reason = self.stale_reason or "not updated"
                 balance += f" (stale: {reason})" if self.balance is not None else f" ({reason})"
             self._set("balance", balance)
             if self.live_cost is not None:
-                spend = f"Reply ~{_credits(self.live_cost)} ▲"
+                spend = f"Reply ~{format_credits(self.live_cost, NO_FIGURE)} ▲"
             else:
-                spend = f"Last {_credits(self.last_cost)}"
-            chat = f"Chat {_credits(self.total_cost)}"
+                spend = f"Last {format_credits(self.last_cost, NO_FIGURE)}"
+            chat = f"Chat {format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {self.spend_cap:g} cap"
             self._set("spend", f"{spend} · {chat}")
