@@ -12,7 +12,12 @@ from textual.reactive import reactive
 from textual.widgets import Label
 
 from tui_chat.core.accounting import NO_FIGURE, format_credits
+from tui_chat.core.endpoint import provider_of
 from tui_chat.core.text import inert
+
+# Below this many columns the bar drops what can be read elsewhere (the word "online"; the served
+# model, the last reply's cost and the speed are on the reply's own line) so that it fits 80.
+COMPACT_BELOW = 110
 
 
 class StatusBar(Horizontal):
@@ -34,6 +39,7 @@ class StatusBar(Horizontal):
     retry_countdown: reactive[str] = reactive("")
     stale_reason: reactive[str] = reactive("")  # why the balance is stale: "offline", "HTTP 503"
     saving: reactive[str] = reactive("")  # "" while saving works; "not saving" / "save failed"
+    compact: reactive[bool] = reactive(False)  # a narrow terminal: see COMPACT_BELOW
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-gateway")
@@ -55,8 +61,12 @@ class StatusBar(Horizontal):
     def on_mount(self) -> None:
         self._refresh_all()
 
+    def on_resize(self) -> None:
+        self.compact = self.size.width < COMPACT_BELOW
+
     def _refresh_all(self) -> None:
-        self._set("gateway", f"● {self.gateway} {self.connection}".strip())
+        connection = "" if self.compact and self.connection == "online" else self.connection
+        self._set("gateway", f"● {self.gateway} {connection}".strip())
         self._label("gateway").set_class(self.connection == "online", "-online")
         self._label("gateway").set_class(
             self.connection not in ("online", "connecting"), "-offline"
@@ -82,15 +92,17 @@ class StatusBar(Horizontal):
             chat = f"Chat {format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {self.spend_cap:g} cap"
-            self._set("spend", f"{spend} · {chat}")
+            # Narrow: the last reply's cost is on that reply's own line; keep the total here.
+            compact_idle = self.compact and self.live_cost is None
+            self._set("spend", chat if compact_idle else f"{spend} · {chat}")
         else:
             self._set("balance", "")
             self._set("spend", "")
-        self._set(
-            "served",
-            f"via {self.served_endpoint}" if self.show_provider and self.served_endpoint else "",
-        )
-        self._set("speed", f"{self.speed:.0f} tok/s" if self.speed else "")
+        served = self.served_endpoint
+        if self.compact:
+            served = provider_of(served) or served
+        self._set("served", f"via {served}" if self.show_provider and served else "")
+        self._set("speed", f"{self.speed:.0f} tok/s" if self.speed and not self.compact else "")
         self._set("saving", self.saving)
 
     # Every displayed fact funnels into one redraw; cheap (a handful of labels).
@@ -105,4 +117,4 @@ class StatusBar(Horizontal):
     watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
     watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
     watch_stale_reason = watch_has_balance = watch_gateway
-    watch_paused_note = watch_saving = watch_spend_cap = watch_gateway
+    watch_paused_note = watch_saving = watch_spend_cap = watch_compact = watch_gateway
