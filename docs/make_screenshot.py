@@ -1,0 +1,57 @@
+"""Make docs/screenshot.svg: the app in demo mode after a short real conversation.
+
+Run: python3 docs/make_screenshot.py  (headless; uses the embedded gateway, no key, no network)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from tui_chat.app import UnifyTUI
+from tui_chat.gateway_sim import GatewaySim
+from tui_chat.gateways.config import GatewaySettings
+from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+from tui_chat.store import Store
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.svg"
+PROMPTS = [
+    "Hi, nice to meet you. My name is Foo Barrymore, and I am 25 years old.",
+    "How old am I?",
+    "Show me a short markdown table and some python code",
+]
+
+
+async def main() -> None:
+    with GatewaySim(api_key="demo-key", credits=25.0) as sim, tempfile.TemporaryDirectory() as tmp:
+        sim.controls.token_delay_s = 0.004  # a fast hosted model, so the speed is a real one
+        sim.controls.ttft_s = 0.2
+        settings = GatewaySettings(base_url=sim.base_url, api_key="demo-key")
+        app = UnifyTUI(
+            gateway=UnifyGateway(settings),
+            account=UnifyAccount(settings),
+            model="llama-3.1-8b-chat@highest-tks-per-sec",
+            gateway_label="Demo gateway",
+            store=Store.open(Path(tmp) / "screenshot.db"),
+        )
+        async with app.run_test(size=(130, 44)) as pilot:
+            app.prompt.cursor_blink = False
+            for prompt in PROMPTS:
+                app.prompt.load_text(prompt)
+                await pilot.press("enter")
+                for _ in range(500):
+                    await pilot.pause(0.02)
+                    last = app.conversation.messages[-1]
+                    if last.role == "assistant" and last.outcome is not None and not app.streaming:
+                        break
+            await pilot.pause(1.0)  # balance refresh and listings
+            app.chat_log.scroll_home(animate=False)  # the whole exchange, then the Markdown
+            await pilot.pause(0.2)
+            OUT.write_text(app.export_screenshot(title="unify-tui --demo"))
+    print(f"wrote {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
