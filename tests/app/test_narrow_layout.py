@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.widgets import Label
 
-from tests.app.conftest import send, wait_for_reply
+from tests.app.conftest import send, wait_for_reply, wait_until
 
 
 async def test_status_bar_fits_an_80_column_terminal(make_app: Any, sim: Any) -> None:
@@ -31,3 +31,22 @@ async def test_wide_status_bar_names_the_whole_served_endpoint(make_app: Any, si
         texts = " ".join(str(label.render()) for label in app.status.query(Label))
         assert "via llama-3.1-8b-chat@groq" in texts
         assert "tok/s" in texts
+
+
+async def test_paused_note_still_fits_at_120_columns(make_app: Any, sim: Any) -> None:
+    from tui_chat.gateway_sim.faults import Fault, FaultKind
+
+    sim.inject(Fault(FaultKind.STALL, after_tokens=20, seconds=None))
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await send(pilot, "Write a long markdown answer with code")
+        await wait_until(pilot, lambda: len(app.conversation.messages[-1].content) > 20)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.paused, what="paused")
+        await pilot.pause()
+        shown = [label for label in app.status.query(Label) if label.display]
+        texts = " ".join(str(label.render()) for label in shown)
+        assert "PAUSED" in texts and "via groq" in texts
+        for label in shown:
+            assert label.region.right <= 120, f"{label.id} is cut off at {label.region}"
+        await pilot.press("escape")

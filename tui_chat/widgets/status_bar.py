@@ -39,7 +39,6 @@ class StatusBar(Horizontal):
     retry_countdown: reactive[str] = reactive("")
     stale_reason: reactive[str] = reactive("")  # why the balance is stale: "offline", "HTTP 503"
     saving: reactive[str] = reactive("")  # "" while saving works; "not saving" / "save failed"
-    compact: reactive[bool] = reactive(False)  # a narrow terminal: see COMPACT_BELOW
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-gateway")
@@ -62,7 +61,13 @@ class StatusBar(Horizontal):
         self._refresh_all()
 
     def on_resize(self) -> None:
-        self.compact = self.size.width < COMPACT_BELOW
+        self._refresh_all()
+
+    @property
+    def compact(self) -> bool:
+        """True when the full bar would not fit (see COMPACT_BELOW; a paused note needs 40 more)."""
+        needed = COMPACT_BELOW + (40 if self.paused or self.retry_countdown else 0)
+        return self.size.width < needed
 
     def _refresh_all(self) -> None:
         connection = "" if self.compact and self.connection == "online" else self.connection
@@ -71,9 +76,8 @@ class StatusBar(Horizontal):
         self._label("gateway").set_class(
             self.connection not in ("online", "connecting"), "-offline"
         )
-        paused_text = (
-            f"⏸ PAUSED ({self.paused_note or 'reply still arriving'})" if self.paused else ""
-        )
+        note = "" if self.compact else f" ({self.paused_note or 'reply still arriving'})"
+        paused_text = f"⏸ PAUSED{note}" if self.paused else ""
         self._set("paused", self.retry_countdown or paused_text)
         if self.show_credits:
             balance = (
@@ -117,4 +121,4 @@ class StatusBar(Horizontal):
     watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
     watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
     watch_stale_reason = watch_has_balance = watch_gateway
-    watch_paused_note = watch_saving = watch_spend_cap = watch_compact = watch_gateway
+    watch_paused_note = watch_saving = watch_spend_cap = watch_gateway
