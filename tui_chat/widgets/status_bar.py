@@ -5,6 +5,7 @@ It keeps no tally of its own: the app sets these reactives from the conversation
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -15,9 +16,7 @@ from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.text import inert
 
-# Below this many columns the bar drops what can be read elsewhere (the word "online"; the served
-# model, the last reply's cost and the speed are on the reply's own line) so that it fits 80.
-COMPACT_BELOW = 110
+_MARGIN = 2  # cells after each label: styles/status.tcss `#status Label { margin-right: 2 }`
 
 
 class StatusBar(Horizontal):
@@ -63,22 +62,18 @@ class StatusBar(Horizontal):
     def on_resize(self) -> None:
         self._refresh_all()
 
-    @property
-    def compact(self) -> bool:
-        """True when the full bar would not fit (see COMPACT_BELOW; a paused note needs 40 more)."""
-        needed = COMPACT_BELOW + (40 if self.paused or self.retry_countdown else 0)
-        return self.size.width < needed
-
-    def _refresh_all(self) -> None:
-        connection = "" if self.compact and self.connection == "online" else self.connection
-        self._set("gateway", f"● {self.gateway} {connection}".strip())
-        self._label("gateway").set_class(self.connection == "online", "-online")
-        self._label("gateway").set_class(
-            self.connection not in ("online", "connecting"), "-offline"
-        )
-        note = "" if self.compact else f" ({self.paused_note or 'reply still arriving'})"
-        paused_text = f"⏸ PAUSED{note}" if self.paused else ""
-        self._set("paused", self.retry_countdown or paused_text)
+    def _texts(self, squeeze: int) -> dict[str, str]:
+        """What each label says. ``squeeze`` 1 leaves out what the reply's own line already says
+        (the word "online", the served model, the last cost, the speed); 2 also the paused note."""
+        compact = squeeze >= 1
+        connection = "" if compact and self.connection == "online" else self.connection
+        note = "" if squeeze >= 2 else f" ({self.paused_note or 'reply still arriving'})"
+        texts = {
+            "gateway": f"● {self.gateway} {connection}".strip(),
+            "paused": self.retry_countdown or (f"⏸ PAUSED{note}" if self.paused else ""),
+            "balance": "",
+            "spend": "",
+        }
         if self.show_credits:
             balance = (
                 f"Balance {format_credits(self.balance, NO_FIGURE)}"
@@ -88,7 +83,7 @@ class StatusBar(Horizontal):
             if self.balance_stale:
                 reason = self.stale_reason or "not updated"
                 balance += f" (stale: {reason})" if self.balance is not None else f" ({reason})"
-            self._set("balance", balance)
+            texts["balance"] = balance
             if self.live_cost is not None:
                 spend = f"Reply ~{format_credits(self.live_cost, NO_FIGURE)} ▲"
             else:
@@ -96,18 +91,29 @@ class StatusBar(Horizontal):
             chat = f"Chat {format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {self.spend_cap:g} cap"
-            # Narrow: the last reply's cost is on that reply's own line; keep the total here.
-            compact_idle = self.compact and self.live_cost is None
-            self._set("spend", chat if compact_idle else f"{spend} · {chat}")
-        else:
-            self._set("balance", "")
-            self._set("spend", "")
+            compact_idle = compact and self.live_cost is None
+            texts["spend"] = chat if compact_idle else f"{spend} · {chat}"
         served = self.served_endpoint
-        if self.compact:
+        if compact:
             served = provider_of(served) or served
-        self._set("served", f"via {served}" if self.show_provider and served else "")
-        self._set("speed", f"{self.speed:.0f} tok/s" if self.speed and not self.compact else "")
-        self._set("saving", self.saving)
+        texts["served"] = f"via {served}" if self.show_provider and served else ""
+        texts["speed"] = f"{self.speed:.0f} tok/s" if self.speed and not compact else ""
+        texts["saving"] = self.saving
+        return texts
+
+    def _refresh_all(self) -> None:
+        for squeeze in range(3):
+            texts = self._texts(squeeze)
+            # A shown label takes its text and a 2-cell margin; the bar has 1 cell padding a side.
+            needed = sum(cell_len(text) + _MARGIN for text in texts.values() if text) + 2
+            if needed <= self.size.width:
+                break
+        for name, text in texts.items():
+            self._set(name, text)
+        self._label("gateway").set_class(self.connection == "online", "-online")
+        self._label("gateway").set_class(
+            self.connection not in ("online", "connecting"), "-offline"
+        )
 
     # Every displayed fact funnels into one redraw; cheap (a handful of labels).
     def watch_gateway(self) -> None:
