@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -84,16 +85,25 @@ def _isolated_environment(
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
 
 
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    """A fresh embedded gateway on an ephemeral loopback port, fast enough for tests."""
+@contextmanager
+def start_sim(
+    *, api_key: str = "test-key", credits: float = 50.0, seed: int = 0, **options: Any
+) -> Iterator[Any]:
+    """A fresh embedded gateway on an ephemeral loopback port, fast enough for tests.
+
+    Replies come at once (no time to first token, no delay between tokens); ``options`` go to
+    ``GatewaySim`` as they are (``clock=...``). The gateway stops when the block ends.
+    """
     from tui_chat.gateway_sim import GatewaySim
 
-    gateway = GatewaySim(api_key="test-key", credits=50.0, seed=0)
-    gateway.controls.token_delay_s = 0.0
-    gateway.controls.ttft_s = 0.0
-    gateway.start()
-    try:
+    with GatewaySim(api_key=api_key, credits=credits, seed=seed, **options) as gateway:
+        gateway.controls.token_delay_s = 0.0
+        gateway.controls.ttft_s = 0.0
         yield gateway
-    finally:
-        gateway.stop()
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    """A fresh embedded gateway that accepts ``test-key`` (see ``start_sim``)."""
+    with start_sim() as gateway:
+        yield gateway

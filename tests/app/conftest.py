@@ -10,8 +10,10 @@ import pytest
 from textual.pilot import Pilot
 
 from tui_chat.app import UnifyTUI
+from tui_chat.config import GatewayProfile
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+from tui_chat.profiles import connect
 
 APP_SIZE = (120, 40)
 
@@ -44,6 +46,27 @@ def make_app(sim: Any) -> Callable[..., UnifyTUI]:
         return UnifyTUI(**options)
 
     return build
+
+
+def profiles_app(
+    profiles: dict[str, GatewayProfile], first: str = "demo", **overrides: Any
+) -> UnifyTUI:
+    """Build the app on profile ``first`` of ``profiles`` (key ``test-key``), others to switch to.
+
+    ``overrides`` go to ``UnifyTUI`` as they are (``connect_profile=...``, ``keys_file=...``).
+    """
+    connection = connect(profiles[first], "test-key", retrying=False)
+    options: dict[str, Any] = {
+        "gateway": connection.gateway,
+        "account": connection.account,
+        "model": "llama-3.1-8b-chat@groq",
+        "gateway_label": connection.label,
+        "balance_poll_s": 3600.0,
+        "profiles": profiles,
+        "profile_name": first,
+    }
+    options.update(overrides)
+    return UnifyTUI(**options)
 
 
 async def send(pilot: Pilot[Any], text: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import Button, Input
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tests.conftest import start_sim
 from tui_chat.config import GatewayProfile, load_config
 from tui_chat.connecting import PendingConnection, startup_notice
 from tui_chat.core.conversation import Outcome
@@ -40,14 +41,8 @@ def replies(app: Any) -> list[Any]:
 @pytest.fixture
 def secret_sim() -> Iterator[GatewaySim]:
     """An embedded gateway that accepts only SECRET."""
-    gateway = GatewaySim(api_key=SECRET, credits=50.0, seed=0)
-    gateway.controls.token_delay_s = 0.0
-    gateway.controls.ttft_s = 0.0
-    gateway.start()
-    try:
+    with start_sim(api_key=SECRET) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
 
 
 def pending_for(

@@ -6,10 +6,10 @@ from typing import Any
 
 from textual.widgets import Select, Static
 
-from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wait_until
 from tui_chat.app import UnifyTUI
 from tui_chat.config import GatewayProfile
-from tui_chat.profiles import connect, profile_connector
+from tui_chat.profiles import profile_connector
 from tui_chat.screens.key_entry import KeyEntryScreen
 
 
@@ -21,15 +21,8 @@ def build(sim: Any, **extra_profiles: GatewayProfile) -> UnifyTUI:
         ),
         **extra_profiles,
     }
-    first = connect(profiles["demo"], "test-key", retrying=False)
-    return UnifyTUI(
-        gateway=first.gateway,
-        account=first.account,
-        model="llama-3.1-8b-chat@groq",
-        gateway_label=first.label,
-        balance_poll_s=3600.0,
-        profiles=profiles,
-        profile_name="demo",
+    return profiles_app(
+        profiles,
         connect_profile=profile_connector(demo_base_url=sim.base_url, demo_key="test-key"),
     )
 

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from textual.widgets import Input
 
-from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wait_until
+from tests.conftest import start_sim
 from tui_chat.app import UnifyTUI
 from tui_chat.config import GatewayProfile
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import resolve_key
-from tui_chat.profiles import connect, profile_connector
+from tui_chat.profiles import profile_connector
 from tui_chat.screens.key_entry import KeyEntryScreen
 
 REMOTE_KEY = "uk-REMOTE-SWITCH-0123456789abcdef"
@@ -30,14 +31,8 @@ REMOTE_KEY = "uk-REMOTE-SWITCH-0123456789abcdef"
 @pytest.fixture
 def keyed_sim() -> Iterator[GatewaySim]:
     """A second embedded gateway that accepts only REMOTE_KEY."""
-    gateway = GatewaySim(api_key=REMOTE_KEY, credits=20.0, seed=1)
-    gateway.controls.token_delay_s = 0.0
-    gateway.controls.ttft_s = 0.0
-    gateway.start()
-    try:
+    with start_sim(api_key=REMOTE_KEY, credits=20.0, seed=1) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
 
 
 def build(sim: Any, keyed_sim: GatewaySim, keys_file: Path) -> UnifyTUI:
@@ -47,15 +42,8 @@ def build(sim: Any, keyed_sim: GatewaySim, keys_file: Path) -> UnifyTUI:
             "remote", "unify", base_url=keyed_sim.base_url, key_env="H6_REMOTE_KEY_UNSET"
         ),
     }
-    first = connect(profiles["demo"], "test-key", retrying=False)
-    return UnifyTUI(
-        gateway=first.gateway,
-        account=first.account,
-        model="llama-3.1-8b-chat@groq",
-        gateway_label=first.label,
-        balance_poll_s=3600.0,
-        profiles=profiles,
-        profile_name="demo",
+    return profiles_app(
+        profiles,
         # keys are looked up in keys_file only (no keyring, the variable is unset)
         connect_profile=profile_connector(keyring=None),
         keys_file=keys_file,

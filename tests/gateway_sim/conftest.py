@@ -10,6 +10,7 @@ import openai
 import pytest
 import requests
 
+from tests.conftest import start_sim
 from tui_chat.gateway_sim import GatewaySim
 
 KEY = "test-key"
@@ -45,9 +46,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def clocked_sim(clock: FakeClock) -> Iterator[GatewaySim]:
     """A gateway whose time (and so its drift) moves only when the test says."""
-    with GatewaySim(api_key=KEY, credits=50.0, seed=0, clock=clock) as gateway:
-        gateway.controls.token_delay_s = 0.0
-        gateway.controls.ttft_s = 0.0
+    with start_sim(api_key=KEY, clock=clock) as gateway:
         yield gateway
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -13,14 +12,6 @@ import requests
 from tests.gateway_sim.conftest import AUTH, KEY
 from tui_chat.gateway_sim import Fault, GatewaySim
 from tui_chat.gateway_sim.dialects import display_name, openrouter_slug
-
-
-@pytest.fixture
-def sim() -> Iterator[GatewaySim]:
-    with GatewaySim(api_key=KEY, credits=50.0, seed=0) as gateway:
-        gateway.controls.token_delay_s = 0.0
-        gateway.controls.ttft_s = 0.0
-        yield gateway
 
 
 def _messages(text: str = "Hello, my name is Ada") -> list[dict[str, str]]:

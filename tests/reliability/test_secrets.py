@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.traceback import Traceback
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tests.conftest import start_sim
 from tui_chat.gateway_sim import Fault, GatewaySim
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.retry import RetryingGateway
@@ -38,14 +39,8 @@ def assert_clean(where: str, text: str | bytes) -> None:
 
 @pytest.fixture
 def secret_sim() -> Iterator[GatewaySim]:
-    sim = GatewaySim(api_key=SECRET, credits=50.0, seed=0)
-    sim.controls.token_delay_s = 0.0
-    sim.controls.ttft_s = 0.0
-    sim.start()
-    try:
+    with start_sim(api_key=SECRET) as sim:
         yield sim
-    finally:
-        sim.stop()
 
 
 def terminal_output(app: Any) -> str:
