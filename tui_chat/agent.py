@@ -24,8 +24,8 @@ from typing import TextIO
 
 from tui_chat.core.accounting import spent_line
 from tui_chat.core.conversation import Conversation, Message, Outcome
-from tui_chat.core.endpoint import Endpoint, parse_endpoint, provider_of
-from tui_chat.core.events import TextDelta
+from tui_chat.core.endpoint import EndpointError, endpoint_problem, parse_endpoint, provider_of
+from tui_chat.core.events import Retrying, TextDelta
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import Gateway
 from tui_chat.gateways.config import GatewaySettings
@@ -58,8 +58,10 @@ class Agent:
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         gateway: Gateway | None = None,
+        gateway_kind: str = "unify",
     ) -> None:
-        self._endpoint: Endpoint = parse_endpoint(model)
+        self._gateway_kind = gateway_kind
+        self._model = self._checked(model)
         if gateway is None:
             gateway = UnifyGateway(GatewaySettings.from_env(api_key=api_key, base_url=base_url))
         self._gateway = gateway
@@ -76,12 +78,27 @@ class Agent:
     @property
     def model(self) -> str:
         """The endpoint string the next reply is requested from."""
-        return str(self._endpoint)
+        return self._model
 
     @model.setter
     def model(self, value: str) -> None:
         # EndpointError is a ValueError whose message names the expected format.
-        self._endpoint = parse_endpoint(value)
+        self._model = self._checked(value)
+
+    def _checked(self, value: str) -> str:
+        """``value`` as it will be sent, checked for this gateway kind (EndpointError if not).
+
+        Unify's ``model@provider`` syntax everywhere (legacy ``<uploaded_by>/`` prefix dropped);
+        OpenRouter's own ids and a plain server's model names where the gateway takes them.
+        """
+        if not isinstance(value, str):
+            raise EndpointError("The model must be a string: <model>@<provider>.")
+        problem = endpoint_problem(self._gateway_kind, value)
+        if problem is not None:
+            raise EndpointError(problem)
+        if "@" in value:
+            return str(parse_endpoint(value))
+        return value.strip()
 
     @property
     def conversation(self) -> Conversation:
@@ -134,7 +151,7 @@ class Agent:
     def _chat_turn(self, text: str, *, show_credits: bool, show_provider: bool) -> None:
         self._conversation.add_user(text)
         messages = self._conversation.api_messages()
-        reply = self._conversation.start_reply(str(self._endpoint))
+        reply = self._conversation.start_reply(self._model)
         try:
             self._loop().run(self._stream_reply(reply, messages))
         except KeyboardInterrupt:
@@ -152,13 +169,18 @@ class Agent:
         self._write("\n")
 
     async def _stream_reply(self, reply: Message, messages: list[dict[str, str]]) -> None:
-        events = self._gateway.stream_chat(str(self._endpoint), messages)
+        events = self._gateway.stream_chat(self._model, messages)
         async with aclosing(events):
             async for event in events:
                 reply.apply(event)
                 if isinstance(event, TextDelta):
                     # Model text is data: control characters must not drive the terminal.
                     self._write(inert(event.text.replace("\r\n", "\n")))
+                elif isinstance(event, Retrying):
+                    self._write(
+                        f"({inert(event.reason)}: retrying in {event.delay_s:.0f} s, "
+                        f"attempt {event.attempt} of {event.max_attempts})\n"
+                    )
         if reply.outcome is None:  # a gateway that ended without Done still finished
             reply.outcome = Outcome.COMPLETE
 
@@ -166,7 +188,7 @@ class Agent:
         served = reply.served_endpoint
         if served:
             return provider_of(served) or served
-        return self._endpoint.provider
+        return provider_of(self._model)
 
     # -- terminal and event loop ------------------------------------------------------------
 

@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_config or args.write_config:
         return _config_template(args)
     from tui_chat.config import UnknownGatewayError
-    from tui_chat.profiles import endpoint_problem, first_endpoint
+    from tui_chat.core.endpoint import endpoint_problem
+    from tui_chat.profiles import first_endpoint
 
     config, problems = _load_config(args)
     try:
@@ -339,10 +340,18 @@ def _run_plain(
         if answer.strip().lower() not in ("y", "yes"):
             print("unify-tui: not sent.", file=sys.stderr)
             return 2
-    from tui_chat.agent import Agent
+    from dataclasses import replace
 
-    key = plan.key.get_secret_value() if plan.key is not None else "no-key"
-    agent = Agent(model, api_key=key, base_url=plan.base_url)
+    from tui_chat.agent import Agent
+    from tui_chat.profiles import connect
+
+    # The profile's own gateway kind (Unify, OpenRouter, OpenAI-compatible, demo), at the base
+    # URL the command line settled on; the Agent checks model strings for that kind.
+    profile = plan.profile
+    if profile.kind != "demo":
+        profile = replace(profile, base_url=plan.base_url)
+    connection = connect(profile, plan.key, demo_base_url=plan.base_url)
+    agent = Agent(model, gateway=connection.gateway, gateway_kind=profile.kind)
     agent.run(show_credits=args.show_credits, show_provider=args.show_provider)
     return 0
 

@@ -21,6 +21,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui_chat.config import GatewayProfile
 from tui_chat.connecting import PendingConnection
+from tui_chat.core.endpoint import endpoint_problem
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.gateways.config import SecretStr
@@ -30,7 +31,6 @@ from tui_chat.profiles import (
     Connection,
     ProfileConnector,
     connect,
-    endpoint_problem,
     first_endpoint,
 )
 from tui_chat.screens.dialogs import ConfirmScreen

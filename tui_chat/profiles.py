@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui_chat.config import GatewayProfile
-from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.gateways.base import Account, Capabilities, Gateway
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.errors import ConfigurationError, MissingAPIKeyError
@@ -129,30 +128,6 @@ def _same_server(url: str | None, other: str | None) -> bool:
 def _origin(url: str) -> str:
     match = re.match(r"^[a-z]+://[^/]+", url.strip().lower())
     return match.group(0) if match else url
-
-
-_NAME_RE = re.compile(r"\S+")
-
-
-def endpoint_problem(kind: str, text: str) -> str | None:
-    """Why ``text`` cannot be sent to a gateway of ``kind`` (a sentence), or None when it can.
-
-    Unify and the demo take the seed's ``model@provider`` syntax. OpenRouter also takes its own
-    ids (``openai/gpt-4o-mini``, ``...:nitro``). A plain OpenAI-compatible server takes any model
-    name the server knows (``gpt-4o-mini``, ``llama3.1:8b``).
-    """
-    stripped = text.strip()
-    if kind == "openai-compatible":
-        if not _NAME_RE.fullmatch(stripped):
-            return "Type a model name the server knows, e.g. gpt-4o-mini (no spaces)."
-        return None
-    if kind == "openrouter" and "@" not in stripped and _NAME_RE.fullmatch(stripped):
-        return None
-    try:
-        parse_endpoint(stripped)
-    except EndpointError as error:
-        return str(error)
-    return None
 
 
 def first_endpoint(profile: GatewayProfile, previous: str | None, default: str) -> str:

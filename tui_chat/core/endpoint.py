@@ -289,3 +289,27 @@ def provider_of(served: str) -> str:
 def model_of(served: str) -> str:
     """The model part of a served endpoint (before the last '@'); the whole string if none."""
     return served.rsplit("@", 1)[0]
+
+
+_MODEL_NAME = re.compile(r"\S+")
+
+
+def endpoint_problem(kind: str, text: str) -> str | None:
+    """Why ``text`` cannot be sent to a gateway of ``kind`` (a sentence), or None when it can.
+
+    Unify and the demo take the seed's ``model@provider`` syntax. OpenRouter also takes its own
+    ids (``openai/gpt-4o-mini``, ``...:nitro``). A plain OpenAI-compatible server takes any model
+    name the server knows (``gpt-4o-mini``, ``llama3.1:8b``).
+    """
+    stripped = text.strip()
+    if kind == "openai-compatible":
+        if not _MODEL_NAME.fullmatch(stripped):
+            return "Type a model name the server knows, e.g. gpt-4o-mini (no spaces)."
+        return None
+    if kind == "openrouter" and "@" not in stripped and _MODEL_NAME.fullmatch(stripped):
+        return None
+    try:
+        parse_endpoint(stripped)
+    except EndpointError as error:
+        return str(error)
+    return None

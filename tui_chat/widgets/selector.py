@@ -17,10 +17,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint
+from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, endpoint_problem, parse_endpoint
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
-from tui_chat.profiles import endpoint_problem
 
 # What the panel says about a missing feature, in this order.
 _NOTED_FEATURES = ("has_balance", "reports_cost")
