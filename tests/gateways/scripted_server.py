@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.loopback import LoopbackServer, running
+
 
 @dataclass
 class Send:
@@ -97,39 +99,33 @@ def whole_response(
     return [Send((head + "\r\n").encode() + data), Close()]
 
 
+class _TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
 @dataclass
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     scripts: list[list[Step]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     disconnected: threading.Event = field(default_factory=threading.Event)
-    _server: socketserver.ThreadingTCPServer | None = None
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
+        host, port = self.address
         return f"http://{host}:{port}/v0"
 
     def script(self, *steps: Step) -> None:
         self.scripts.append(list(steps))
 
-    def start(self) -> None:
+    def _make_server(self, address: tuple[str, int]) -> socketserver.TCPServer:
         owner = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 owner._handle(self.request)
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        return _TCPServer(address, Handler)
 
     def _handle(self, conn: socket.socket) -> None:
         reader = conn.makefile("rb")
@@ -174,9 +170,4 @@ class ScriptedServer:
 
 
 def serve() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(ScriptedServer())

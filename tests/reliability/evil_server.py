@@ -9,12 +9,13 @@ window-title change. The tests then check that all of it shows as literal, inert
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
+
+from tests.loopback import LoopbackServer, running
 
 # Each piece would do something in a terminal or to Rich/Textual markup if passed through.
 MARKUP = "[bold red]PWNED[/]"
@@ -34,18 +35,16 @@ FORBIDDEN = ("\x1b]", "\x07", "\x9b", "\x9d", "\x1b[31mRED")
 
 
 @dataclass
-class EvilGateway:
+class EvilGateway(LoopbackServer):
     reply: str = EVIL
     fail_with: str | None = None  # an error detail: answer chat with HTTP 400 and this
     chats: list[Any] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v0"
+        return f"http://127.0.0.1:{self.address[1]}/v0"
 
-    def start(self) -> None:
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,21 +99,8 @@ class EvilGateway:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        return ThreadingHTTPServer(address, Handler)
 
 
 def serve() -> Iterator[EvilGateway]:
-    gateway = EvilGateway()
-    gateway.start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
+    yield from running(EvilGateway())
