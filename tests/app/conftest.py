@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual.pilot import Pilot
 
 from tui_chat.app import UnifyTUI
@@ -67,6 +69,24 @@ def profiles_app(
     }
     options.update(overrides)
     return UnifyTUI(**options)
+
+
+def terminal_output(app: UnifyTUI) -> str:
+    """What the driver would write for the whole screen: text and Textual's own CSI codes."""
+    console = Console(
+        width=app.size.width,
+        height=app.size.height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+        safe_box=False,
+    )
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    console.print(update)
+    output = console.file.getvalue()
+    assert isinstance(output, str)
+    return output
 
 
 async def send(pilot: Pilot[Any], text: str) -> None:

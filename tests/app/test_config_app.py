@@ -218,12 +218,17 @@ async def test_escape_leaves_the_app_running_and_says_how(make_app: Any, secret_
 # --- plain http to another host --------------------------------------------------------------
 
 
+def plain_http_app(make_app: Any, sim: GatewaySim, calls: list[SecretStr | None]) -> Any:
+    """The app connecting to a plain-http gateway on another host, with SECRET already found."""
+    pending = pending_for(
+        sim, calls, base_url="http://gateway.example.com/v0", key=SecretStr(SECRET)
+    )
+    return make_app(gateway=None, account=None, pending_connection=pending)
+
+
 async def test_plain_http_key_is_not_sent_unless_confirmed(make_app: Any, secret_sim: Any) -> None:
     calls: list[SecretStr | None] = []
-    pending = pending_for(
-        secret_sim, calls, base_url="http://gateway.example.com/v0", key=SecretStr(SECRET)
-    )
-    app = make_app(gateway=None, account=None, pending_connection=pending)
+    app = plain_http_app(make_app, secret_sim, calls)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         question = str(app.screen.query_one(".dialog-question").render())
@@ -237,10 +242,7 @@ async def test_plain_http_key_is_not_sent_unless_confirmed(make_app: Any, secret
 
 async def test_plain_http_key_sent_after_confirmation(make_app: Any, secret_sim: Any) -> None:
     calls: list[SecretStr | None] = []
-    pending = pending_for(
-        secret_sim, calls, base_url="http://gateway.example.com/v0", key=SecretStr(SECRET)
-    )
-    app = make_app(gateway=None, account=None, pending_connection=pending)
+    app = plain_http_app(make_app, secret_sim, calls)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
         assert str(app.screen.query_one("#confirm", Button).label) == "Send anyway"

@@ -68,6 +68,25 @@ async def flush(app: UnifyTUI) -> None:
     assert await asyncio.to_thread(app.recorder.flush)
 
 
+def notices(app: UnifyTUI) -> str:
+    return " ".join(str(n.render()) for n in app.chat_log.query(".notice"))
+
+
+async def open_conversation_list(pilot: Any, rows: int | None = None) -> OptionList:
+    """Open the saved-conversations list (ctrl+o) and return it, once it has ``rows`` rows."""
+    app = pilot.app
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
+    options = app.screen.query_one("#conversation-list", OptionList)
+    if rows is not None:
+        await wait_until(pilot, lambda: options.option_count == rows, what=f"{rows} rows")
+    return options
+
+
+def row_texts(options: OptionList) -> list[str]:
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
 async def test_conversation_survives_quit_and_restart(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
@@ -127,8 +146,7 @@ async def test_without_a_store_the_app_chats_and_says_not_saving(make_app: Any, 
     app = make_app(store_notice="Not saving: the data folder /x is read-only.")
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: "not saving" in status_text(app), what="status")
-        notices = " ".join(str(n.render()) for n in app.chat_log.query(".notice"))
-        assert "Not saving: the data folder /x is read-only." in notices
+        assert "Not saving: the data folder /x is read-only." in notices(app)
         await send(pilot, "hello")
         await wait_for_reply(pilot)
         assert app.conversation.last_reply is not None
@@ -185,8 +203,8 @@ async def test_corrupt_database_notice_is_shown_and_app_saves_to_a_fresh_file(
     try:
         app = make_app(store=store, store_notice=notice)
         async with app.run_test(size=APP_SIZE) as pilot:
-            notices = " ".join(str(n.render()) for n in app.chat_log.query(".notice"))
-            assert "moved aside" in notices and ".corrupt-" in notices
+            shown = notices(app)
+            assert "moved aside" in shown and ".corrupt-" in shown
             await send(pilot, "first words in a fresh file")
             await wait_for_reply(pilot)
             await flush(app)
@@ -210,13 +228,8 @@ async def test_list_open_rename_delete_with_keys(
         await flush(app)
         second_id = app.conversation_id
 
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
-        screen = app.screen
-        assert isinstance(screen, ConversationsScreen)
-        options = screen.query_one("#conversation-list", OptionList)
-        await wait_until(pilot, lambda: options.option_count == 2, what="two rows")
-        rows = [str(options.get_option_at_index(i).prompt) for i in range(2)]
+        options = await open_conversation_list(pilot, rows=2)
+        rows = row_texts(options)
         assert "beta conversation about coffee" in rows[0]  # newest first
         assert "credits" in rows[0] and "llama-3.1-8b-chat@groq" in rows[0]
         assert options.highlighted == 0  # the open conversation
@@ -233,11 +246,7 @@ async def test_list_open_rename_delete_with_keys(
         assert app.conversation.messages[1].outcome is Outcome.COMPLETE
 
         # Rename the highlighted (open) conversation.
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
-        screen = app.screen
-        options = screen.query_one("#conversation-list", OptionList)
-        await wait_until(pilot, lambda: options.option_count == 2)
+        options = await open_conversation_list(pilot, rows=2)
         await pilot.press("down")  # from the search box to the list
         options.highlighted = 1 if "alpha" in str(options.get_option_at_index(1).prompt) else 0
         await pilot.press("f2")
@@ -248,19 +257,12 @@ async def test_list_open_rename_delete_with_keys(
         await pilot.press("enter")
         await wait_until(
             pilot,
-            lambda: any(
-                "Tea notes" in str(options.get_option_at_index(i).prompt)
-                for i in range(options.option_count)
-            ),
+            lambda: any("Tea notes" in row for row in row_texts(options)),
             what="renamed row",
         )
 
         # Delete the other one: a confirmation first, and cancel keeps it.
-        index = next(
-            i
-            for i in range(options.option_count)
-            if "beta" in str(options.get_option_at_index(i).prompt)
-        )
+        index = next(i for i, row in enumerate(row_texts(options)) if "beta" in row)
         options.highlighted = index
         await pilot.press("delete")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
@@ -287,10 +289,7 @@ async def test_deleting_the_open_conversation_starts_a_new_one(
         await send(pilot, "short lived")
         await wait_for_reply(pilot)
         await flush(app)
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
-        options = app.screen.query_one("#conversation-list", OptionList)
-        await wait_until(pilot, lambda: options.option_count == 1)
+        await open_conversation_list(pilot, rows=1)
         await pilot.press("down", "delete")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("tab", "enter")
@@ -318,10 +317,7 @@ async def test_search_as_you_type_jumps_to_the_hit(
         await wait_for_reply(pilot)
         await flush(app)
 
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen))
-        screen = app.screen
-        options = screen.query_one("#conversation-list", OptionList)
+        options = await open_conversation_list(pilot)
         await pilot.press(*"zeppe")
         await wait_until(
             pilot,

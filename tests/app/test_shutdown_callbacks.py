@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from textual.widget import Widget
 
@@ -18,6 +19,7 @@ from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount
 
 GATE_TIMEOUT_S = 20.0
+T = TypeVar("T")
 
 
 class HeldAccount:
@@ -30,38 +32,27 @@ class HeldAccount:
         self.waiting: set[str] = set()
         self.returned: set[str] = set()
 
-    def _hold(self, name: str) -> None:
+    def _call(self, name: str, call: Callable[[], T]) -> T:
+        """Make ``call`` (waiting first for ``release`` if ``name`` is held); note its return."""
         if name in self._held:
             self.waiting.add(name)
             self.release.wait(GATE_TIMEOUT_S)
+        try:
+            return call()
+        finally:
+            self.returned.add(name)
 
     def credits(self) -> float:
-        self._hold("credits")
-        try:
-            return self._inner.credits()
-        finally:
-            self.returned.add("credits")
+        return self._call("credits", self._inner.credits)
 
     def models(self) -> list[str]:
-        self._hold("models")
-        try:
-            return self._inner.models()
-        finally:
-            self.returned.add("models")
+        return self._call("models", self._inner.models)
 
     def providers(self, model: str) -> list[str]:
-        self._hold("providers")
-        try:
-            return self._inner.providers(model)
-        finally:
-            self.returned.add("providers")
+        return self._call("providers", lambda: self._inner.providers(model))
 
     def endpoint_details(self, endpoint: str) -> Any:
-        self._hold("details")
-        try:
-            return self._inner.endpoint_details(endpoint)
-        finally:
-            self.returned.add("details")
+        return self._call("details", lambda: self._inner.endpoint_details(endpoint))
 
     def close(self) -> None:
         self._inner.close()
@@ -86,17 +77,26 @@ class ReleaseOnUnmount(Widget):
             await asyncio.sleep(0.02)  # a bounded poll inside shutdown, not a test's wait
 
 
-async def test_exit_while_balance_and_models_in_flight_is_clean(sim: Any, make_app: Any) -> None:
+def held_account(sim: Any, held: set[str]) -> HeldAccount:
     settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
-    account = HeldAccount(UnifyAccount(settings), {"credits", "models", "providers", "details"})
+    return HeldAccount(UnifyAccount(settings), held)
+
+
+async def hold_until_shutdown(pilot: Any, account: HeldAccount) -> None:
+    """Wait until the balance and model requests are held, then let them return at shutdown."""
+    await wait_until(
+        pilot,
+        lambda: {"credits", "models"} <= account.waiting,
+        what="the balance and model requests in flight",
+    )
+    await pilot.app.status.mount(ReleaseOnUnmount(account))
+
+
+async def test_exit_while_balance_and_models_in_flight_is_clean(sim: Any, make_app: Any) -> None:
+    account = held_account(sim, {"credits", "models", "providers", "details"})
     app = make_app(account=account)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await wait_until(
-            pilot,
-            lambda: {"credits", "models"} <= account.waiting,
-            what="the balance and model requests in flight",
-        )
-        await app.status.mount(ReleaseOnUnmount(account))
+        await hold_until_shutdown(pilot, account)
         # Leaving the block shuts the app down with the four requests still in flight (as the
         # benchmark smoke test did); they return while the screen's widgets are being removed.
     assert app._exception is None
@@ -107,16 +107,10 @@ async def test_exit_while_balance_and_models_in_flight_is_clean(sim: Any, make_a
 async def test_quit_while_balance_in_flight_is_clean(sim: Any, make_app: Any) -> None:
     """ctrl+q with the balance and model list still loading: exit code 0, the late results are
     dropped (the worker threads end instead of waiting on a loop that is gone)."""
-    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
-    account = HeldAccount(UnifyAccount(settings), {"credits", "models"})
+    account = held_account(sim, {"credits", "models"})
     app = make_app(account=account)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await wait_until(
-            pilot,
-            lambda: {"credits", "models"} <= account.waiting,
-            what="the balance and model requests in flight",
-        )
-        await app.status.mount(ReleaseOnUnmount(account))
+        await hold_until_shutdown(pilot, account)
         await pilot.press("ctrl+q")
     assert app._exception is None
     assert app.return_code == 0

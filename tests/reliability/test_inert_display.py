@@ -9,15 +9,13 @@ notifications.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rich.console import Console
 
-from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tests.app.conftest import APP_SIZE, send, terminal_output, wait_for_reply, wait_until
 from tests.reliability import evil_server
 from tests.reliability.evil_server import (
     ANSI,
@@ -42,24 +40,6 @@ _CSI = re.compile(r"\x1b\[[0-9;:?<=>]*[ -/]*[@-~]")
 @pytest.fixture
 def evil() -> Iterator[EvilGateway]:
     yield from evil_server.serve()
-
-
-def terminal_output(app: Any) -> str:
-    """What the driver would write for the whole screen: text and Textual's own CSI codes."""
-    console = Console(
-        width=app.size.width,
-        height=app.size.height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        legacy_windows=False,
-        safe_box=False,
-    )
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    console.print(update)
-    output = console.file.getvalue()
-    assert isinstance(output, str)
-    return output
 
 
 def visible(output: str) -> str:
@@ -140,17 +120,21 @@ async def test_error_card_detail_is_inert(make_app: Any, evil: EvilGateway) -> N
         assert app.prompt.text == "hello"
 
 
+async def search_palette(pilot: Any, model: str, typed: str, hit: str) -> None:
+    """Once ``model`` is listed, type ``typed`` in the command palette and wait for ``hit``."""
+    app = pilot.app
+    await wait_until(pilot, lambda: model in app.known_models, what="model list")
+    await pilot.press("ctrl+p")
+    await pilot.press(*typed)
+    await wait_until(pilot, lambda: hit in visible(terminal_output(app)), what="palette hit")
+
+
 async def test_command_palette_shows_hostile_model_names_literally(
     make_app: Any, evil: EvilGateway
 ) -> None:
     app = build(make_app, evil)
     async with app.run_test(size=WIDE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: EVIL_MODEL in app.known_models, what="model list")
-        await pilot.press("ctrl+p")
-        await pilot.press(*"evil")
-        await wait_until(
-            pilot, lambda: "PWNED" in visible(terminal_output(app)), what="palette hit"
-        )
+        await search_palette(pilot, EVIL_MODEL, "evil", "PWNED")
         seen = assert_nothing_escapes(app)
         assert "Switch model: evil[bold red]PWNED[/]␛[31mRED" in seen
         await pilot.press("enter")  # choose it: the name is refused, and said so, inertly
@@ -242,10 +226,7 @@ async def test_unusual_model_name_in_the_palette_is_shown_and_refused_cleanly(
 ) -> None:
     app = build(make_app, evil)
     async with app.run_test(size=WIDE, notifications=True) as pilot:
-        await wait_until(pilot, lambda: UNUSUAL_MODEL in app.known_models, what="model list")
-        await pilot.press("ctrl+p")
-        await pilot.press(*"ledom")
-        await wait_until(pilot, lambda: "全角モデル" in visible(terminal_output(app)), what="hit")
+        await search_palette(pilot, UNUSUAL_MODEL, "ledom", "全角モデル")
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert app.is_running

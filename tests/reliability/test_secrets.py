@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 from rich.traceback import Traceback
 
-from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+from tests.app.conftest import APP_SIZE, send, terminal_output, wait_for_reply, wait_until
 from tests.conftest import start_sim
 from tui_chat.gateway_sim import Fault, GatewaySim
 from tui_chat.gateways.config import GatewaySettings
@@ -41,19 +41,6 @@ def assert_clean(where: str, text: str | bytes) -> None:
 def secret_sim() -> Iterator[GatewaySim]:
     with start_sim(api_key=SECRET) as sim:
         yield sim
-
-
-def terminal_output(app: Any) -> str:
-    console = Console(
-        width=app.size.width,
-        height=app.size.height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        legacy_windows=False,
-    )
-    console.print(app.screen._compositor.render_update(full=True))
-    return str(console.file.getvalue())
 
 
 async def test_key_appears_nowhere_after_a_session(
