@@ -34,8 +34,9 @@ SEED_ROUTING_MODES: tuple[str, ...] = (
 )
 ROUTING_MODES: tuple[str, ...] = (*SEED_ROUTING_MODES, "lowest-cost", "highest-quality")
 
-# alias -> canonical metric. The seed-era names and the later Router names together.
-_METRIC_ALIASES: dict[str, str] = {
+# alias -> canonical metric. The seed-era names and the later Router names together (the
+# embedded gateway's routing reads the same table).
+METRIC_ALIASES: dict[str, str] = {
     "quality": "quality",
     "q": "quality",
     "ttft": "ttft",
@@ -66,7 +67,7 @@ _SEARCH_KEYS = (
 )
 
 # Longest alias first so that "input-cost" wins over "i" inside the old "<0.5input-cost" syntax.
-_ALIAS = "|".join(re.escape(a) for a in sorted(_METRIC_ALIASES, key=len, reverse=True))
+_ALIAS = "|".join(re.escape(a) for a in sorted(METRIC_ALIASES, key=len, reverse=True))
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _MODE_RE = re.compile(rf"(?:(?:lowest|highest)-)?(?:{_ALIAS})", re.ASCII)
 _OLD_THRESHOLDS_RE = re.compile(
@@ -152,7 +153,7 @@ def _check_routing_spec(spec: str) -> None:
             raise _fail(f"The routing spec {_shown(spec)} has an empty part between '|'")
         if _is_routing_item(item):
             continue
-        if item.startswith(("lowest-", "highest-")) or item in _METRIC_ALIASES:
+        if item.startswith(("lowest-", "highest-")) or item in METRIC_ALIASES:
             raise _fail(
                 f"{_shown(item)} is not a routing mode; use a provider name or one of "
                 + ", ".join(ROUTING_MODES)

@@ -29,33 +29,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..core.endpoint import METRIC_ALIASES  # the client's table: one list of metric names
 from . import errors
 from .catalog import PROVIDERS, Catalog, EndpointMetrics, EndpointSpec
 
 MAX_FALLBACKS = 5
 MAX_ROUTER_CANDIDATES = 5
 
-METRIC_ALIASES: dict[str, str] = {
-    "quality": "quality",
-    "q": "quality",
-    "ttft": "ttft",
-    "time-to-first-token": "ttft",
-    "t": "ttft",
-    "itl": "itl",
-    "inter-token-latency": "itl",
-    "i": "itl",
-    "cost": "cost",
-    "c": "cost",
-    "input-cost": "input-cost",
-    "ic": "input-cost",
-    "input-cost-per-token": "input-cost",
-    "output-cost": "output-cost",
-    "oc": "output-cost",
-    "output-cost-per-token": "output-cost",
-    "tks-per-sec": "tks-per-sec",
-    "ots": "tks-per-sec",
-    "output-tks-per-sec": "tks-per-sec",
-}
 #: Metrics where more is better when no ``lowest-``/``highest-`` prefix is given.
 _HIGHER_IS_BETTER = frozenset({"quality", "tks-per-sec"})
 _SEARCH_SPACE_KEYS = ("models", "providers", "skip_models", "skip_providers")
