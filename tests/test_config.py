@@ -12,6 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui_chat.config import (
+    _PRICE_KEYS,
+    _PROFILE_KEYS,
+    _TOP_LEVEL_KEYS,
     DEFAULT_BINDING_KEYS,
     AppConfig,
     ConfigProblem,
@@ -413,30 +416,14 @@ def test_key_advice_says_where_keys_go(tmp_path: Path) -> None:
 
 # --- property tests: no exception, ever ------------------------------------------------------
 
+# Every key config.toml knows (from the loader's own tables, so a new key is fuzzed too), some
+# profile names, a key that does not belong there, and random words.
 _keys = st.sampled_from(
-    [
-        "default_gateway",
-        "default_model",
-        "show_credits",
-        "show_provider",
-        "theme",
-        "system_prompt",
-        "temperature",
-        "max_tokens",
-        "spend_cap",
-        "bindings",
-        "gateways",
-        "kind",
-        "base_url",
-        "key_env",
-        "prices",
-        "input",
-        "output",
-        "stop",
-        "unify",
-        "local",
-        "api_key",
-    ]
+    list(
+        dict.fromkeys(
+            [*_TOP_LEVEL_KEYS, *_PROFILE_KEYS, *_PRICE_KEYS, "stop", "unify", "local", "api_key"]
+        )
+    )
 ) | st.text(min_size=1, max_size=8)
 _scalars = (
     st.booleans()
