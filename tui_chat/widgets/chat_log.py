@@ -6,7 +6,9 @@ back to the bottom re-attaches (Textual's anchor does exactly this).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.containers import VerticalScroll
@@ -22,6 +24,37 @@ RELEASE_AFTER_S = 0.5
 HISTORY_PAGE = 24
 """Stored messages mounted at a time: the newest page when a conversation opens, then one older
 page each time the view nears the top."""
+
+FOLD_SCREENS = 4
+"""History pages wholly more than this many screens above or below the view are folded: their
+widgets are unmounted and one blank placeholder of the same height keeps the scroll geometry
+(a 1,000-turn conversation scrolled through would otherwise keep ~4,000 widgets, ~170 MB)."""
+
+UNFOLD_SCREENS = 2
+"""A folded page is mounted again as soon as it comes within this many screens of the view."""
+
+COLLECT_IDLE_S = 1.0
+"""Seconds without scrolling after which the widgets of folded pages are freed."""
+
+COLLECT_AFTER_PAGES = 12
+"""...or at once when this many pages were folded since the last time (scrolling on and on)."""
+
+
+class FoldedTurns(Widget):
+    """Stands in, at the same height, for a page of stored turns far from the view."""
+
+
+@dataclass(eq=False)
+class _HistoryPage:
+    """Stored messages mounted together; folded (a placeholder) while far from the view."""
+
+    messages: list[Message]
+    endpoint: str | None  # the endpoint requested before the first of them
+    widgets: list[Widget] = field(default_factory=list)
+    placeholder: FoldedTurns | None = None
+
+    def nodes(self) -> list[Widget]:
+        return [self.placeholder] if self.placeholder is not None else self.widgets
 
 
 class ChatLog(VerticalScroll):
@@ -39,6 +72,13 @@ class ChatLog(VerticalScroll):
         self._endpoint_before: list[str | None] = []
         self._first_history: Widget | None = None
         self._loading_older = False
+        # Mounted history, oldest page first; id(Message) -> its page while that is folded.
+        self._pages: list[_HistoryPage] = []
+        self._folded: dict[int, _HistoryPage] = {}
+        self._unfold_pending = False
+        self._hold_folding = False
+        self._folded_since_collect = 0
+        self._collect_timer: Timer | None = None
         self._show_credits = True
         self._show_provider = True
         self._release_timer: Timer | None = None
@@ -89,6 +129,8 @@ class ChatLog(VerticalScroll):
                 endpoint = message.requested_endpoint or endpoint
         self._older = older
         self._first_history = None
+        self._pages = []
+        self._folded = {}
         self._mount_older(HISTORY_PAGE)
 
     def _history_widgets(self, messages: Sequence[Message], endpoint: str | None) -> list[Widget]:
@@ -129,13 +171,15 @@ class ChatLog(VerticalScroll):
             return
         start = max(0, len(self._older) - count)
         page = self._older[start:]
-        widgets = self._history_widgets(page, self._endpoint_before[start])
+        endpoint = self._endpoint_before[start]
+        widgets = self._history_widgets(page, endpoint)
         del self._older[start:]
         del self._endpoint_before[start:]
         if not widgets:
             self._mount_older(count)  # a page with nothing to show: take the next one
             return
-        first_shown = self._first_history
+        first_shown = self._pages[0].nodes()[0] if self._pages else self._first_history
+        self._pages.insert(0, _HistoryPage(page, endpoint, widgets))
         self._first_history = widgets[0]
         # If the view still reaches within a screen of the top, the next page is needed too
         # (short messages; scrolling cannot get nearer the top than 0 to ask for it).
@@ -168,6 +212,11 @@ class ChatLog(VerticalScroll):
         super().watch_scroll_y(old_value, new_value)
         if self._release_timer is None:
             self._release_timer = self.set_timer(RELEASE_AFTER_S, self._release_far_caches)
+        if self._collect_timer is not None:
+            self._collect_timer.reset()  # wait for the scrolling to pause
+        if self._folded and not self._unfold_pending:
+            self._unfold_pending = True
+            self.call_after_refresh(self._unfold_near)
         # Within a screen of the top with older messages waiting: mount the next page.
         if self._older and not self._loading_older and new_value <= self.size.height:
             self._loading_older = True
@@ -178,6 +227,7 @@ class ChatLog(VerticalScroll):
         are rebuilt if scrolled back to, and they made memory grow with every turn scrolled
         past (benchmarks/bench_history.py)."""
         self._release_timer = None
+        self._fold_far_pages()
         margin = self.size.height * 3
         top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
         for child in self.children:
@@ -190,6 +240,113 @@ class ChatLog(VerticalScroll):
                     else:
                         widget._styles_cache.clear()
 
+    def _fold_far_pages(self) -> None:
+        """Replace each history page far from the view by a placeholder of its height."""
+        if self._loading_older or self._hold_folding or self.size.height <= 0:
+            return
+        margin = self.size.height * FOLD_SCREENS
+        top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
+        folded_pages = 0
+        for index, page in enumerate(self._pages):
+            widgets = page.widgets
+            if page.placeholder is not None or not widgets:
+                continue
+            if not all(widget.is_attached for widget in widgets):
+                continue
+            first, last = widgets[0], widgets[-1]
+            y, end = first.virtual_region.y, last.virtual_region.bottom
+            if end <= y or (end >= top and y <= bottom):
+                continue  # not laid out yet, or near the view
+            placeholder = FoldedTurns()
+            placeholder.styles.height = end - y
+            # The same outer margins: the layout (and so the scroll position) does not move.
+            placeholder.styles.margin = (first.styles.margin.top, 0, last.styles.margin.bottom, 0)
+            self.mount(placeholder, before=first)
+            self.remove_children(widgets)
+            page.placeholder, page.widgets = placeholder, []
+            for message in page.messages:
+                self._message_widgets.pop(id(message), None)
+                self._folded[id(message)] = page
+            if index == 0:
+                self._first_history = placeholder
+            folded_pages += 1
+        if folded_pages:
+            self._folded_since_collect += folded_pages
+            if self._folded_since_collect >= COLLECT_AFTER_PAGES:
+                self._collect_garbage()
+            elif self._collect_timer is None:
+                self._collect_timer = self.set_timer(COLLECT_IDLE_S, self._collect_garbage)
+
+    def _collect_garbage(self) -> None:
+        """Free the widgets of folded pages. They sit in reference cycles, and the collector's
+        full pass (the only one that reaches them; the app sets high thresholds) runs rarely,
+        so without this they would stay in memory. A full pass costs ~0.1 s with a long
+        conversation open, so it runs when scrolling paused, or after many folds."""
+        if self._collect_timer is not None:
+            self._collect_timer.stop()
+            self._collect_timer = None
+        if self._folded_since_collect:
+            self._folded_since_collect = 0
+            gc.collect()
+
+    def _unfold_near(self) -> None:
+        """Mount again the folded pages that came near the view, keeping the view still."""
+        self._unfold_pending = False
+        if not self._folded or self.size.height <= 0:
+            return
+        margin = self.size.height * UNFOLD_SCREENS
+        top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
+        near = []
+        for page in self._pages:
+            placeholder = page.placeholder
+            if placeholder is None or not placeholder.is_attached:
+                continue
+            region = placeholder.virtual_region
+            if region.bottom >= top and region.y <= bottom:
+                near.append(page)
+        if near:
+            self._unfold(near)
+
+    def _unfold(self, pages: list[_HistoryPage]) -> None:
+        placeholders = {id(page.placeholder) for page in pages}
+        # A node in view that stays: after the layout, it is put back where it was on screen.
+        view_top = self.scroll_y
+        anchor = next(
+            (
+                child
+                for child in self.children
+                if id(child) not in placeholders and child.virtual_region.bottom > view_top
+            ),
+            None,
+        )
+        offset = anchor.virtual_region.y - view_top if anchor is not None else 0
+        for page in pages:
+            placeholder = page.placeholder
+            assert placeholder is not None
+            for message in page.messages:
+                self._folded.pop(id(message), None)
+            page.widgets = self._history_widgets(page.messages, page.endpoint)
+            page.placeholder = None
+            if not page.widgets:
+                placeholder.remove()
+                continue
+            if self._first_history is placeholder:
+                self._first_history = page.widgets[0]
+            self.mount_all(page.widgets, before=placeholder)
+            placeholder.remove()
+        self._pages = [page for page in self._pages if page.nodes()]
+        if anchor is None or self.following:
+            return
+
+        def keep_position() -> None:
+            if not anchor.is_attached:
+                return
+            target = anchor.virtual_region.y - offset
+            if abs(target - self.scroll_y) >= 1:  # heights changed (e.g. a resize meanwhile)
+                self.scroll_to(y=target, animate=False, immediate=True, release_anchor=False)
+
+        self.call_after_refresh(keep_position)
+
     def _fill_above(self) -> None:
         if self._older and not self._loading_older and self.scroll_y <= self.size.height:
             self._mount_older(HISTORY_PAGE)
@@ -201,6 +358,10 @@ class ChatLog(VerticalScroll):
     def reveal(self, message: Message) -> bool:
         """Scroll to the widget showing ``message`` and highlight it; False if it is not shown."""
         widget = self._message_widgets.get(id(message))
+        page = self._folded.get(id(message))
+        if widget is None and page is not None:  # on a folded page: mount it again
+            self._unfold([page])
+            widget = self._message_widgets.get(id(message))
         if widget is None:
             older = [id(item) for item in self._older]
             if id(message) in older:  # stored but not mounted yet: mount down to it
@@ -212,7 +373,14 @@ class ChatLog(VerticalScroll):
             found.remove_class("-search-hit")
         widget.add_class("-search-hit")
         self.release_anchor()
-        self.call_after_refresh(self.scroll_to_widget, widget, top=True, animate=False)
+        self._hold_folding = True  # until the view is there, or folding could take it away
+
+        def scroll_to_it() -> None:
+            self._hold_folding = False
+            if widget.is_attached:
+                self.scroll_to_widget(widget, top=True, animate=False)
+
+        self.call_after_refresh(scroll_to_it)
         return True
 
     def add_marker(self, endpoint: str) -> ModelMarker:
@@ -235,6 +403,8 @@ class ChatLog(VerticalScroll):
         self._older = []
         self._endpoint_before = []
         self._first_history = None
+        self._pages = []
+        self._folded = {}
         self.remove_children()
 
     @property
