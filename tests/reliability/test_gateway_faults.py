@@ -17,6 +17,7 @@ import pytest
 from tests.gateways.scripted_server import ScriptedServer, chunk, sse, stream_script
 from tests.reliability.faults import PARAMS, READ_TIMEOUT_S, Case
 from tui_chat.core.events import Done, StreamError, StreamEvent, TextDelta, Usage
+from tui_chat.gateways.base import Gateway
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import ConnectionFailed, MalformedResponse, StreamInterrupted
 from tui_chat.gateways.unify import UnifyGateway
@@ -26,7 +27,11 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 
 async def stream(settings: GatewaySettings, endpoint: str = ENDPOINT) -> list[StreamEvent]:
-    gateway = UnifyGateway(settings)
+    return await collect(UnifyGateway(settings), endpoint)
+
+
+async def collect(gateway: Gateway, endpoint: str) -> list[StreamEvent]:
+    """Every event of one reply from ``gateway``, which is closed afterwards."""
     events: list[StreamEvent] = []
     try:
         async with aclosing(gateway.stream_chat(endpoint, HELLO)) as replies:
@@ -207,13 +212,9 @@ async def test_fault_ends_in_typed_events_for_other_gateway_kinds(
         base_url=getattr(sim, url_attribute), api_key="test-key", timeout=case.read_timeout_s
     )
     gateway, account = build_gateway(kind, settings)
-    events: list[StreamEvent] = []
     try:
-        async with aclosing(gateway.stream_chat(model, HELLO)) as replies:
-            async for event in replies:
-                events.append(event)
+        events = await collect(gateway, model)
     finally:
-        await gateway.aclose()
         account.close()
     assert_well_formed(events)
     text = text_of(events)
