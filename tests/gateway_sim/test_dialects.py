@@ -189,6 +189,28 @@ def test_openrouter_error_chunk_mid_stream(sim: GatewaySim) -> None:
     assert last == {"error": {"code": 502, "message": "Upstream provider went away"}}
 
 
+@pytest.mark.parametrize(
+    ("base", "model"),
+    [
+        ("base_url", "gpt-4o-mini@openai"),
+        ("openrouter_base_url", "openai/gpt-4o-mini"),
+        ("openai_base_url", "gpt-4o-mini"),
+    ],
+)
+def test_error_chunk_default_text_is_the_same_streamed_or_whole(
+    sim: GatewaySim, base: str, model: str
+) -> None:
+    body = {"model": model, "messages": _messages()}
+    url = getattr(sim, base)
+    sim.inject(Fault("error_chunk", after_tokens=2))
+    streamed = json.loads(_events(_raw_stream(url, body))[-1])
+    sim.inject(Fault("error_chunk"))
+    whole = requests.post(f"{url}/chat/completions", json=body, headers=AUTH, timeout=10)
+    assert whole.status_code == 200
+    assert whole.json() == streamed
+    assert streamed["error"]["code"] == 502 and streamed["error"]["message"]
+
+
 # -- plain OpenAI-compatible -------------------------------------------------------------------
 
 

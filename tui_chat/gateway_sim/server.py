@@ -1180,9 +1180,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         if fault is not None and kind is FaultKind.ERROR_CHUNK:
-            status = fault.status or 502
-            text = fault.detail if isinstance(fault.detail, str) else _phrase(status)
-            self._send_json(200, {"error": {"code": status, "message": text}})
+            self._send_json(200, self._error_chunk(fault))
             return
         content = "".join(tokens)
         completion_tokens = len(tokens)
@@ -1338,6 +1336,18 @@ class _Handler(BaseHTTPRequestHandler):
             bill(sent + extra_tokens)
             self._drop()
 
+    def _error_chunk(self, fault: Fault) -> dict[str, Any]:
+        """The ``{"error": ...}`` object an error-chunk fault sends, streamed or whole."""
+        status = fault.status or 502
+        message = fault.detail if isinstance(fault.detail, str) else None
+        if message is None:
+            message = (
+                dialects.default_message(self._dialect, status)
+                if self._dialect != dialects.UNIFY
+                else DEFAULT_DETAILS.get(status, _phrase(status))
+            )
+        return {"error": {"code": status, "message": message}}
+
     def _stream_fault(self, fault: Fault, writer: _EventWriter, head: str, served: str) -> str:
         """Apply a mid-stream fault; returns "go" (carry on), "end" or "drop"."""
         kind = fault.kind
@@ -1349,15 +1359,7 @@ class _Handler(BaseHTTPRequestHandler):
             writer.raw(b"data: " + half.encode())
             return "end"
         if kind is FaultKind.ERROR_CHUNK:
-            status = fault.status or 502
-            message = fault.detail if isinstance(fault.detail, str) else None
-            if message is None:
-                message = (
-                    dialects.default_message(self._dialect, status)
-                    if self._dialect != dialects.UNIFY
-                    else DEFAULT_DETAILS.get(status, _phrase(status))
-                )
-            writer.event(_json({"error": {"code": status, "message": message}}))
+            writer.event(_json(self._error_chunk(fault)))
             return "end"
         if kind is FaultKind.MALFORMED_CHUNK:
             writer.event(
