@@ -71,7 +71,10 @@ async def test_reply_provenance_status_and_lists_are_inert(
         await wait_for_reply(pilot)
         reply = next(m for m in app.conversation.messages if m.role == "assistant")
         assert reply.content == EVIL  # kept verbatim in the conversation (it is data)
-        await pilot.pause()
+        # the provenance line is painted after the reply ends: wait for it, not a fixed pause
+        await wait_until(
+            pilot, lambda: "via served" in visible(terminal_output(app)), what="provenance line"
+        )
         seen = assert_nothing_escapes(app)
         # The reply: markup shown literally, escapes as visible stand-ins.
         assert MARKUP in seen
