@@ -26,10 +26,11 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+import requests
+
 if TYPE_CHECKING:  # imported on first use: ~0.5 s at start-up otherwise (see warm_up())
     import httpx2
     import openai
-    import requests
     from openai import AsyncOpenAI
 
 from tui_chat import __version__
@@ -493,9 +494,7 @@ class AccountClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        # requests (~100 ms to import) is loaded with the first call, in a worker thread,
-        # never before the app's first frame.
-        self._session_given = session
+        self._session = session or requests.Session()
         self._cache_ttl_s = cache_ttl_s
         self._clock = clock
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = {}
@@ -505,20 +504,9 @@ class AccountClient:
         """Extra headers on every request (none here)."""
         return {}
 
-    @property
-    def _session(self) -> requests.Session:
-        if self._session_given is None:
-            import requests
-
-            with self._lock:
-                if self._session_given is None:
-                    self._session_given = requests.Session()
-        return self._session_given
-
     def close(self) -> None:
-        """Close the HTTP session (if one was opened)."""
-        if self._session_given is not None:
-            self._session_given.close()
+        """Close the HTTP session."""
+        self._session.close()
 
     def clear_cache(self) -> None:
         """Forget cached listings and details (e.g. after switching gateway)."""
@@ -535,8 +523,6 @@ class AccountClient:
         }
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        import requests
-
         url = f"{self.settings.base_url}/{path}"
         try:
             response = self._session.get(
