@@ -226,6 +226,20 @@ def _go(child: subprocess.Popen[str], times: int) -> None:
     child.stdin.flush()
 
 
+def _wait_for_saved_exchange(db: Path, timeout_s: float = 30.0) -> None:
+    """Until the last opened conversation holds one finished exchange (user + complete reply)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with Store.open(db) as store:
+            record = store.last_opened_conversation()
+            if record is not None:
+                messages = store.load_conversation(record.id).messages
+                if len(messages) >= 2 and messages[1].outcome is Outcome.COMPLETE:
+                    return
+        time.sleep(0.05)
+    pytest.fail("the first instance's exchange never reached the database")
+
+
 def test_two_app_processes_share_one_database(sim: Any, tmp_path: Path) -> None:
     db = tmp_path / "conversations.db"
     Store.open(db).close()  # created up front, so neither child races to create the file
@@ -240,6 +254,9 @@ def test_two_app_processes_share_one_database(sim: Any, tmp_path: Path) -> None:
         assert _ready(left_lines) == (None, 0)  # an empty database: a new conversation
         _go(left, 1)
         left_lines.until("finished 0")
+        # The reply is on screen before the writer thread has committed it: wait for the
+        # database, so the second instance is sure to find the exchange.
+        _wait_for_saved_exchange(db)
         # The second instance starts while the first is open: it reopens the first's
         # conversation (the last opened one), with the exchange saved so far.
         right = _spawn(db, sim.base_url, "right", count, gated=True)
