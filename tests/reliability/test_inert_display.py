@@ -65,7 +65,9 @@ async def test_reply_provenance_status_and_lists_are_inert(
     make_app: Any, evil: EvilGateway
 ) -> None:
     app = build(make_app, evil)
-    async with app.run_test(size=WIDE) as pilot:
+    # Wide enough that the status bar never squeezes the served endpoint to its provider part,
+    # whatever the reply's speed (a 4-digit tok/s once tipped it over at 160 columns).
+    async with app.run_test(size=(240, 50)) as pilot:
         await wait_until(pilot, lambda: EVIL_MODEL in app.known_models, what="model list")
         await send(pilot, "hello")
         await wait_for_reply(pilot)
