@@ -40,6 +40,7 @@ from tui_chat.profiles import ProfileConnector
 from tui_chat.saving import SavedConversations
 from tui_chat.store import Store
 from tui_chat.widgets.chat_log import ChatLog
+from tui_chat.widgets.markdown_stream import code_blocks
 from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
 from tui_chat.widgets.prompt_input import PromptInput
 from tui_chat.widgets.selector import SelectorPanel
@@ -864,8 +865,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.notify("Copied the last reply.", timeout=2)
 
     def action_copy_code(self) -> None:
-        for view in reversed(self.chat_log.replies):
-            blocks = view.body.code_blocks()
+        # From the conversation, not the log's widgets: old pages of a long log may be folded.
+        for message in reversed(self.conversation.messages):
+            blocks = code_blocks(message.content) if message.role == "assistant" else []
             if blocks:
                 self.copy_to_clipboard(blocks[-1])
                 self.notify("Copied the last code block.", timeout=2)

@@ -377,3 +377,23 @@ async def test_quitting_mid_reply_exits_cleanly(make_app: Any, sim: Any) -> None
         await wait_until(pilot, lambda: len(replies(app)[0].content) > 10, what="streaming")
         await pilot.press("ctrl+q")
     assert app.return_code in (0, None)
+
+
+async def test_copy_code_takes_the_last_fenced_block_from_the_conversation(
+    make_app: Any, sim: Any
+) -> None:
+    # Regression: f7 read the log's widgets, so a long log with its newest pages folded copied
+    # an older reply's code. The conversation is the one source of truth.
+    from tui_chat.widgets.markdown_stream import code_blocks
+
+    app = make_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "Show me some python code in markdown")
+        await wait_for_reply(pilot)
+        expected = code_blocks(app.conversation.messages[-1].content)[-1]
+        app.chat_log.clear_turns()  # the widgets are gone; the conversation is not
+        await pilot.pause()
+        await pilot.press("f7")
+        await pilot.pause()
+        assert app.clipboard == expected
+        assert expected.strip()

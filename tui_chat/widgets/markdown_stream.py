@@ -327,6 +327,13 @@ def _is_blank(line: list[Segment]) -> bool:
     )
 
 
+def code_blocks(source: str) -> list[str]:
+    """The bodies of the fenced code blocks in Markdown ``source``, in order, as the log shows
+    them (control characters made visible), including an unclosed fence at the end."""
+    tokens = _PARSER.parse(make_inert(source))
+    return [token.content for token in tokens if token.type == "fence"]
+
+
 class StreamingMarkdown(Widget):
     """A Markdown message that can grow while it streams in.
 
@@ -425,8 +432,7 @@ class StreamingMarkdown(Widget):
     def code_blocks(self) -> list[str]:
         """The bodies of the fenced code blocks, in order, as shown (control characters made
         visible), including an unclosed fence at the end."""
-        tokens = _PARSER.parse(make_inert(self.source))
-        return [token.content for token in tokens if token.type == "fence"]
+        return code_blocks(self.source)
 
     # ------------------------------------------------------------------ taking in text
 
