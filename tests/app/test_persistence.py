@@ -125,6 +125,11 @@ async def test_conversation_survives_quit_and_restart(
         # The model switch is shown where it happened.
         markers = list(again.chat_log.query(ModelMarker))
         assert [m.endpoint for m in markers] == ["gpt-4o-mini@openai"]
+        # ... before the prompt the new model answered, as it stood live (regression: it was
+        # put between that prompt and its reply).
+        shown = [w for w in again.chat_log.children if isinstance(w, (ModelMarker, UserTurn))]
+        kinds = [type(w).__name__ for w in shown]
+        assert kinds[-2:] == ["ModelMarker", "UserTurn"]
         # History is resent from the restored conversation.
         await send(pilot, "And of Italy?")
         await wait_for_reply(pilot, 3)

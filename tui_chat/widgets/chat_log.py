@@ -137,8 +137,16 @@ class ChatLog(VerticalScroll):
         """The widgets for stored `messages`; `endpoint` is the one requested before them."""
         widgets: list[Widget] = []
         replies: list[ReplyView] = []
-        for message in messages:
+        for index, message in enumerate(messages):
             if message.role == "user":
+                # The marker goes where the user switched: before the prompt that the new model
+                # answered (as it stood live), not between the prompt and its reply.
+                answer = messages[index + 1] if index + 1 < len(messages) else None
+                if answer is not None and answer.role == "assistant":
+                    requested = answer.requested_endpoint
+                    if requested and endpoint is not None and requested != endpoint:
+                        widgets.append(ModelMarker(requested))
+                        endpoint = requested
                 turn = UserTurn(message.content)
                 self._message_widgets[id(message)] = turn
                 widgets.append(turn)
