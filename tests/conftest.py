@@ -8,6 +8,7 @@ hanging on a firewall.
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,13 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 class OutsideNetworkCall(AssertionError):
     """Raised when a test tries to reach a host that is not loopback."""
+
+
+# A shell that starts a job in the background (nohup, `&` without job control) hands it SIGINT
+# ignored, and Python then never raises KeyboardInterrupt, in this process or in the child
+# processes the Ctrl+C tests start. Ctrl+C at a terminal always arrives; so must it here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _is_loopback(host: Any) -> bool:
