@@ -281,3 +281,33 @@ def post_key(app: Any, key: str, character: str | None) -> None:
     event = events.Key(key, character)
     event.set_sender(app)
     app._driver.send_message(event)
+
+
+SMOKE_HELP = "one tiny run, nothing saved"
+
+
+def finish(
+    name: str, result: dict[str, Any], table: Any, *, save: bool, smoke: bool
+) -> dict[str, Any]:
+    """Add the printable table to ``result`` and, for a real run, save it as JSON."""
+    result["table"] = table(result)
+    if save and not smoke:
+        result["path"] = str(write_results(name, result))
+    return result
+
+
+def bench_parser(doc: str | None, runs: int, runs_help: str, smoke_help: str) -> Any:
+    """The command line every benchmark shares: --runs N and --smoke."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=runs, help=runs_help)
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
+    return parser
+
+
+def report(title: str, result: dict[str, Any]) -> None:
+    """Print a benchmark's table and where its JSON went."""
+    print_rows(title, result["table"])
+    if "path" in result:
+        print(f"\nwrote {result['path']}")

@@ -40,16 +40,17 @@ from _common import (
     MODEL,
     FrameClock,
     SimProcess,
+    bench_parser,
+    finish,
     make_app,
     median,
     percentile,
     post_key,
     prepare_heap,
-    print_rows,
+    report,
     rounded,
     settle,
     wait_for,
-    write_results,
 )
 
 WORDS = [
@@ -314,16 +315,13 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(runs: int = 5, smoke: bool = False, save: bool = True) -> dict[str, Any]:
     result = measure(1 if smoke else runs, 30 if smoke else 1000)
-    result["table"] = table(result)
-    if save and not smoke:
-        result["path"] = str(write_results("history", result))
-    return result
+    return finish("history", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per conversation")
-    parser.add_argument("--smoke", action="store_true", help="one tiny run, nothing saved")
+    parser = bench_parser(
+        __doc__, 5, "fresh processes per conversation", "one tiny run, nothing saved"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--conversation", type=int, help=argparse.SUPPRESS)
@@ -334,9 +332,7 @@ def main() -> None:
         _child_main(arguments)
         return
     result = run(arguments.runs, arguments.smoke)
-    print_rows("Benchmark 4: long conversations", result["table"])
-    if "path" in result:
-        print(f"\nwrote {result['path']}")
+    report("Benchmark 4: long conversations", result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ dominate the figure. The event loop shared by the stream and the keys is what is
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import string
@@ -30,18 +29,20 @@ from typing import Any
 
 from _common import (
     APP_SIZE,
+    SMOKE_HELP,
     FrameClock,
     SimProcess,
+    bench_parser,
+    finish,
     make_app,
     median,
     percentile,
     post_key,
     prepare_heap,
-    print_rows,
+    report,
     rounded,
     settle,
     wait_for,
-    write_results,
 )
 
 
@@ -138,21 +139,14 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(runs: int = 5, smoke: bool = False, save: bool = True) -> dict[str, Any]:
     result = asyncio.run(measure(1 if smoke else runs, 5 if smoke else 40))
-    result["table"] = table(result)
-    if save and not smoke:
-        result["path"] = str(write_results("keys", result))
-    return result
+    return finish("keys", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs of 40 keys each")
-    parser.add_argument("--smoke", action="store_true", help="one tiny run, nothing saved")
+    parser = bench_parser(__doc__, 5, "runs of 40 keys each", SMOKE_HELP)
     arguments = parser.parse_args()
     result = run(arguments.runs, arguments.smoke)
-    print_rows("Benchmark 2: key -> screen while streaming", result["table"])
-    if "path" in result:
-        print(f"\nwrote {result['path']}")
+    report("Benchmark 2: key -> screen while streaming", result)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ start-up, importing Textual and drawing a first frame, which no Textual app can 
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import os
 import pty
@@ -34,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, median, print_rows, rounded, write_results
+from _common import ROOT, bench_parser, finish, median, report, rounded
 
 ALT_SCREEN = b"\x1b[?1049h"
 FIRST_PAINT = b"\x1b[1;1H"
@@ -168,21 +167,14 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(runs: int = 7, smoke: bool = False, save: bool = True) -> dict[str, Any]:
     result = measure(1 if smoke else runs, warm_up=not smoke)
-    result["table"] = table(result)
-    if save and not smoke:
-        result["path"] = str(write_results("startup", result))
-    return result
+    return finish("startup", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7, help="pairs of launches")
-    parser.add_argument("--smoke", action="store_true", help="one pair, nothing saved")
+    parser = bench_parser(__doc__, 7, "pairs of launches", "one pair, nothing saved")
     arguments = parser.parse_args()
     result = run(arguments.runs, arguments.smoke)
-    print_rows("Benchmark 3: start-up", result["table"])
-    if "path" in result:
-        print(f"\nwrote {result['path']}")
+    report("Benchmark 3: start-up", result)
 
 
 if __name__ == "__main__":

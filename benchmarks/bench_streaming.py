@@ -26,7 +26,6 @@ the whole reply.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import time
@@ -38,16 +37,17 @@ from _common import (
     MODEL,
     FrameClock,
     SimProcess,
+    bench_parser,
+    finish,
     make_app,
     median,
     percentile,
     post_key,
     prepare_heap,
-    print_rows,
+    report,
     rounded,
     settle,
     wait_for,
-    write_results,
 )
 
 PROMPT = "Explain streaming replies, with a table and code."
@@ -253,21 +253,16 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(runs: int = 5, smoke: bool = False, save: bool = True) -> dict[str, Any]:
     result = asyncio.run(measure(1 if smoke else runs, smoke))
-    result["table"] = table(result)
-    if save and not smoke:
-        result["path"] = str(write_results("streaming", result))
-    return result
+    return finish("streaming", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median reported)")
-    parser.add_argument("--smoke", action="store_true", help="one tiny run, nothing saved")
+    parser = bench_parser(
+        __doc__, 5, "runs per figure (median reported)", "one tiny run, nothing saved"
+    )
     arguments = parser.parse_args()
     result = run(arguments.runs, arguments.smoke)
-    print_rows("Benchmark 1: streaming render", result["table"])
-    if "path" in result:
-        print(f"\nwrote {result['path']}")
+    report("Benchmark 1: streaming render", result)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ pays one-time work (building the HTTP client, a first connection) that later mes
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from typing import Any
@@ -34,17 +33,19 @@ from _common import (
     DEMO_KEY,
     FRAME_MS,
     MODEL,
+    SMOKE_HELP,
     FrameClock,
     SimProcess,
+    bench_parser,
+    finish,
     make_app,
     median,
     post_key,
     prepare_heap,
-    print_rows,
+    report,
     rounded,
     settle,
     wait_for,
-    write_results,
 )
 
 PROMPT = "How long until the first token?"
@@ -172,23 +173,16 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run(runs: int = 5, smoke: bool = False, save: bool = True) -> dict[str, Any]:
     result = asyncio.run(measure(1 if smoke else runs, 2 if smoke else 3))
-    result["table"] = table(result)
-    if save and not smoke:
-        result["path"] = str(write_results("ttft", result))
-    return result
+    return finish("ttft", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh apps, 3 messages each")
-    parser.add_argument("--smoke", action="store_true", help="one tiny run, nothing saved")
+    parser = bench_parser(__doc__, 5, "fresh apps, 3 messages each", SMOKE_HELP)
     arguments = parser.parse_args()
     result = run(arguments.runs, arguments.smoke)
-    print_rows("Benchmark 5: time to first token added by the app", result["table"])
     first = result["summary"]["first_message_of_each_app_ms_median"]
+    report("Benchmark 5: time to first token added by the app", result)
     print(f"  first message of each app (median): {first}")
-    if "path" in result:
-        print(f"\nwrote {result['path']}")
 
 
 if __name__ == "__main__":
