@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
@@ -184,6 +184,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         keyring: KeyringChoice = None,
         keys_file: Path | None = None,
         pin_model: bool = False,
+        after_first_frame: Sequence[Callable[[], None]] = (),
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -216,6 +217,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.balance_backoff = PollBackoff()
         self.models_backoff = PollBackoff()
         self._balance_retry_at: float | None = None  # time.monotonic() of the next try
+        # Called once, in a thread, when the first frame is on screen: what the first frame need
+        # not wait for (the demo gateway's start, re-enabling the garbage collector).
+        self._after_first_frame = list(after_first_frame)
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
         # Saved conversations (tui_chat/saving.py); store None: chat without saving.
@@ -291,19 +295,26 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 "ctrl+p opens the command palette."
             )
         self._apply_setup()
-        self._start_account()
         self._start_saving()
         self._start_connection()
-        self.call_after_refresh(self._warm_up_http)
+
+    async def on_ready(self, event: events.Ready) -> None:
+        """The first frame is on screen: now build and start what it did not need."""
+        await self.selector.build()
+        self._warm_up()
+        self._start_account()
 
     @work(thread=True, exclusive=True, group="warm-up")
-    def _warm_up_http(self) -> None:
-        """After the first frame: import the HTTP client stack the first message needs (~0.5 s
-        kept out of start-up and out of the first reply's wait; benchmarks/bench_startup.py),
-        and build the code highlighters, so no frame of a first reply stalls on them."""
+    def _warm_up(self) -> None:
+        """After the first frame, in a thread: the caller's start-up work (the demo gateway),
+        then the HTTP client stack the first message needs (~0.5 s kept out of start-up and out
+        of the first reply's wait; benchmarks/bench_startup.py) and the code highlighters, so no
+        frame of a first reply stalls on them."""
         from tui_chat.gateways.unify import warm_up
         from tui_chat.widgets.markdown_stream import warm_up_highlighting
 
+        for job in self._after_first_frame:
+            job()
         warm_up()
         warm_up_highlighting()
 

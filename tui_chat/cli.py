@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_chat import __version__
-
-DEMO_KEY = "demo-key"
+from tui_chat.demo import DEMO_KEY, DemoGateway
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,17 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _start_demo_gateway() -> Any:
-    from tui_chat.gateway_sim import GatewaySim
-
-    sim = GatewaySim(api_key=DEMO_KEY, credits=25.0)
-    # Paced like a quick hosted model so streaming, stop and pause can be seen.
-    sim.controls.token_delay_s = 0.012
-    sim.controls.ttft_s = 0.25
-    sim.start()
-    return sim
-
-
 def open_conversation_store(path: Path | None) -> tuple[Any, str | None]:
     """Open the conversation database: ``(store or None, a notice for the user or None)``.
 
@@ -142,6 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.print_config or args.write_config:
         return _config_template(args)
+    # Start-up builds ~100k objects that live as long as the process; collecting meanwhile only
+    # walks them again and again (about a tenth of the import time, measured). The collector is
+    # back on for the plain chat before its first prompt, for the app after its first frame.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(args: argparse.Namespace) -> int:
     from tui_chat.config import UnknownGatewayError
     from tui_chat.core.endpoint import endpoint_problem
     from tui_chat.profiles import first_endpoint
@@ -170,15 +171,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.show_provider is None:
         args.show_provider = config.show_provider
 
-    sim = _start_demo_gateway() if args.demo else None
+    # The demo gateway's address is known at once; the full-screen app starts it after its first
+    # frame (tui_chat/demo.py), the plain chat before its first prompt.
+    demo = DemoGateway() if args.demo else None
     try:
-        plan = _plan_connection(profile, args, sim)
+        plan = _plan_connection(profile, args, demo)
         if args.plain:
+            gc.enable()
+            if demo is not None:
+                demo.start()
             return _run_plain(plan, problems, model, args)
-        return _run_app(plan, problems, model, config, args)
+        return _run_app(plan, problems, model, config, args, demo)
     finally:
-        if sim is not None:
-            sim.stop()
+        if demo is not None:
+            demo.stop()
 
 
 DEFAULT_APP_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
@@ -250,7 +256,9 @@ class ConnectionPlan:
         return (self.key is not None or not self.needs_key) and self.transport_ok
 
 
-def _plan_connection(profile: Any, args: argparse.Namespace, sim: Any) -> ConnectionPlan:
+def _plan_connection(
+    profile: Any, args: argparse.Namespace, demo: DemoGateway | None
+) -> ConnectionPlan:
     from tui_chat.gateways.config import SecretStr
     from tui_chat.keys import (
         check_key_transport,
@@ -260,9 +268,9 @@ def _plan_connection(profile: Any, args: argparse.Namespace, sim: Any) -> Connec
         system_keyring,
     )
 
-    if sim is not None:
+    if demo is not None:
         return ConnectionPlan(
-            profile, sim.base_url, "Demo gateway", SecretStr(DEMO_KEY), False, True
+            profile, demo.base_url, "Demo gateway", SecretStr(DEMO_KEY), False, True
         )
     base_url = args.base_url or profile.base_url or ""
     if not args.base_url and profile.kind == "unify":
@@ -404,6 +412,7 @@ def _run_app(
     model: str,
     config: Any,
     args: argparse.Namespace,
+    demo: DemoGateway | None = None,
 ) -> int:
     from tui_chat.app import UnifyTUI
     from tui_chat.connecting import PendingConnection, startup_notice
@@ -447,11 +456,13 @@ def _run_app(
         # an explicit --model or --gateway wins over the model of the conversation reopened
         # at start; config.toml's default_model does not
         pin_model=bool(args.model or args.gateway),
+        after_first_frame=[gc.enable] + ([demo.start] if demo is not None else []),
         **_switchable_profiles(plan, config, args),
     )
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise walk ~100k objects (~130 ms, measured) mid-stream. Fewer,
     # smaller young collections too: the defaults ran one every ~1 s of streaming at 60-250 ms.
+    # The collector stays off (main) until the first frame is on screen (after_first_frame).
     gc.freeze()
     gc.set_threshold(10_000, 50, 100)
     try:

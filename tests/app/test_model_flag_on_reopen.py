@@ -45,6 +45,8 @@ async def test_model_flag_wins_over_the_reopened_conversations_model(
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: len(app.conversation.messages) == 2, what="reopened")
         assert app.endpoint == FLAG_MODEL
+        # the panel's widgets are mounted after the first frame
+        await wait_until(pilot, lambda: app.selector.built, what="the selector panel")
         assert app.selector.query_one("#endpoint-input", Input).value == FLAG_MODEL
         notices = " ".join(str(n.render()) for n in app.chat_log.query(".notice"))
         assert f"Next messages go to {FLAG_MODEL}" in notices

@@ -190,6 +190,7 @@ class GatewaySim:
         clock: Callable[[], float] = time.time,
         allow_remote: bool = False,
         controls: SimControls | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("GatewaySim needs an api_key (auth is real)")
@@ -217,6 +218,9 @@ class GatewaySim:
         self._server: _Server | None = None
         self._serve_thread: threading.Thread | None = None
         self._loopback = is_loopback(host)
+        # A socket already bound and listening (tui_chat.demo): its address is known before the
+        # sim is imported, and connections made meanwhile wait in its backlog until start().
+        self._listener = listener
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -224,7 +228,7 @@ class GatewaySim:
         """Bind and serve in a daemon thread; returns self."""
         if self._server is not None:
             raise RuntimeError("GatewaySim already started")
-        self._server = _Server((self.host, self._requested_port), _Handler, self)
+        self._server = _Server((self.host, self._requested_port), _Handler, self, self._listener)
         self._serve_thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -484,9 +488,22 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sim: GatewaySim
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        sim: GatewaySim,
+        listener: socket.socket | None = None,
     ) -> None:
         self.sim = sim
+        if listener is not None:
+            self.address_family = listener.family
+            super().__init__(listener.getsockname()[:2], handler, bind_and_activate=False)
+            self.socket.close()  # the one made by socketserver: serve on the listener instead
+            self.socket = listener
+            self.server_address = listener.getsockname()[:2]
+            self.server_name = str(self.server_address[0])
+            self.server_port = int(self.server_address[1])
+            return
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)

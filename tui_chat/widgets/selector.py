@@ -4,17 +4,25 @@ It shows lists the app hands it and reports what the user picked; it never calls
 Lists arrive from background workers, so each dropdown has a loading state, and when the gateway
 cannot list, the free-text endpoint field still works. The gateway dropdown lists the configured
 profiles; what the current gateway kind cannot do is greyed out with a one-line reason.
+
+The panel's own widgets (three dropdowns, an input, two checkboxes) are mounted just after the
+first frame: styling and drawing them took ~40-80 ms of start-up, and the first frame shows the
+panel's frame in its place, so nothing moves when they arrive. What the app tells the panel
+before then is applied, in order, once they are there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial, wraps
+from typing import Concatenate, ParamSpec
 
 from textual import on
-from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, endpoint_problem, parse_endpoint
@@ -25,9 +33,27 @@ from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 _NOTED_FEATURES = ("has_balance", "reports_cost")
 
 
+_P = ParamSpec("_P")
+
+
 def _option(text: str) -> Content:
     # Option labels are data (a model name may contain "["), never markup.
     return Content(inert(text))
+
+
+def _once_built(
+    method: Callable[Concatenate[SelectorPanel, _P], None],
+) -> Callable[Concatenate[SelectorPanel, _P], None]:
+    """Run ``method`` now if the panel's widgets are mounted, else as soon as they are."""
+
+    @wraps(method)
+    def call(panel: SelectorPanel, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        if panel.built:
+            method(panel, *args, **kwargs)
+        else:
+            panel._deferred.append(partial(method, panel, *args, **kwargs))
+
+    return call
 
 
 class SelectorPanel(VerticalScroll):
@@ -63,8 +89,27 @@ class SelectorPanel(VerticalScroll):
         self._setting = False  # True while the app sets values, so no event loops back
         self._capabilities = UNIFY_CAPABILITIES
         self._kind = "unify"
+        self.built = False  # the panel's widgets are mounted (after the first frame)
+        self._building = False
+        self._deferred: list[Callable[[], None]] = []
 
-    def compose(self) -> ComposeResult:
+    def on_mount(self) -> None:
+        # The app builds the panel when its first frame is up (UnifyTUI.on_ready); this is for
+        # any other host.
+        self.call_after_refresh(self.build)
+
+    async def build(self) -> None:
+        """Mount the panel's widgets and apply what it was told meanwhile (once)."""
+        if self._building:
+            return
+        self._building = True
+        await self.mount_all(self._widgets())
+        self.built = True
+        deferred, self._deferred = self._deferred, []
+        for call in deferred:
+            call()
+
+    def _widgets(self) -> Iterable[Widget]:
         yield Label("Gateway", classes="panel-heading")
         gateways = Select[str]([], prompt="Gateway", id="gateway-select")
         gateways.display = False  # shown once there are profiles to choose from
@@ -92,9 +137,11 @@ class SelectorPanel(VerticalScroll):
 
     # -- what the app tells the panel -------------------------------------------------------
 
+    @_once_built
     def set_gateway_note(self, text: str) -> None:
         self.query_one("#gateway-note", Static).update(Content(inert(text)))
 
+    @_once_built
     def set_profiles(self, profiles: list[tuple[str, str]], current: str | None) -> None:
         """The gateway profiles to offer, as ``(label, name)``; hidden when there is only one."""
         select = self.query_one("#gateway-select", Select)
@@ -103,11 +150,13 @@ class SelectorPanel(VerticalScroll):
         select.display = len(profiles) > 1
         self.set_profile(current)
 
+    @_once_built
     def set_profile(self, name: str | None) -> None:
         """Show ``name`` as the gateway in use (quietly: no ``GatewayChosen``)."""
         if name:
             self._select_quietly("#gateway-select", name)
 
+    @_once_built
     def set_capabilities(self, capabilities: Capabilities, kind: str) -> None:
         """Grey out what this gateway kind cannot do, with a one-line reason for each."""
         if (capabilities, kind) == (self._capabilities, self._kind):
@@ -142,6 +191,7 @@ class SelectorPanel(VerticalScroll):
             )
         self.set_details("", "")
 
+    @_once_built
     def set_current(self, endpoint: str) -> None:
         """Reflect the endpoint in use (after a switch from anywhere: panel, palette, CLI)."""
         if endpoint_problem(self._kind, endpoint) is not None:
@@ -164,6 +214,7 @@ class SelectorPanel(VerticalScroll):
         self._select_quietly("#model-select", self._model)
         self._select_quietly("#provider-select", self._provider)
 
+    @_once_built
     def set_models(self, models: list[str]) -> None:
         select = self.query_one("#model-select", Select)
         with self.prevent(Select.Changed):
@@ -171,11 +222,13 @@ class SelectorPanel(VerticalScroll):
             select.prompt = "Choose a model (type to search)" if models else "No models listed"
         self._select_quietly("#model-select", self._model)
 
+    @_once_built
     def set_models_failed(self, reason: str) -> None:
         select = self.query_one("#model-select", Select)
         select.prompt = "Model list unavailable"
         self._set_feedback(f"{reason} You can still type an endpoint string below.", ok=False)
 
+    @_once_built
     def set_providers(self, model: str, providers: list[str]) -> None:
         if model != self._model or not self._capabilities.provider_choice:
             return
@@ -187,9 +240,11 @@ class SelectorPanel(VerticalScroll):
             select.prompt = "Choose a provider"
         self._select_quietly("#provider-select", self._provider)
 
+    @_once_built
     def set_details(self, endpoint: str, text: str) -> None:
         self.query_one("#endpoint-details", Static).update(Content(inert(text)))
 
+    @_once_built
     def set_toggles(self, *, show_credits: bool, show_provider: bool) -> None:
         for widget_id, value in (
             ("#toggle-credits", show_credits),
