@@ -12,6 +12,9 @@ Design (figures: benchmarks/bench_render.py, results in benchmarks/results/rende
 * A width or theme change re-renders every block (once) from the kept block texts.
 * Line API (`render_line`): only visible lines are painted; a repaint covers only changed lines,
   and a layout is asked for only when the height changed, at most every LAYOUT_SECONDS.
+* Markdown-it, Pygments and Rich's Markdown (~50 ms to import) load on first use, from
+  `_markdown_render`: the first screen shows no Markdown, and the app warms them up in a thread
+  after its first frame (`warm_up_highlighting`).
 
 Model output is data: Rich markup shows literally (Markdown is rendered from text, never markup),
 raw HTML shows as text, and terminal control characters are made visible (`make_inert`).
@@ -21,25 +24,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name
-from pygments.token import Token as PygmentsToken
-from pygments.util import ClassNotFound
-from rich.cells import cell_len
 from rich.color import Color as RichColor
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import RenderableType
 from rich.errors import StyleSyntaxError
-from rich.markdown import CodeBlock, Heading, Markdown
 from rich.segment import Segment
 from rich.style import Style
-from rich.syntax import PygmentsSyntaxTheme, SyntaxTheme
 from rich.theme import Theme
 from textual.cache import LRUCache
 from textual.color import Color, ColorParseError
@@ -52,6 +44,11 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui_chat.widgets.markdown_blocks import BlockSplitter, make_inert
+
+if TYPE_CHECKING:
+    # Loaded on first use, not at start-up (see _markdown_render and __getattr__ below).
+    from tui_chat.widgets._markdown_render import code_lines as code_lines
+    from tui_chat.widgets._markdown_render import lexer_for as lexer_for
 
 FRAME_SECONDS = 1 / 60
 """The shortest time between two renders of the open tail block (seconds)."""
@@ -72,32 +69,6 @@ FAST_GROWTH_ROWS = 4
 DARK_CODE_THEME = "monokai"
 LIGHT_CODE_THEME = "default"
 
-# One parser for every block: CommonMark with GFM tables and strikethrough, and raw HTML off so
-# that "<script>" or "<details>" in a reply shows as text instead of vanishing.
-_PARSER = MarkdownIt("commonmark", {"html": False}).enable(["strikethrough", "table"])
-
-_LANGUAGE_SPLIT = re.compile(r"[|,;/{}()\[\]=:+]")
-
-
-@lru_cache(maxsize=256)
-def lexer_for(info: str) -> Lexer | None:
-    """The Pygments lexer for a fence info string, or None for plain text.
-
-    Tolerates what models write: "shell|bash", "{python}", "py title=x", unknown names.
-    """
-    words = info.split()
-    for candidate in _LANGUAGE_SPLIT.split(words[0] if words else ""):
-        name = candidate.strip().lower()
-        if not name:
-            continue
-        try:
-            # As Rich's Syntax does: keep leading/trailing blank lines, expand tabs to 4.
-            return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
-        except ClassNotFound:
-            continue
-    return None
-
-
 COMMON_LANGUAGES = (
     *("python", "bash", "json", "javascript", "typescript", "sql", "yaml", "toml", "rust"),
     *("go", "java", "c", "cpp", "html", "css", "diff", "markdown", "console", "text"),
@@ -107,137 +78,27 @@ COMMON_LANGUAGES = (
 def warm_up_highlighting() -> None:
     """Build the lexers of common fence languages now (compiling a lexer's patterns takes 5 to
     50 ms the first time, which would otherwise stall the frame where such a fence first
-    streams in). The app calls this from a thread after its first frame."""
+    streams in), after importing Markdown-it, Pygments and Rich's Markdown (~50 ms, left out of
+    start-up). The app calls this from a thread after its first frame."""
+    from tui_chat.widgets._markdown_render import lexer_for, syntax_theme
+
     for name in COMMON_LANGUAGES:
         lexer_for(name)
-    _syntax_theme(DARK_CODE_THEME)
-    _syntax_theme(LIGHT_CODE_THEME)
+    syntax_theme(DARK_CODE_THEME)
+    syntax_theme(LIGHT_CODE_THEME)
 
 
-@lru_cache(maxsize=8)
-def _syntax_theme(name: str) -> SyntaxTheme:
-    return PygmentsSyntaxTheme(name)
+_LAZY_NAMES = {"_PARSER": "PARSER", "code_lines": "code_lines", "lexer_for": "lexer_for"}
 
 
-class _LeftHeading(Heading):
-    """Headings aligned left, as in a chat transcript (Rich centres h1)."""
+def __getattr__(name: str) -> Any:
+    """This module's names that live in _markdown_render, which is imported only when one of
+    them is first asked for (importing it takes ~50 ms; the first screen shows no Markdown)."""
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from tui_chat.widgets import _markdown_render
 
-    LEVEL_ALIGN: ClassVar = dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), "left")
-
-
-class _FencedCode(CodeBlock):
-    """A code block: highlighted if the language is known, plain text otherwise, always wrapped
-    so no code is cropped off the right edge."""
-
-    @classmethod
-    def create(cls, markdown: Markdown, token: Token) -> _FencedCode:
-        return cls(token.info or "", markdown.code_theme)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        new_line = Segment.line()
-        for line in code_lines(
-            str(self.text).rstrip("\n"), self.lexer_name, self.theme, options.max_width
-        ):
-            yield from line
-            yield new_line
-
-
-def code_lines(
-    code: str, info: str, theme: str, width: int, *, top: bool = True, bottom: bool = True
-) -> list[list[Segment]]:
-    """Render a code block as rows of exactly `width` cells: highlighted when the fence names a
-    known language, hard-wrapped so no code is lost off the right edge, with a blank row above
-    and below (`top`, `bottom`) and none at the sides, so a mouse selection copies the code as is.
-
-    Written directly on Pygments tokens because Rich's Syntax costs ~0.2 ms a line, which a
-    streaming code block pays on every frame.
-    """
-    width = max(width, 1)
-    syntax_theme = _syntax_theme(theme)
-    background = syntax_theme.get_background_style()
-    lexer = lexer_for(info)
-    code = code.expandtabs(4)
-    tokens: Iterable[tuple[Any, str]] = (
-        lexer.get_tokens(code) if lexer is not None else ((PygmentsToken.Text, code),)
-    )
-    styles: dict[Any, Style] = {}
-    blank_row = [Segment(" " * width, background)]
-    rows: list[list[Segment]] = [blank_row] if top else []
-    row: list[Segment] = []
-    row_length = 0
-    source_lines = code.count("\n") + 1
-    lines_done = 0
-
-    def end_row() -> None:
-        nonlocal row, row_length
-        if row_length < width:
-            row.append(Segment(" " * (width - row_length), background))
-        rows.append(row)
-        row = []
-        row_length = 0
-
-    for token_type, value in tokens:
-        style = styles.get(token_type)
-        if style is None:
-            style = styles[token_type] = background + syntax_theme.get_style_for_token(token_type)
-        for index, part in enumerate(value.split("\n")):
-            if index:
-                end_row()
-                lines_done += 1
-                if lines_done >= source_lines:
-                    break  # the lexer's own final newline
-            while part:
-                length = len(part) if part.isascii() else cell_len(part)
-                if row_length + length <= width:
-                    row.append(Segment(part, style))
-                    row_length += length
-                    break
-                head, part = _split_cells(part, width - row_length)
-                if not head and not row_length:  # a wide character in a one-cell-wide block
-                    head, part = part[0], part[1:]
-                if head:
-                    row.append(Segment(head, style))
-                    row_length += cell_len(head)
-                end_row()
-    if lines_done < source_lines:
-        end_row()
-    if bottom:
-        rows.append(blank_row)
-    return rows
-
-
-def _split_cells(text: str, cells: int) -> tuple[str, str]:
-    """Split `text` after at most `cells` cells (at least one character if the row is empty)."""
-    if text.isascii():
-        return text[:cells], text[cells:]
-    total = 0
-    for index, character in enumerate(text):
-        total += cell_len(character)
-        if total > cells:
-            return text[:index], text[index:]
-    return text, ""
-
-
-class _BlockMarkdown(Markdown):
-    """Rich's Markdown renderable for one block, parsed with the shared parser."""
-
-    elements: ClassVar = {
-        **Markdown.elements,
-        "heading_open": _LeftHeading,
-        "fence": _FencedCode,
-        "code_block": _FencedCode,
-    }
-
-    def __init__(self, markup: str, code_theme: str) -> None:
-        # Markdown.__init__ builds a new MarkdownIt per call (slow per frame); set its fields here.
-        self.markup = markup
-        self.parsed = _PARSER.parse(markup)
-        self.code_theme = code_theme
-        self.justify = None
-        self.style = "none"
-        self.hyperlinks = True
-        self.inline_code_lexer = None
-        self.inline_code_theme = code_theme
+    return getattr(_markdown_render, _LAZY_NAMES[name])
 
 
 def _rich_color(variables: dict[str, str], name: str, background: Color) -> RichColor | None:
@@ -330,7 +191,9 @@ def _is_blank(line: list[Segment]) -> bool:
 def code_blocks(source: str) -> list[str]:
     """The bodies of the fenced code blocks in Markdown ``source``, in order, as the log shows
     them (control characters made visible), including an unclosed fence at the end."""
-    tokens = _PARSER.parse(make_inert(source))
+    from tui_chat.widgets._markdown_render import PARSER
+
+    tokens = PARSER.parse(make_inert(source))
     return [token.content for token in tokens if token.type == "fence"]
 
 
@@ -568,13 +431,15 @@ class StreamingMarkdown(Widget):
             return console.render_lines(renderable, options, pad=True)
 
     def _render_markdown(self, markup: str, width: int) -> list[Row]:
+        from tui_chat.widgets._markdown_render import BlockMarkdown, code_lines
+
         if not markup.strip():
             return []
-        renderable = _BlockMarkdown(markup, self._code_theme)
+        renderable = BlockMarkdown(markup, self._code_theme)
         tokens = renderable.parsed
         if len(tokens) == 1 and tokens[0].type == "fence":
             # A block that is one code fence (the common case for code): straight to rows, as
-            # _FencedCode would render it, without Rich's line splitting and padding passes.
+            # BlockMarkdown would render it, without Rich's line splitting and padding passes.
             fence = tokens[0]
             rows = code_lines(fence.content.rstrip("\n"), fence.info, self._code_theme, width)
             return rows
@@ -628,6 +493,8 @@ class StreamingMarkdown(Widget):
         `FENCE_RUN_LINES` lines so each frame renders only the newest lines: a long code block
         costs the same per frame at line 500 as at line 5. Highlighting restarts at each run while
         streaming; the closed fence is rendered again whole (once), so the end result is exact."""
+        from tui_chat.widgets._markdown_render import code_lines
+
         tail = self._tail
         fence = self._open_fence
         if fence is None or fence.width != width:
