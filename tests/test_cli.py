@@ -165,6 +165,15 @@ def test_unknown_binding_and_theme_are_named_with_their_line(
     assert app.theme_name is None
 
 
+def test_screen_bindings_are_known_though_screens_load_on_first_use(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    text = "[bindings]\nsettings_save = 'ctrl+w'\nconversations_close = 'f10'\nfly = 'f1'\n"
+    app = run(launched, "--demo", "--config", str(write_config(tmp_path, text)))
+    assert app.keymap_setting == {"settings_save": "ctrl+w", "conversations_close": "f10"}
+    assert "bindings.fly" in (app.startup_notice or "")
+
+
 def test_missing_config_given_on_the_command_line_is_said(
     tmp_path: Path, launched: list[UnifyTUI]
 ) -> None:

@@ -223,10 +223,10 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     if not args.plain:  # the full-screen app's binding ids and themes, to check the file's
         from textual.theme import BUILTIN_THEMES
 
-        import tui_chat.app  # noqa: F401  (loads every screen and widget that declares bindings)
+        import tui_chat.app  # noqa: F401  (its widgets declare bindings; known_binding_ids adds the screens)
         from tui_chat.connecting import known_binding_ids
 
-        binding_ids, themes = known_binding_ids(), set(BUILTIN_THEMES)
+        binding_ids, themes = known_binding_ids, set(BUILTIN_THEMES)
     config, problems = load_config(path, binding_ids=binding_ids, themes=themes)
     found = list(problems)
     if path is not None and not path.exists() and not path.is_symlink():

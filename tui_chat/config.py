@@ -598,11 +598,13 @@ def _read_document(reader: _Reader, document: dict[str, Any]) -> dict[str, Any]:
 def _check_known(
     reader: _Reader,
     settings: dict[str, Any],
-    binding_ids: Collection[str] | None,
+    binding_ids: Collection[str] | Callable[[], Collection[str]] | None,
     themes: Collection[str] | None,
 ) -> None:
     """Drop (with a problem) bindings and a theme the app does not know."""
     if binding_ids is not None and "bindings" in settings:
+        if callable(binding_ids):
+            binding_ids = binding_ids()
         kept: dict[str, str] = {}
         for binding_id, keys in settings["bindings"].items():
             if binding_id in binding_ids:
@@ -822,7 +824,7 @@ def _syntax_problem(file: Path, text: str, error: tomllib.TOMLDecodeError) -> Co
 def load_config(
     path: Path | None = None,
     *,
-    binding_ids: Collection[str] | None = None,
+    binding_ids: Collection[str] | Callable[[], Collection[str]] | None = None,
     themes: Collection[str] | None = None,
 ) -> tuple[AppConfig, list[ConfigProblem]]:
     """Read the configuration file (``default_config_path()`` when ``path`` is None).
@@ -830,7 +832,8 @@ def load_config(
     Never raises for a bad file: returns the settings that could be read, defaults for the rest,
     and one ``ConfigProblem`` per thing that was wrong. A missing file is not a problem.
     ``binding_ids`` / ``themes``: the ids and theme names the app knows; when given, a binding
-    or theme not among them is a problem (with its line) and left out.
+    or theme not among them is a problem (with its line) and left out. ``binding_ids`` may be a
+    function giving them, called only when the file has bindings.
     """
     file = default_config_path() if path is None else Path(path)
     try:

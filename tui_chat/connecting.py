@@ -9,6 +9,7 @@ host (``ConfirmScreen``), then saves the key and connects.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,6 @@ from tui_chat.keys import (
     default_keys_path,
     save_key,
 )
-from tui_chat.screens.dialogs import ConfirmScreen
-from tui_chat.screens.key_entry import KeyEntryScreen, how_to_set_key
 from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
@@ -86,8 +85,23 @@ def startup_notice(problems: Sequence[str], warnings: Sequence[str] = ()) -> str
     return "\n".join(lines) or None
 
 
+# The screens with bindings of their own. They are imported on first use, not at start-up, so
+# the keymap check imports them itself.
+_SCREEN_MODULES = (
+    "tui_chat.screens.conversations",
+    "tui_chat.screens.dialogs",
+    "tui_chat.screens.key_entry",
+    "tui_chat.screens.settings",
+)
+
+
 def known_binding_ids() -> frozenset[str]:
-    """Every binding id a keymap can name (import ``tui_chat.app`` first so all are loaded)."""
+    """Every binding id a keymap can name: the app's, its screens' and its widgets'.
+
+    Import ``tui_chat.app`` first (its widgets); this imports the screens (~20 ms), so call it
+    only when there is a keymap to check."""
+    for name in _SCREEN_MODULES:
+        importlib.import_module(name)
     return KNOWN_BINDING_IDS | _declared_binding_ids()
 
 
@@ -145,7 +159,11 @@ class ConnectionSetup:
             else:
                 known = ", ".join(sorted(self.available_themes))
                 extra.append(f"theme: there is no theme {self.theme_name!r}; known: {known}")
-        unknown = sorted(set(self.keymap_setting) - self.known_binding_ids())
+        unknown = (
+            sorted(set(self.keymap_setting) - self.known_binding_ids())
+            if self.keymap_setting
+            else []
+        )
         if unknown:
             extra.append(
                 f"bindings: unknown binding id(s) {', '.join(unknown)}; "
@@ -194,6 +212,8 @@ class ConnectionSetup:
             return
         self.status.connection = "no key" if pending.key is None else "not connected"
         if pending.key is None:
+            from tui_chat.screens.key_entry import KeyEntryScreen  # screens load on first use
+
             screen = KeyEntryScreen(pending.profile, where=pending.where_saved, host=pending.host)
             self.push_screen(screen, self._key_entered)
         else:
@@ -204,6 +224,8 @@ class ConnectionSetup:
         if pending is None:
             return
         if not key:
+            from tui_chat.screens.key_entry import how_to_set_key
+
             text = how_to_set_key(pending.profile, in_app=True)
             self.startup_problem = text
             self.chat_log.add_notice(text)
@@ -234,6 +256,8 @@ class ConnectionSetup:
                 self.prompt.focus()
 
         question = f"{verdict.message}\n\nSend the API key to {pending.host} anyway?"
+        from tui_chat.screens.dialogs import ConfirmScreen
+
         self.push_screen(ConfirmScreen(question, confirm_label="Send anyway"), answered)
 
     def _key_accepted(self: UnifyTUI, key: SecretStr, *, save: bool) -> None:

@@ -33,8 +33,6 @@ from tui_chat.profiles import (
     connect,
     first_endpoint,
 )
-from tui_chat.screens.dialogs import ConfirmScreen
-from tui_chat.screens.key_entry import KeyEntryScreen
 from tui_chat.widgets.selector import SelectorPanel
 from tui_chat.worker_calls import deliver
 
@@ -188,6 +186,8 @@ class GatewaySwitching:
         """Profile ``name`` has no key: the masked key dialog; the switch goes on once saved."""
         request = self._key_request(self.profiles[name])
         self.status.connection = "no key"
+        from tui_chat.screens.key_entry import KeyEntryScreen  # screens load on first use
+
         screen = KeyEntryScreen(request.profile, where=request.where_saved, host=request.host)
         self.push_screen(screen, partial(self._profile_key_entered, name))
 
@@ -217,6 +217,8 @@ class GatewaySwitching:
                 self._switch_abandoned()
 
         question = f"{verdict.message}\n\nSend the API key to {request.host} anyway?"
+        from tui_chat.screens.dialogs import ConfirmScreen
+
         self.push_screen(ConfirmScreen(question, confirm_label="Send anyway"), answered)
 
     def _profile_key_accepted(self: UnifyTUI, name: str, key: SecretStr) -> None:

@@ -18,17 +18,9 @@ import platformdirs
 from textual import work
 from textual.message import Message as TextualMessage
 
-from tui_chat.core.conversation import Conversation, Message
+from tui_chat.core.conversation import Conversation, ConversationSettings, Message
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.core.text import inert
-from tui_chat.screens.conversations import (
-    ConversationChoice,
-    ConversationDeleted,
-    ConversationsScreen,
-    NewConversation,
-    OpenConversation,
-)
-from tui_chat.screens.settings import ConversationSettings, SettingsScreen
 from tui_chat.store import ConversationRecord, RecordNotFound, SavedConversation, Store
 from tui_chat.store.export import to_json, to_markdown
 from tui_chat.store.recorder import ConversationRecorder, title_from_prompt
@@ -36,6 +28,7 @@ from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
+    from tui_chat.screens.conversations import ConversationChoice, ConversationDeleted
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -193,6 +186,8 @@ class SavedConversations:
         return None
 
     def action_settings(self: UnifyTUI) -> None:
+        from tui_chat.screens.settings import SettingsScreen  # on first use: not in start-up
+
         self.push_screen(SettingsScreen(self.conversation_settings), self._settings_saved)
 
     def _settings_saved(self: UnifyTUI, settings: ConversationSettings | None) -> None:
@@ -320,6 +315,8 @@ class SavedConversations:
         deliver(self, self._push_conversation_list)
 
     def _push_conversation_list(self: UnifyTUI) -> None:
+        from tui_chat.screens.conversations import ConversationsScreen  # not in start-up
+
         if self.store is None or isinstance(self.screen, ConversationsScreen):
             return
         self.push_screen(
@@ -328,6 +325,8 @@ class SavedConversations:
         )
 
     def _conversation_chosen(self: UnifyTUI, choice: ConversationChoice) -> None:
+        from tui_chat.screens.conversations import NewConversation, OpenConversation
+
         if isinstance(choice, NewConversation):
             self.action_new_conversation()
         elif isinstance(choice, OpenConversation):

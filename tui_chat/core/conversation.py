@@ -32,6 +32,16 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
+@dataclass(frozen=True)
+class ConversationSettings:
+    """A conversation's own settings (the settings screen, f2); saved with it."""
+
+    system_prompt: str | None = None
+    temperature: float | None = None  # 0..2; None: the gateway's default
+    max_tokens: int | None = None  # None: no limit set
+    spend_cap: float | None = None  # credits; None: no cap
+
+
 @dataclass
 class Message:
     """One message and where it came from.

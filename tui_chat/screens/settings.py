@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,15 +10,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
+from tui_chat.core.conversation import ConversationSettings
 from tui_chat.core.text import inert
 
-
-@dataclass(frozen=True)
-class ConversationSettings:
-    system_prompt: str | None = None
-    temperature: float | None = None  # 0..2; None: the gateway's default
-    max_tokens: int | None = None  # None: no limit set
-    spend_cap: float | None = None  # credits; None: no cap
+__all__ = ["ConversationSettings", "SettingsScreen", "parse_settings"]
 
 
 def _number(

@@ -1,0 +1,33 @@
+"""What start-up does not import: the screens (until opened) and the embedded gateway (until the
+first frame is up). Checked in a fresh interpreter, since this test process has them loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+START_UP = (
+    "import sys\n"
+    "import tui_chat.cli, tui_chat.app\n"
+    "loaded = sorted(m for m in sys.modules if m.startswith(('tui_chat.screens.', "
+    "'tui_chat.gateway_sim')))\n"
+    "assert not loaded, loaded\n"
+)
+
+
+def _run(code: str) -> None:
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_the_app_module_loads_no_screen_and_no_embedded_gateway() -> None:
+    _run(START_UP)
+
+
+def test_the_keymap_check_knows_the_ids_of_screens_not_loaded_yet() -> None:
+    _run(
+        START_UP + "from tui_chat.connecting import known_binding_ids\n"
+        "ids = known_binding_ids()\n"
+        "for name in ('settings_save', 'conversations_close', 'dialog_cancel', "
+        "'key_entry_cancel', 'stop', 'quit'):\n"
+        "    assert name in ids, name\n"
+    )
