@@ -39,6 +39,7 @@ from tui_chat.keys import KeyringChoice
 from tui_chat.profiles import ProfileConnector
 from tui_chat.saving import SavedConversations
 from tui_chat.store import Store
+from tui_chat.stylesheets import stylesheets
 from tui_chat.widgets.chat_log import ChatLog
 from tui_chat.widgets.markdown_stream import code_blocks
 from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
@@ -49,18 +50,6 @@ from tui_chat.worker_calls import deliver
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
-
-
-def styles_dir() -> Path:
-    """Where the .tcss files are: inside the installed package, or the checkout's styles/."""
-    packaged = Path(__file__).parent / "styles"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "styles"
-
-
-def _stylesheets() -> list[str | Path]:
-    folder = styles_dir()
-    names = ("app.tcss", "chat.tcss", "selector.tcss", "status.tcss", "screens.tcss")
-    return [folder / name for name in names]
 
 
 def _literal_hit(matcher: Matcher, label: str) -> Text:
@@ -127,7 +116,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
-    CSS_PATH: ClassVar[Any] = _stylesheets()
+    CSS_PATH: ClassVar[Any] = stylesheets("app.tcss", "chat.tcss", "selector.tcss", "status.tcss")
     COMMANDS = App.COMMANDS | {ModelCommands, GatewayCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop", id="stop"),
@@ -249,9 +238,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         with Horizontal(id="main"):
             with Vertical(id="chat-pane"):
                 yield ChatLog(id="chat-log")
-                with Horizontal(id="reply-controls"):
-                    yield Button("■ Stop (esc)", id="stop-button", compact=True)
-                    yield Button("⏸ Pause (ctrl+s)", id="pause-button", compact=True)
+                # Its Stop and Pause buttons are mounted after the first frame (on_ready): they
+                # are hidden until a reply streams, and Button's stylesheet is Textual's largest.
+                yield Horizontal(id="reply-controls")
                 yield PromptInput(id="prompt")
             yield SelectorPanel(id="selector")
         yield StatusBar(id="status")
@@ -298,9 +287,13 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._start_saving()
         self._start_connection()
 
-    async def on_ready(self, event: events.Ready) -> None:
+    def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
-        await self.selector.build()
+        self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
+        self.query_one("#reply-controls").mount(
+            Button("■ Stop (esc)", id="stop-button", compact=True),
+            Button(self._pause_label(), id="pause-button", compact=True),
+        )
         self._warm_up()
         self._start_account()
 
@@ -766,10 +759,12 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             self._reply_view.set_hold(paused)
             if not paused and not self.streaming:
                 self._reply_view = None
-        self.query_one("#pause-button", Button).label = (
-            "▶ Resume (ctrl+s)" if paused else "⏸ Pause (ctrl+s)"
-        )
+        for button in self.query("#pause-button").results(Button):  # none before on_ready
+            button.label = self._pause_label()
         self.refresh_bindings()
+
+    def _pause_label(self) -> str:
+        return "▶ Resume (ctrl+s)" if self.paused else "⏸ Pause (ctrl+s)"
 
     def watch_streaming(self, streaming: bool) -> None:
         if not self.ui_ready:

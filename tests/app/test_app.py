@@ -207,6 +207,7 @@ async def test_switch_model_from_selector_keeps_routing_mode(make_app: Any, sim:
     app = make_app(model="llama-3.1-8b-chat@highest-tks-per-sec")
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: len(app.known_models) > 100, what="model list")
+        await wait_until(pilot, lambda: app.selector.built, what="the panel's dropdowns")
         app.selector.query_one("#model-select").value = "llama-3.1-70b-chat"
         await wait_until(
             pilot,
@@ -268,6 +269,7 @@ async def test_invalid_endpoint_string_is_refused_with_format(make_app: Any, sim
     async with app.run_test(size=APP_SIZE) as pilot:
         assert not app.switch_endpoint("no provider here")
         assert app.endpoint == "llama-3.1-8b-chat@groq"
+        await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         field = app.selector.query_one("#endpoint-input")
         field.value = "gpt-4o@"
         await pilot.pause()

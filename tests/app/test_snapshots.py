@@ -65,6 +65,7 @@ async def settled(pilot: Pilot[Any]) -> None:
     app.prompt.cursor_blink = False  # a blinking cursor is on or off by chance at capture time
     await wait_until(pilot, lambda: app.status.balance is not None, what="balance")
     await wait_until(pilot, lambda: len(app.known_models) > 0, what="models")
+    await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
     providers = app.selector.query_one("#provider-select", Select)
     await wait_until(pilot, lambda: not providers.is_blank(), what="providers")
     await wait_until(pilot, lambda: bool(app._details), what="endpoint details")

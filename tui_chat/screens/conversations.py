@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from tui_chat.core.text import inert
 from tui_chat.screens.dialogs import ConfirmScreen, TextPromptScreen
 from tui_chat.store import MATCH_END, MATCH_START, ConversationSummary, SearchHit, Store
+from tui_chat.stylesheets import SCREEN_STYLES
 from tui_chat.worker_calls import deliver
 
 
@@ -88,6 +89,7 @@ def hit_line(hit: SearchHit) -> Content:
 class ConversationsScreen(ModalScreen[ConversationChoice]):
     """Keyboard-driven list of saved conversations with search."""
 
+    CSS_PATH = SCREEN_STYLES
     BINDINGS = [
         Binding("escape", "close", "Close", id="conversations_close"),
         Binding("ctrl+n", "new", "New", id="conversations_new"),

@@ -11,11 +11,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from tui_chat.core.text import inert
+from tui_chat.stylesheets import SCREEN_STYLES
 
 
 class ConfirmScreen(ModalScreen[bool]):
     """Ask a yes/no question; dismisses with True only on an explicit yes."""
 
+    CSS_PATH = SCREEN_STYLES
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog_cancel")]
 
     def __init__(self, question: str, *, confirm_label: str = "Delete") -> None:
@@ -44,6 +46,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class TextPromptScreen(ModalScreen[str | None]):
     """Ask for one line of text (a title, a key); dismisses with None on escape."""
 
+    CSS_PATH = SCREEN_STYLES
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog_cancel")]
 
     def __init__(

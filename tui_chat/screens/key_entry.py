@@ -18,6 +18,7 @@ from tui_chat.config import GatewayProfile
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import clean_key, validate_key_format
+from tui_chat.stylesheets import SCREEN_STYLES
 
 
 def how_to_set_key(profile: GatewayProfile, *, in_app: bool = False) -> str:
@@ -42,6 +43,7 @@ class KeyEntryScreen(ModalScreen[SecretStr | None]):
     readable only by you"); ``host`` is where it will be sent.
     """
 
+    CSS_PATH = SCREEN_STYLES
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="key_entry_cancel")]
 
     def __init__(self, profile: GatewayProfile, *, where: str, host: str) -> None:

@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, TextArea
 
 from tui_chat.core.conversation import ConversationSettings
 from tui_chat.core.text import inert
+from tui_chat.stylesheets import SCREEN_STYLES
 
 __all__ = ["ConversationSettings", "SettingsScreen", "parse_settings"]
 
@@ -49,6 +50,7 @@ def parse_settings(
 class SettingsScreen(ModalScreen[ConversationSettings | None]):
     """Edit this conversation's settings; they are saved with the conversation."""
 
+    CSS_PATH = SCREEN_STYLES
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="settings_cancel"),
         Binding("ctrl+s", "save", "Save", id="settings_save", priority=True),
