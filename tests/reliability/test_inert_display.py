@@ -22,6 +22,7 @@ from tests.reliability.evil_server import (
     EVIL,
     EVIL_MODEL,
     EVIL_PROVIDER,
+    EVIL_SERVED,
     FORBIDDEN,
     MARKUP,
     UNUSUAL_MODEL,
@@ -65,17 +66,26 @@ async def test_reply_provenance_status_and_lists_are_inert(
     make_app: Any, evil: EvilGateway
 ) -> None:
     app = build(make_app, evil)
-    # Wide enough that the status bar never squeezes the served endpoint to its provider part,
-    # whatever the reply's speed (a 4-digit tok/s once tipped it over at 160 columns).
+    served = inert(EVIL_SERVED)  # "served[bold red]PWNED[/]␛]0;HACKED TITLE␇@evil␛[31mRED␛[0m"
+    provenance_line = f"{served} · 9 tok"  # under the reply (no "via"): only there
+    status_bar = f"via {served}"  # only in the status bar
+    # The status bar shows the whole served endpoint only while everything fits; short of room
+    # it keeps just the provider ("via evil…"). Here it needs ~155 cells plus the reply's tok/s,
+    # and that figure is noise: the server writes all 9 tokens at once, so it only measures how
+    # busy the app's background threads (warm-up imports, account calls) keep the event loop,
+    # 100 to 1,500+ tok/s. At 160 columns a 4-digit figure squeezed the bar now and then;
+    # 240 leaves ~80 cells to spare, more than any speed figure can take.
     async with app.run_test(size=(240, 50)) as pilot:
         await wait_until(pilot, lambda: EVIL_MODEL in app.known_models, what="model list")
         await send(pilot, "hello")
         await wait_for_reply(pilot)
         reply = next(m for m in app.conversation.messages if m.role == "assistant")
         assert reply.content == EVIL  # kept verbatim in the conversation (it is data)
-        # the provenance line is painted after the reply ends: wait for it, not a fixed pause
+        # both are painted after the reply ends: wait for them, not a fixed pause
         await wait_until(
-            pilot, lambda: "via served" in visible(terminal_output(app)), what="provenance line"
+            pilot,
+            lambda: all(t in visible(terminal_output(app)) for t in (provenance_line, status_bar)),
+            what="the served endpoint in the provenance line and the status bar",
         )
         seen = assert_nothing_escapes(app)
         # The reply: markup shown literally, escapes as visible stand-ins.
@@ -84,8 +94,8 @@ async def test_reply_provenance_status_and_lists_are_inert(
         assert "␛]52;c;ZXZpbA==␇" in seen
         assert "␛]0;HACKED TITLE␇" in seen
         # Provenance line and status bar: the served endpoint, literally.
-        assert "served[bold red]PWNED[/]␛]0;HACKED" in seen
-        assert "via served[bold red]PWNED[/]" in seen
+        assert provenance_line in seen
+        assert status_bar in seen
         assert app.title == "unify-tui"  # OSC 0 changed nothing
 
 

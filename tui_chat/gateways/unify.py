@@ -12,6 +12,10 @@ failure. Cancellation is not a failure: ``asyncio.CancelledError``
 propagates and the HTTP response is closed on the way out.
 
 ``UnifyAccount`` is blocking (``requests``); the app calls it from thread workers.
+
+Neither HTTP stack is imported with this module: the openai SDK (~0.5 s) and ``requests`` (with
+urllib3, charset_normalizer and certifi, ~60-100 ms) load on first use or in ``warm_up()``, which
+the app runs in a thread after its first frame, so start-up never pays for them.
 """
 
 from __future__ import annotations
@@ -26,11 +30,10 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-import requests
-
-if TYPE_CHECKING:  # imported on first use: ~0.5 s at start-up otherwise (see warm_up())
+if TYPE_CHECKING:  # imported on first use, never at start-up (see warm_up())
     import httpx2
     import openai
+    import requests
     from openai import AsyncOpenAI
 
 from tui_chat import __version__
@@ -228,10 +231,12 @@ class UnifyGateway(StreamingGateway):
 
 def warm_up() -> None:
     """Import the openai SDK and its HTTP stack now and build a throwaway client (the SDK
-    imports more on first construction). Importing them costs ~0.5 s, so the module does it on
-    first use instead of at start-up; the app calls this from a thread after its first frame,
-    so the first message does not wait for it either."""
+    imports more on first construction), and import ``requests`` for the account client.
+    Importing them costs ~0.6 s, so the module does it on first use instead of at start-up; the
+    app calls this from a thread after its first frame, so the first message does not wait for
+    it either."""
     import httpx2
+    import requests  # noqa: F401  (the account client's first call then finds it loaded)
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(
@@ -494,7 +499,8 @@ class AccountClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._session = session or requests.Session()
+        # Made on the first call (see _http()): importing requests is kept out of start-up.
+        self._session = session
         self._cache_ttl_s = cache_ttl_s
         self._clock = clock
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, Any]] = {}
@@ -504,9 +510,22 @@ class AccountClient:
         """Extra headers on every request (none here)."""
         return {}
 
+    def _http(self) -> requests.Session:
+        """The HTTP session, made (and ``requests`` imported) on the first call."""
+        session = self._session
+        if session is None:
+            import requests
+
+            with self._lock:
+                if self._session is None:
+                    self._session = requests.Session()
+                session = self._session
+        return session
+
     def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
+        """Close the HTTP session, if one was opened."""
+        if self._session is not None:
+            self._session.close()
 
     def clear_cache(self) -> None:
         """Forget cached listings and details (e.g. after switching gateway)."""
@@ -523,9 +542,11 @@ class AccountClient:
         }
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        import requests
+
         url = f"{self.settings.base_url}/{path}"
         try:
-            response = self._session.get(
+            response = self._http().get(
                 url,
                 params=dict(params or {}),
                 headers=self._headers(),
