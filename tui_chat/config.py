@@ -19,7 +19,6 @@ import difflib
 import math
 import os
 import re
-import secrets
 import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -985,6 +984,8 @@ def write_private_file(path: Path, text: str, *, overwrite: bool = True) -> None
             handle.flush()
             os.fsync(handle.fileno())
         return
+    import secrets  # only when replacing a file: kept out of start-up
+
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     descriptor = os.open(temporary, flags, 0o600)
     try:

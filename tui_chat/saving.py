@@ -22,7 +22,6 @@ from tui_chat.core.conversation import Conversation, ConversationSettings, Messa
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.core.text import inert
 from tui_chat.store import ConversationRecord, RecordNotFound, SavedConversation, Store
-from tui_chat.store.export import to_json, to_markdown
 from tui_chat.store.recorder import ConversationRecorder, title_from_prompt
 from tui_chat.worker_calls import deliver
 
@@ -375,6 +374,8 @@ class SavedConversations:
                     title = record.title
                 except Exception as error:
                     self.log.warning(f"export without settings: {error}")
+        from tui_chat.store.export import to_json, to_markdown  # on first export
+
         now = time.time()
         if kind == "json":
             text, suffix = to_json(conversation, title, record=record, exported_at=now), ".json"

@@ -11,13 +11,10 @@ pages from proxies, which are reduced to a short sentence.
 
 from __future__ import annotations
 
-import email.utils
-import html
 import json
 import re
 import time
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
 _MAX_DETAIL_CHARS = 300
@@ -269,6 +266,8 @@ def _detail_from_html(page: str) -> str:
 
 
 def _plain(fragment: str) -> str:
+    import html  # error pages are rare: not imported at start-up
+
     return " ".join(html.unescape(_TAG_RE.sub(" ", fragment)).split())
 
 
@@ -281,6 +280,8 @@ def _shorten(text: str) -> str:
 
 
 def _reason_phrase(status: int) -> str:
+    from http import HTTPStatus
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -306,6 +307,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # an HTTP date is rare; the module is slow to import
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
