@@ -1,5 +1,6 @@
-"""What start-up does not import: the screens (until opened) and the embedded gateway (until the
-first frame is up). Checked in a fresh interpreter, since this test process has them loaded."""
+"""What start-up does not import: the screens (until opened), the embedded gateway and the
+conversation database (until the first frame is up). Checked in a fresh interpreter, since this
+test process has them loaded."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ START_UP = (
     "import sys\n"
     "import tui_chat.cli, tui_chat.app\n"
     "loaded = sorted(m for m in sys.modules if m.startswith(('tui_chat.screens.', "
-    "'tui_chat.gateway_sim')))\n"
+    "'tui_chat.gateway_sim', 'tui_chat.store', 'sqlite3')))\n"
     "assert not loaded, loaded\n"
 )
 
@@ -19,7 +20,7 @@ def _run(code: str) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def test_the_app_module_loads_no_screen_and_no_embedded_gateway() -> None:
+def test_the_app_module_loads_no_screen_gateway_sim_or_database() -> None:
     _run(START_UP)
 
 

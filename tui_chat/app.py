@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -37,8 +37,7 @@ from tui_chat.gateways.errors import UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, stale_reason
 from tui_chat.keys import KeyringChoice
 from tui_chat.profiles import ProfileConnector
-from tui_chat.saving import SavedConversations
-from tui_chat.store import Store
+from tui_chat.saving import SavedConversations, StoreOpener
 from tui_chat.stylesheets import stylesheets
 from tui_chat.widgets.chat_log import ChatLog
 from tui_chat.widgets.markdown_stream import code_blocks
@@ -47,6 +46,9 @@ from tui_chat.widgets.prompt_input import PromptInput
 from tui_chat.widgets.selector import SelectorPanel
 from tui_chat.widgets.status_bar import StatusBar
 from tui_chat.worker_calls import deliver
+
+if TYPE_CHECKING:
+    from tui_chat.store import Store
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
@@ -157,6 +159,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         balance_poll_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         store: Store | None = None,
+        open_store: StoreOpener | None = None,
         store_notice: str | None = None,
         export_dir: Path | None = None,
         save_interval_s: float = 1.0,
@@ -212,7 +215,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
         # Saved conversations (tui_chat/saving.py); store None: chat without saving.
-        self._init_saving(store, store_notice, export_dir, save_interval_s)
+        # ``store``, or ``open_store`` to open it after the first frame (the command line's way).
+        self._init_saving(store, store_notice, export_dir, save_interval_s, open_store)
         # From config.toml (tui_chat/connecting.py): defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
@@ -284,11 +288,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 "ctrl+p opens the command palette."
             )
         self._apply_setup()
-        self._start_saving()
+        if self._open_store is None:
+            self._start_saving()
         self._start_connection()
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
+        if self._open_store is not None:
+            self._start_saving()  # opens the database, reopens the last conversation
         self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
         self.query_one("#reply-controls").mount(
             Button("■ Stop (esc)", id="stop-button", compact=True),

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -430,11 +431,9 @@ def _run_app(
             key=plan.key,
             keyring=plan.keyring,
         )
-    store, store_notice = (
-        (None, "Not saving: --no-save was given.")
-        if args.no_save
-        else open_conversation_store(_database_path(args))
-    )
+    # The database (and sqlite3) is opened when the first frame is up, by the app.
+    store_notice = "Not saving: --no-save was given." if args.no_save else None
+    open_store = None if args.no_save else partial(_open_store_at, args)
     app = UnifyTUI(
         gateway=gateway,
         account=account,
@@ -444,8 +443,8 @@ def _run_app(
         show_provider=args.show_provider,
         temperature=config.temperature,
         max_tokens=config.max_tokens,
-        store=store,
         store_notice=store_notice,
+        open_store=open_store,
         config=config,
         system_prompt=config.system_prompt,
         spend_cap=config.spend_cap,
@@ -468,9 +467,13 @@ def _run_app(
     try:
         app.run()
     finally:
-        if store is not None:
-            store.close()
+        if app.store is not None:
+            app.store.close()
     return 0
+
+
+def _open_store_at(args: argparse.Namespace) -> tuple[Any, str | None]:
+    return open_conversation_store(_database_path(args))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,13 +22,17 @@ from textual.message import Message as TextualMessage
 from tui_chat.core.conversation import Conversation, ConversationSettings, Message
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.core.text import inert
-from tui_chat.store import ConversationRecord, RecordNotFound, SavedConversation, Store
-from tui_chat.store.recorder import ConversationRecorder, title_from_prompt
 from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
     from tui_chat.screens.conversations import ConversationChoice, ConversationDeleted
+    from tui_chat.store import ConversationRecord, SavedConversation, Store
+    from tui_chat.store.recorder import ConversationRecorder
+
+# ``tui_chat.store`` (with sqlite3) is imported when the database is opened, after the first
+# frame (UnifyTUI.on_ready), not at start-up.
+StoreOpener = Callable[[], "tuple[Store | None, str | None]"]
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -66,9 +71,12 @@ class SavedConversations:
         store_notice: str | None,
         export_dir: Path | None,
         flush_interval_s: float,
+        open_store: StoreOpener | None = None,
     ) -> None:
         self.store = store
         self.store_notice = store_notice
+        # Opens the database when the first frame is up: (store or None, notice or None).
+        self._open_store = open_store
         self.export_dir = export_dir
         self.recorder = None
         self.conversation_settings = ConversationSettings()
@@ -86,15 +94,27 @@ class SavedConversations:
     # -- start and stop -------------------------------------------------------------------
 
     def _start_saving(self: UnifyTUI) -> None:
+        """On mount, or after the first frame when the app opens the database itself."""
+        if self._open_store is not None:
+            self.store, self.store_notice = self._open_store()
+            self._open_store = None
         if self.store_notice:
             self.chat_log.add_notice(self.store_notice)
         if self.store is None:
             self.status.saving = "not saving"
             return
+        from tui_chat.store.recorder import ConversationRecorder
+
         self.recorder = ConversationRecorder(
             self.store, on_error=self._save_failed, flush_interval_s=self._flush_interval_s
         )
-        self.restore_last_conversation()
+        if self.conversation.messages:
+            # Sent before the database was open (typed ahead of the first frame): they are
+            # saved now, and the last conversation is not reopened over them.
+            for message in self.conversation.messages:
+                self._record_added(message)
+        else:
+            self.restore_last_conversation()
 
     def _stop_saving(self: UnifyTUI) -> None:
         """On exit: save the reply that is still arriving, then finish every queued write."""
@@ -129,6 +149,8 @@ class SavedConversations:
         if self.recorder is not None:
             self.recorder.message_added(message, model=self.endpoint)
             if self.conversation_title is None and message.role == "user":
+                from tui_chat.store.recorder import title_from_prompt
+
                 self.conversation_title = title_from_prompt(message.content)
 
     def _record_changed(self: UnifyTUI, message: Message, *, final: bool = False) -> None:
@@ -223,6 +245,8 @@ class SavedConversations:
     def open_conversation(
         self: UnifyTUI, conversation_id: int, message_id: int | None = None
     ) -> None:
+        from tui_chat.store import RecordNotFound
+
         store, recorder = self.store, self.recorder
         if store is None or recorder is None:
             return
@@ -349,6 +373,8 @@ class SavedConversations:
         self._export("json")
 
     def _export(self: UnifyTUI, kind: str) -> None:
+        from tui_chat.store.recorder import title_from_prompt
+
         if not self.conversation.messages:
             self.notify("Nothing to export yet.", timeout=2)
             return

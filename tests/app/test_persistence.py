@@ -19,7 +19,7 @@ from textual.widgets import Input, OptionList, TextArea
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
 from tui_chat.app import UnifyTUI
-from tui_chat.core.conversation import Outcome
+from tui_chat.core.conversation import Message, Outcome
 from tui_chat.screens.conversations import ConversationsScreen
 from tui_chat.screens.dialogs import ConfirmScreen, TextPromptScreen
 from tui_chat.screens.settings import SettingsScreen
@@ -145,6 +145,61 @@ async def test_conversation_survives_quit_and_restart(
         assert record is not None
         assert record.title == "What is the capital of Spain?"
         assert len(check.load_conversation(record.id).messages) == 6
+
+
+async def test_database_opened_after_the_first_frame_reopens_and_saves(
+    make_app: Any, sim: Any, open_store: Callable[[], Store]
+) -> None:
+    """The command line's way: the app opens the database itself once its first frame is up."""
+    first = make_app(store=open_store())
+    async with first.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "What is the capital of Spain?")
+        await wait_for_reply(pilot, 1)
+    opened: list[Store] = []
+
+    def opener() -> tuple[Store, None]:
+        opened.append(open_store())
+        return opened[-1], None
+
+    app = make_app(open_store=opener)
+    assert app.store is None  # not opened before the app runs
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: len(app.conversation.messages) == 2, what="reopened")
+        assert len(opened) == 1 and app.store is opened[0]
+        await send(pilot, "And of France?")
+        await wait_for_reply(pilot, 2)
+        await flush(app)
+    with Store.open(opened[0].path) as check:
+        record = check.last_opened_conversation()
+        assert record is not None
+        assert len(check.load_conversation(record.id).messages) == 4
+
+
+async def test_messages_sent_before_the_database_opened_are_saved_not_replaced(
+    make_app: Any, sim: Any, open_store: Callable[[], Store]
+) -> None:
+    """Typed ahead of the first frame: kept, saved, and the last conversation not reopened."""
+    first = make_app(store=open_store())
+    async with first.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "An older conversation")
+        await wait_for_reply(pilot, 1)
+    app: UnifyTUI
+
+    def opener() -> tuple[Store, str]:
+        # What a prompt sent before the first frame left behind: a message, not yet saved.
+        app.conversation.messages.append(Message(role="user", content="Typed ahead"))
+        return open_store(), "Saving to a test database."
+
+    app = make_app(open_store=opener)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.recorder is not None, what="saving started")
+        await pilot.pause(0.2)
+        assert [m.content for m in app.conversation.messages] == ["Typed ahead"]
+        assert "Saving to a test database." in notices(app)
+        await flush(app)
+        assert app.store is not None
+        record = app.store.last_opened_conversation()
+        assert record is not None and record.title == "Typed ahead"
 
 
 async def test_without_a_store_the_app_chats_and_says_not_saving(make_app: Any, sim: Any) -> None:
