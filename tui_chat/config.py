@@ -19,18 +19,20 @@ import difflib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 import platformdirs
 
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.gateways.config import normalize_base_url
 from tui_chat.gateways.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import tomllib
 
 APP_NAME: Final = "unify-tui"
 CONFIG_FILE_NAME: Final = "config.toml"
@@ -329,6 +331,8 @@ def _parse_key_path(text: str, pos: int) -> tuple[KeyPath, int] | None:
             if end >= length:
                 return None
             raw = text[pos : end + 1]
+            import tomllib
+
             try:
                 parts.append(str(tomllib.loads(f"k = {raw}")["k"]))
             except (tomllib.TOMLDecodeError, KeyError):
@@ -867,6 +871,8 @@ def load_config(
             )
         ]
     text = text.removeprefix("\ufeff")  # an editor's byte-order mark is harmless
+    import tomllib  # here, not at start-up: most runs have no config file to parse
+
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

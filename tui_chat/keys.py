@@ -17,7 +17,6 @@ import os
 import re
 import stat
 import threading
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +193,8 @@ def _read_key_file(path: Path) -> tuple[dict[str, str] | None, list[str]]:
         reason = error.strerror or type(error).__name__
         return None, [f"{path} cannot be read ({reason}); ignoring it"]
     warnings = _key_file_warnings(path, status)
+    import tomllib  # here, not at start-up: most runs have no keys file to parse
+
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
