@@ -20,8 +20,13 @@ from tui_chat.profiles import connect
 APP_SIZE = (120, 40)
 
 
+# Waits end as soon as their condition holds; the limit only decides how long a failure takes.
+# It is generous because CI is a 2-core machine that may be busy (10 s was exceeded once).
+WAIT_S = 20.0
+
+
 async def wait_until(
-    pilot: Pilot[Any], predicate: Callable[[], bool], *, timeout: float = 10.0, what: str = ""
+    pilot: Pilot[Any], predicate: Callable[[], bool], *, timeout: float = WAIT_S, what: str = ""
 ) -> None:
     """Let the app run until ``predicate()`` holds; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -98,7 +103,7 @@ async def send(pilot: Pilot[Any], text: str) -> None:
     await pilot.press("enter")
 
 
-async def wait_for_reply(pilot: Pilot[Any], count: int = 1, timeout: float = 10.0) -> None:
+async def wait_for_reply(pilot: Pilot[Any], count: int = 1, timeout: float = WAIT_S) -> None:
     """Wait until ``count`` replies have ended (in any way) and the worker is idle."""
     app = pilot.app
     assert isinstance(app, UnifyTUI)
