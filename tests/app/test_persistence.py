@@ -147,14 +147,18 @@ async def test_conversation_survives_quit_and_restart(
         assert len(check.load_conversation(record.id).messages) == 6
 
 
+async def chat_once(app: UnifyTUI, prompt: str) -> None:
+    """Run ``app``, send ``prompt``, wait for the reply and quit: a conversation to reopen."""
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, prompt)
+        await wait_for_reply(pilot, 1)
+
+
 async def test_database_opened_after_the_first_frame_reopens_and_saves(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
     """The command line's way: the app opens the database itself once its first frame is up."""
-    first = make_app(store=open_store())
-    async with first.run_test(size=APP_SIZE) as pilot:
-        await send(pilot, "What is the capital of Spain?")
-        await wait_for_reply(pilot, 1)
+    await chat_once(make_app(store=open_store()), "What is the capital of Spain?")
     opened: list[Store] = []
 
     def opener() -> tuple[Store, None]:
@@ -179,10 +183,7 @@ async def test_messages_sent_before_the_database_opened_are_saved_not_replaced(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
     """Typed ahead of the first frame: kept, saved, and the last conversation not reopened."""
-    first = make_app(store=open_store())
-    async with first.run_test(size=APP_SIZE) as pilot:
-        await send(pilot, "An older conversation")
-        await wait_for_reply(pilot, 1)
+    await chat_once(make_app(store=open_store()), "An older conversation")
     app: UnifyTUI
 
     def opener() -> tuple[Store, str]:
