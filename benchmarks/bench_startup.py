@@ -173,13 +173,13 @@ def table(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def run(runs: int = 7, smoke: bool = False, save: bool = True) -> dict[str, Any]:
+def run(runs: int = 21, smoke: bool = False, save: bool = True) -> dict[str, Any]:
     result = measure(1 if smoke else runs, warm_up=not smoke)
     return finish("startup", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, 7, "pairs of launches", "one pair, nothing saved")
+    parser = bench_parser(__doc__, 21, "pairs of launches", "one pair, nothing saved")
     arguments = parser.parse_args()
     result = run(arguments.runs, arguments.smoke)
     report("Benchmark 3: start-up", result)
