@@ -211,6 +211,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         # Failed background polls wait longer each time (gateways.retry.PollBackoff).
         self.balance_backoff = PollBackoff()
         self.models_backoff = PollBackoff()
+        self.providers_backoff = PollBackoff()
         self._balance_retry_at: float | None = None  # time.monotonic() of the next try
         # Called once, in a thread, when the first frame is on screen: what the first frame need
         # not wait for (the demo gateway's start, re-enabling the garbage collector).
@@ -646,11 +647,29 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         try:
             providers = self.account.providers(model)
         except Exception as error:
-            deliver(self, self.log.warning, f"providers of {model}: {error}")
-            providers = []
+            deliver(self, self._providers_failed, model, error)
+            return
         deliver(self, self._providers_loaded, model, list(providers))
 
+    def _providers_failed(self, model: str, error: BaseException) -> None:
+        """The routing modes still work; say why the providers are missing, try again later
+        (each time later) while the panel still shows this model."""
+        delay = self.providers_backoff.failed()
+        self.selector.set_providers(model, [])
+        self.selector.set_providers_note(
+            model,
+            f"Could not list the providers ({stale_reason(error)}); trying again in {delay:g} s. "
+            "The routing modes work meanwhile.",
+        )
+        self.log.warning(f"providers of {model}: {error}")
+        self.set_timer(delay, partial(self._retry_providers, model))
+
+    def _retry_providers(self, model: str) -> None:
+        if self.selector.model == model:
+            self.load_providers(model)
+
     def _providers_loaded(self, model: str, providers: list[str]) -> None:
+        self.providers_backoff.succeeded()
         self.selector.set_providers(model, providers)
 
     @work(thread=True, group="details")

@@ -6,6 +6,8 @@ import socket
 import threading
 from typing import Any
 
+from textual.widgets import Select
+
 from tests.app.conftest import APP_SIZE, wait_until
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import ConnectionFailed, GatewayError, ServerError
@@ -96,3 +98,45 @@ async def test_unreachable_account_shows_offline_and_never_crashes(make_app: Any
         assert app.is_running
         await pilot.press("x")  # still answers keys
         assert app.prompt.text == "x"
+
+
+class FlakyProviders:
+    """The real account on the sim, with providers() failing ``failures`` times first."""
+
+    def __init__(self, inner: UnifyAccount, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.provider_calls = 0
+
+    def providers(self, model: str) -> list[str]:
+        self.provider_calls += 1
+        if self.provider_calls <= self.failures:
+            raise ServerError("the gateway is busy", status=503)
+        return list(self.inner.providers(model))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_provider_list_says_why_it_is_missing_and_tries_again(
+    make_app: Any, sim: Any
+) -> None:
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+    account = FlakyProviders(UnifyAccount(settings), failures=2)
+    app = make_app(account=account)
+    app.providers_backoff = PollBackoff(base_s=0.2, max_s=0.3)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
+        note = app.selector.query_one("#provider-note")
+        await wait_until(pilot, lambda: bool(note.display), what="the note")
+        shown = str(note.render())
+        assert "Could not list the providers (HTTP 503)" in shown
+        assert "routing modes work" in shown
+        # It tries again by itself, waiting longer each time, and the note goes once it worked.
+        await wait_until(pilot, lambda: account.provider_calls >= 3, what="two retries")
+        await wait_until(pilot, lambda: not note.display, what="the note gone")
+        providers = app.selector.query_one("#provider-select", Select)
+        values = [value for _, value in providers._options]
+        assert "groq" in values and "highest-tks-per-sec" in values
+        assert app.providers_backoff.delays == [0.2, 0.3]
+        assert not app.providers_backoff.backing_off

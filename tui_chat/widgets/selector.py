@@ -228,10 +228,16 @@ class SelectorPanel(VerticalScroll):
         select.prompt = "Model list unavailable"
         self._set_feedback(f"{reason} You can still type an endpoint string below.", ok=False)
 
+    @property
+    def model(self) -> str:
+        """The model the panel shows (picked, or of the endpoint in use)."""
+        return self._model
+
     @_once_built
     def set_providers(self, model: str, providers: list[str]) -> None:
         if model != self._model or not self._capabilities.provider_choice:
             return
+        self._show_provider_note("")
         options = [(_option(p), p) for p in providers]
         options += [(_option(f"⇅ {mode} (routing)"), mode) for mode in ROUTING_MODES]
         select = self.query_one("#provider-select", Select)
@@ -239,6 +245,17 @@ class SelectorPanel(VerticalScroll):
             select.set_options(options)
             select.prompt = "Choose a provider"
         self._select_quietly("#provider-select", self._provider)
+
+    @_once_built
+    def set_providers_note(self, model: str, text: str) -> None:
+        """Why the providers of ``model`` are missing (a failed listing); "" hides it."""
+        if model == self._model and self._capabilities.provider_choice:
+            self._show_provider_note(text)
+
+    def _show_provider_note(self, text: str) -> None:
+        note = self.query_one("#provider-note", Static)
+        note.update(Content(inert(text)))
+        note.display = bool(text)
 
     @_once_built
     def set_details(self, endpoint: str, text: str) -> None:
