@@ -14,7 +14,7 @@ just before the fork and stops when the first frame arrives on the terminal: the
 paints the screen (cursor placed at row 1, column 1 after the alternate screen was entered), which
 is how Textual begins every full-screen update. The program is then sent ctrl+q and waited for. The
 two programs alternate, so both see the same machine load; the ratio is computed per pair, and the
-median of the ratios is reported.
+median of the ratios is reported; which program goes first alternates from pair to pair.
 
 The baseline (benchmarks/minimal_app.py) is a Textual app with a label and a footer: Python
 start-up, importing Textual and drawing a first frame, which no Textual app can avoid.
@@ -142,8 +142,13 @@ def measure(runs: int, warm_up: bool = True) -> dict[str, Any]:
         # one unmeasured launch each: the OS file cache and .pyc files are warm for every run
         for argv in programs.values() if warm_up else ():
             first_frame_ms(argv, home)
-        for _ in range(runs):
-            pair = {name: first_frame_ms(argv, home) for name, argv in programs.items()}
+        for run_index in range(runs):
+            # Which goes first alternates (ABBA...), so a machine that slows down or speeds up
+            # within a pair does not favour either program.
+            order = list(programs.items())
+            if run_index % 2:
+                order.reverse()
+            pair = {name: first_frame_ms(argv, home) for name, argv in order}
             for name, value in pair.items():
                 times[name].append(value)
             ratios.append(pair["unify-tui --demo"] / pair["minimal"])
