@@ -39,6 +39,10 @@ class StatusBar(Horizontal):
     stale_reason: reactive[str] = reactive("")  # why the balance is stale: "offline", "HTTP 503"
     saving: reactive[str] = reactive("")  # "" while saving works; "not saving" / "save failed"
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: dict[str, str] = {}  # label name -> the text it shows
+
     def compose(self) -> ComposeResult:
         yield Label(id="status-gateway")
         yield Label(id="status-paused")
@@ -52,6 +56,9 @@ class StatusBar(Horizontal):
         return self.query_one(f"#status-{name}", Label)
 
     def _set(self, name: str, text: str) -> None:
+        if self._shown.get(name) == text:
+            return  # unchanged: no update, so no relayout (the bar refreshes on every tick)
+        self._shown[name] = text
         label = self._label(name)
         label.update(Content(inert(text)))
         label.display = bool(text)
