@@ -299,7 +299,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
         if self._open_store is not None:
-            self._start_saving()  # opens the database, reopens the last conversation
+            self.open_store_and_start_saving()  # then reopens the last conversation
         self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
         self.query_one("#reply-controls").mount(
             Button("■ Stop (esc)", id="stop-button", compact=True),
