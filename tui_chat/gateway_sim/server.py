@@ -500,9 +500,7 @@ class _Server(ThreadingHTTPServer):
             super().__init__(listener.getsockname()[:2], handler, bind_and_activate=False)
             self.socket.close()  # the one made by socketserver: serve on the listener instead
             self.socket = listener
-            self.server_address = listener.getsockname()[:2]
-            self.server_name = str(self.server_address[0])
-            self.server_port = int(self.server_address[1])
+            self._take_address()
             return
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -511,6 +509,9 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls getfqdn(), a reverse DNS lookup we neither need nor want
         self.socket.bind(self.server_address)
+        self._take_address()
+
+    def _take_address(self) -> None:
         self.server_address = self.socket.getsockname()[:2]
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
