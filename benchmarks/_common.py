@@ -220,6 +220,8 @@ def make_app(base_url: str, **overrides: Any) -> Any:
         "model": MODEL,
         "gateway_label": "Benchmark gateway",
         "balance_poll_s": 3600.0,
+        # as cli.py: what the warm-up thread imports is frozen out of the collector's sight
+        "after_warm_up": [gc.freeze],
     }
     options.update(overrides)
     return UnifyTUI(**options)

@@ -4,6 +4,7 @@
     python3 benchmarks/profile_startup.py --minimal      # the baseline app, for comparison
     python3 benchmarks/profile_startup.py --from-run     # only App.run -> first frame
     python3 benchmarks/profile_startup.py --html out.html
+    python3 benchmarks/profile_startup.py --all          # library frames too (Textual's)
 
 The program runs on a pseudo-terminal exactly as bench_startup.py starts it (fresh HOME, bytecode
 cached in the benchmark's folder, one unprofiled launch first). Inside it, a hook on Textual's
@@ -54,7 +55,9 @@ def _child() -> None:
                 if out.suffix == ".html":
                     out.write_text(profiler.output_html(), encoding="utf-8")
                 else:
-                    out.write_text(profiler.output_text(unicode=True), encoding="utf-8")
+                    show_all = os.environ.get("PROFILE_SHOW_ALL") == "1"
+                    text = profiler.output_text(unicode=True, show_all=show_all)
+                    out.write_text(text, encoding="utf-8")
         write(self, data)
 
     textual.app.App.run = profiled_run  # type: ignore[method-assign]
@@ -77,12 +80,14 @@ def main() -> None:
     parser.add_argument("--minimal", action="store_true", help="profile the baseline app")
     parser.add_argument("--from-run", action="store_true", help="start at App.run")
     parser.add_argument("--html", metavar="PATH", help="write pyinstrument's HTML report here")
+    parser.add_argument("--all", action="store_true", help="show library frames too (text)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="unify-tui-profile-") as home:
         report = Path(arguments.html or Path(home) / "profile.txt").resolve()
         os.environ[_CHILD] = str(report)
         os.environ["PROFILE_MINIMAL"] = "1" if arguments.minimal else "0"
         os.environ["PROFILE_FROM_RUN"] = "1" if arguments.from_run else "0"
+        os.environ["PROFILE_SHOW_ALL"] = "1" if arguments.all else "0"
         argv = [sys.executable, str(Path(__file__).resolve())]
         first_frame_ms(argv, home)  # fills the bytecode cache
         first_frame_ms(argv, home)

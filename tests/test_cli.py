@@ -6,6 +6,7 @@ built it, without a terminal. The suite's autouse fixture gives every test an em
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 from pathlib import Path
@@ -229,6 +230,13 @@ def test_key_from_the_environment_connects_at_once(
     assert isinstance(app.gateway, RetryingGateway)
     assert app.account is not None
     assert app.gateway_label == "Unify"
+
+
+def test_the_heap_is_frozen_again_after_the_warm_up(launched: list[UnifyTUI]) -> None:
+    # What the warm-up imports lives as long as the process: frozen, the chat log's full
+    # collections do not walk it (benchmarks/bench_history.py).
+    app = run(launched, "--demo")
+    assert app._after_warm_up == [gc.freeze]
 
 
 def test_no_key_means_the_app_will_ask(launched: list[UnifyTUI]) -> None:

@@ -180,6 +180,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         keys_file: Path | None = None,
         pin_model: bool = False,
         after_first_frame: Sequence[Callable[[], None]] = (),
+        after_warm_up: Sequence[Callable[[], None]] = (),
     ) -> None:
         super().__init__()
         self.gateway = gateway
@@ -216,6 +217,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         # Called once, in a thread, when the first frame is on screen: what the first frame need
         # not wait for (the demo gateway's start, re-enabling the garbage collector).
         self._after_first_frame = list(after_first_frame)
+        # Called in that thread once the warm-up has imported what the first reply needs (the
+        # command line freezes the heap there: see cli._run_app).
+        self._after_warm_up = list(after_warm_up)
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
         # Saved conversations (tui_chat/saving.py); store None: chat without saving.
@@ -321,6 +325,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             job()
         warm_up()
         warm_up_highlighting()
+        for job in self._after_warm_up:
+            job()
 
     def _start_account(self) -> None:
         """Balance, listings and details for the current account (none: nothing to load)."""
