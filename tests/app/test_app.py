@@ -130,7 +130,7 @@ async def test_pause_holds_the_log_and_resume_shows_everything(make_app: Any, si
         await wait_until(pilot, lambda: len(replies(app)[0].content) > 80, what="text")
         await pilot.press("ctrl+s")
         assert app.paused
-        assert "PAUSED" in str(app.status.query_one("#status-paused").render())
+        assert "PAUSED" in app.status.part("paused")
         view = app.chat_log.query_one(ReplyView)
         await pilot.pause(0.05)
         held = rendered_text(view.body)
@@ -143,7 +143,7 @@ async def test_pause_holds_the_log_and_resume_shows_everything(make_app: Any, si
         assert view.body.source == reply.content  # nothing lost while paused
         assert rendered_text(view.body) == held
         assert app.paused
-        assert "complete" in str(app.status.query_one("#status-paused").render())
+        assert "complete" in app.status.part("paused")
         await pilot.press("ctrl+s")
         assert not app.paused
         last_line = reply.content.strip().splitlines()[-1].strip("`*|# ").split()[-1]
@@ -287,10 +287,10 @@ async def test_toggles_hide_credits_and_provider(make_app: Any, sim: Any) -> Non
         await pilot.press("f3")
         assert not app.show_credits
         assert "credits" not in str(view.provenance.render())
-        assert not app.status.query_one("#status-balance").display
+        assert app.status.part("balance") == ""
         await pilot.press("f4")
         assert "llama-3.1-8b-chat@groq" not in str(view.provenance.render())
-        assert not app.status.query_one("#status-served").display
+        assert app.status.part("served") == ""
         await pilot.press("f3", "f4")
         assert "credits" in str(view.provenance.render())
         assert "llama-3.1-8b-chat@groq" in str(view.provenance.render())

@@ -59,7 +59,7 @@ def user_texts(app: UnifyTUI) -> list[str]:
 
 
 def status_text(app: UnifyTUI) -> str:
-    return " ".join(str(label.render()) for label in app.status.query("Label"))
+    return app.status.text
 
 
 async def flush(app: UnifyTUI) -> None:

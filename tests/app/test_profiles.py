@@ -65,7 +65,7 @@ async def test_switch_to_openai_compatible_and_back_keeps_and_resends_history(si
             app, "#capability-notes"
         )
         assert app.status.balance is None and not app.status.has_balance
-        assert "Balance n/a" in str(app.status.query_one("#status-balance").render())
+        assert "Balance n/a" in app.status.part("balance")
 
         await send(pilot, "What is my name?")
         await wait_for_reply(pilot, 2)

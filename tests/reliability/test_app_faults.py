@@ -149,7 +149,7 @@ async def test_unreachable_gateway_in_the_app(
         assert "Could not reach the gateway" in card.title
         assert reason in card.detail
         assert app.prompt.text == PROMPT
-        assert "offline" in str(app.status.query_one("#status-gateway").render())
+        assert "offline" in app.status.part("gateway")
 
 
 # -- automatic retries, seen from the app ------------------------------------------------------

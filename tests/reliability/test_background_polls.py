@@ -36,8 +36,8 @@ def test_stale_reason_is_short_and_plain() -> None:
     assert stale_reason(ValueError("?")) == "error"
 
 
-def label_text(app: Any, name: str) -> str:
-    return str(app.status.query_one(f"#status-{name}").render())
+def part_text(app: Any, name: str) -> str:
+    return app.status.part(name)
 
 
 class FlakyAccount:
@@ -64,20 +64,20 @@ async def test_balance_goes_stale_with_reason_then_recovers(make_app: Any, sim: 
     app = make_app(account=account)
     app.balance_backoff = PollBackoff(base_s=0.2, max_s=0.4)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await wait_until(pilot, lambda: "50.000000" in label_text(app, "balance"))
+        await wait_until(pilot, lambda: "50.000000" in part_text(app, "balance"))
         account.down.set()
         await pilot.press("f5")
-        await wait_until(pilot, lambda: "(stale: offline)" in label_text(app, "balance"))
-        assert label_text(app, "balance") == "Balance 50.000000 (stale: offline)"
+        await wait_until(pilot, lambda: "(stale: offline)" in part_text(app, "balance"))
+        assert part_text(app, "balance") == "Balance 50.000000 (stale: offline)"
         # It tries again by itself, each time waiting longer (capped).
         await wait_until(pilot, lambda: len(app.balance_backoff.delays) >= 3, timeout=15)
         assert app.balance_backoff.delays[:3] == [0.2, 0.4, 0.4]
         assert app.is_running
         account.down.clear()
         await wait_until(
-            pilot, lambda: "stale" not in label_text(app, "balance"), timeout=15, what="recovery"
+            pilot, lambda: "stale" not in part_text(app, "balance"), timeout=15, what="recovery"
         )
-        assert label_text(app, "balance") == "Balance 50.000000"
+        assert part_text(app, "balance") == "Balance 50.000000"
         assert not app.balance_backoff.backing_off
 
 
@@ -90,9 +90,9 @@ async def test_unreachable_account_shows_offline_and_never_crashes(make_app: Any
     app.balance_backoff = PollBackoff(base_s=0.1, max_s=0.2)
     app.models_backoff = PollBackoff(base_s=0.1, max_s=0.2)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await wait_until(pilot, lambda: "(offline)" in label_text(app, "balance"))
-        assert label_text(app, "balance") == "Balance \u2013 (offline)"
-        assert "offline" in label_text(app, "gateway")
+        await wait_until(pilot, lambda: "(offline)" in part_text(app, "balance"))
+        assert part_text(app, "balance") == "Balance \u2013 (offline)"
+        assert "offline" in part_text(app, "gateway")
         await wait_until(pilot, lambda: len(app.models_backoff.delays) >= 2, timeout=15)
         await wait_until(pilot, lambda: len(app.balance_backoff.delays) >= 2, timeout=15)
         assert app.is_running

@@ -1,76 +1,114 @@
 """The status bar: gateway and connection, balance, last and total spend, live spend, served-by.
 
 It keeps no tally of its own: the app sets these reactives from the conversation and the gateway.
+
+One widget drawing one line (not a row of labels): the first frame has fewer widgets to style,
+lay out and paint, and a change of a figure repaints this line only, never a relayout. Setting a
+reactive repaints the bar only if the line it shows changes (the live spend and speed are set on
+every streaming tick, often to figures that read the same).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar, TypeVar
+
 from rich.cells import cell_len
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.content import Content
+from textual.content import Content, Span
 from textual.reactive import reactive
-from textual.widgets import Label
+from textual.widget import Widget
 
 from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.text import inert
 
-_MARGIN = 2  # cells after each label: styles/status.tcss `#status Label { margin-right: 2 }`
+T = TypeVar("T")
+
+PARTS = ("gateway", "paused", "balance", "spend", "served", "speed", "saving")  # left to right
+# Between shown parts; the fit counts it after each one, last too (as the labels' margin-right: 2
+# was counted), but it is not drawn after the last, so an ellipsis marks only text that is cut.
+GAP = "  "
+
+# The component class (styles/status.tcss) each styled part is drawn in; the gateway's depends
+# on the connection (see _class_of).
+_PART_CLASS = {
+    "paused": "status-bar--paused",
+    "served": "status-bar--served",
+    "saving": "status-bar--saving",
+}
+
+# One row: a line break or tab in server-supplied text (an endpoint name) would push the rest of
+# the bar onto a second line that is never shown, so they become a visible mark and a space.
+_ONE_LINE = str.maketrans({"\n": "\u2424", "\t": " "})  # ␤
+
+# What the bar shows: (part, text, component class or "") for every part, in order.
+Shown = tuple[tuple[str, str, str], ...]
 
 
-class StatusBar(Horizontal):
-    gateway: reactive[str] = reactive("")
-    connection: reactive[str] = reactive("connecting")  # connecting | online | offline | no key
-    balance: reactive[float | None] = reactive(None)
-    balance_stale: reactive[bool] = reactive(False)
-    has_balance: reactive[bool] = reactive(True)  # False: the gateway kind reports no balance
-    show_credits: reactive[bool] = reactive(True)
-    last_cost: reactive[float | None] = reactive(None)
-    total_cost: reactive[float] = reactive(0.0)
-    spend_cap: reactive[float | None] = reactive(None)  # credits per conversation; None: no cap
-    live_cost: reactive[float | None] = reactive(None)  # estimate while a reply streams
-    served_endpoint: reactive[str] = reactive("")
-    show_provider: reactive[bool] = reactive(True)
-    speed: reactive[float | None] = reactive(None)  # tokens/s of the last or current reply
-    paused: reactive[bool] = reactive(False)
-    paused_note: reactive[str] = reactive("reply still arriving")
-    retry_countdown: reactive[str] = reactive("")
-    stale_reason: reactive[str] = reactive("")  # why the balance is stale: "offline", "HTTP 503"
-    saving: reactive[str] = reactive("")  # "" while saving works; "not saving" / "save failed"
+def _fact(default: T) -> reactive[T]:
+    """A fact the bar shows. Setting it checks whether the line changes (``_changed``) and
+    repaints only then; it never triggers a layout. No watcher runs at mount: the first paint
+    reads every fact."""
+    return reactive(default, repaint=False, init=False)
+
+
+class StatusBar(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-bar--online",
+        "status-bar--offline",
+        "status-bar--paused",
+        "status-bar--served",
+        "status-bar--saving",
+    }
+
+    gateway: reactive[str] = _fact("")
+    connection: reactive[str] = _fact("connecting")  # connecting | online | offline | no key
+    balance: reactive[float | None] = _fact(None)
+    balance_stale: reactive[bool] = _fact(False)
+    has_balance: reactive[bool] = _fact(True)  # False: the gateway kind reports no balance
+    show_credits: reactive[bool] = _fact(True)
+    last_cost: reactive[float | None] = _fact(None)
+    total_cost: reactive[float] = _fact(0.0)
+    spend_cap: reactive[float | None] = _fact(None)  # credits per conversation; None: no cap
+    live_cost: reactive[float | None] = _fact(None)  # estimate while a reply streams
+    served_endpoint: reactive[str] = _fact("")
+    show_provider: reactive[bool] = _fact(True)
+    speed: reactive[float | None] = _fact(None)  # tokens/s of the last or current reply
+    paused: reactive[bool] = _fact(False)
+    paused_note: reactive[str] = _fact("reply still arriving")
+    retry_countdown: reactive[str] = _fact("")
+    stale_reason: reactive[str] = _fact("")  # why the balance is stale: "offline", "HTTP 503"
+    saving: reactive[str] = _fact("")  # "" while saving works; "not saving" / "save failed"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: dict[str, str] = {}  # label name -> the text it shows
+        # What the line shows and for which width; None until first needed.
+        self._shown: Shown | None = None
+        self._shown_width = -1
 
-    def compose(self) -> ComposeResult:
-        yield Label(id="status-gateway")
-        yield Label(id="status-paused")
-        yield Label(id="status-balance")
-        yield Label(id="status-spend")
-        yield Label(id="status-served")
-        yield Label(id="status-speed")
-        yield Label(id="status-saving")
+    # -- what is shown --------------------------------------------------------------------
 
-    def _label(self, name: str) -> Label:
-        return self.query_one(f"#status-{name}", Label)
+    def part(self, name: str) -> str:
+        """The text the bar shows for part ``name`` (one of ``PARTS``) at its current width;
+        "" when that part is hidden."""
+        for part, text, _ in self._current():
+            if part == name:
+                return text
+        raise KeyError(f"no status bar part {name!r}; the parts are {', '.join(PARTS)}")
 
-    def _set(self, name: str, text: str) -> None:
-        if self._shown.get(name) == text:
-            return  # unchanged: no update, so no relayout (the bar refreshes on every tick)
-        self._shown[name] = text
-        label = self._label(name)
-        label.update(Content(inert(text)))
-        label.display = bool(text)
+    @property
+    def text(self) -> str:
+        """The whole line as plain text (without the bar's padding)."""
+        return GAP.join(text for _, text, _ in self._current() if text)
 
-    def on_mount(self) -> None:
-        self._refresh_all()
-
-    def on_resize(self) -> None:
-        self._refresh_all()
+    def _current(self) -> Shown:
+        width = self.size.width
+        if self._shown is None or self._shown_width != width:
+            self._shown = self._fit(width)
+            self._shown_width = width
+        return self._shown
 
     def _texts(self, squeeze: int) -> dict[str, str]:
-        """What each label says. ``squeeze`` 1 leaves out what the reply's own line already says
+        """What each part says. ``squeeze`` 1 leaves out what the reply's own line already says
         (the word "online", the served model, the last cost, the speed); 2 also the paused note."""
         compact = squeeze >= 1
         connection = "" if compact and self.connection == "online" else self.connection
@@ -108,30 +146,56 @@ class StatusBar(Horizontal):
         texts["saving"] = self.saving
         return texts
 
-    def _refresh_all(self) -> None:
+    def _fit(self, width: int) -> Shown:
+        """The parts squeezed until they fit ``width``, made inert and one line each."""
         for squeeze in range(3):
-            texts = self._texts(squeeze)
-            # A shown label takes its text and a 2-cell margin; the bar has 1 cell padding a side.
-            needed = sum(cell_len(text) + _MARGIN for text in texts.values() if text) + 2
-            if needed <= self.size.width:
+            texts = {
+                name: inert(text).translate(_ONE_LINE)
+                for name, text in self._texts(squeeze).items()
+            }
+            # As the row of labels measured it: each shown part and a gap, plus 2 (meant for the
+            # padding, which ``width`` already leaves out; kept: the bar squeezes where it did).
+            needed = sum(cell_len(text) + len(GAP) for text in texts.values() if text) + 2
+            if needed <= width:
                 break
-        for name, text in texts.items():
-            self._set(name, text)
-        self._label("gateway").set_class(self.connection == "online", "-online")
-        self._label("gateway").set_class(
-            self.connection not in ("online", "connecting"), "-offline"
-        )
+        return tuple((name, texts[name], self._class_of(name)) for name in PARTS)
 
-    # Every displayed fact funnels into one redraw; cheap (a handful of labels).
-    def watch_gateway(self) -> None:
-        self._refresh_if_mounted()
+    def _class_of(self, name: str) -> str:
+        if name == "gateway":
+            if self.connection == "online":
+                return "status-bar--online"
+            return "" if self.connection == "connecting" else "status-bar--offline"
+        return _PART_CLASS.get(name, "")
 
-    def _refresh_if_mounted(self) -> None:
-        if self.is_mounted:
-            self._refresh_all()
+    # -- drawing ----------------------------------------------------------------------------
 
-    watch_connection = watch_balance = watch_balance_stale = watch_show_credits = watch_gateway
-    watch_last_cost = watch_total_cost = watch_live_cost = watch_served_endpoint = watch_gateway
-    watch_show_provider = watch_speed = watch_paused = watch_retry_countdown = watch_gateway
-    watch_stale_reason = watch_has_balance = watch_gateway
-    watch_paused_note = watch_saving = watch_spend_cap = watch_gateway
+    def _changed(self) -> None:
+        """A fact changed: repaint if the line it shows changes (no relayout: one row always)."""
+        if self._shown is None:
+            return  # not drawn yet: the first paint reads every fact
+        shown = self._fit(self.size.width)
+        if shown != self._shown:
+            self._shown = shown
+            self._shown_width = self.size.width
+            self.refresh()
+
+    def render(self) -> Content:
+        text: list[str] = []
+        spans: list[Span] = []
+        position = 0
+        for _, part, component in self._current():
+            if not part:
+                continue
+            if component:
+                style = self.get_visual_style(component, partial=True)
+                spans.append(Span(position, position + len(part), style))
+            text.append(part)
+            position += len(part) + len(GAP)
+        # Parts and gaps are plain text, never markup: server-supplied names stay inert.
+        return Content(GAP.join(text), spans)
+
+    watch_gateway = watch_connection = watch_balance = watch_balance_stale = _changed
+    watch_has_balance = watch_show_credits = watch_last_cost = watch_total_cost = _changed
+    watch_spend_cap = watch_live_cost = watch_served_endpoint = watch_show_provider = _changed
+    watch_speed = watch_paused = watch_paused_note = watch_retry_countdown = _changed
+    watch_stale_reason = watch_saving = _changed
