@@ -1,6 +1,6 @@
-"""What start-up does not import: the screens (until opened), the embedded gateway and the
-conversation database (until the first frame is up). Checked in a fresh interpreter, since this
-test process has them loaded."""
+"""What start-up does not import: the screens (until opened), the embedded gateway, the
+conversation database and the prompt's TextArea (until the first frame is up). Checked in a
+fresh interpreter, since this test process has them loaded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ START_UP = (
     "import sys\n"
     "import tui_chat.cli, tui_chat.app\n"
     "loaded = sorted(m for m in sys.modules if m.startswith(('tui_chat.screens.', "
-    "'tui_chat.gateway_sim', 'tui_chat.store', 'sqlite3')))\n"
+    "'tui_chat.gateway_sim', 'tui_chat.store', 'sqlite3', 'tui_chat.widgets.prompt_input', "
+    "'textual.widgets._text_area')))\n"
     "assert not loaded, loaded\n"
 )
 

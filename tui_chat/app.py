@@ -42,13 +42,14 @@ from tui_chat.stylesheets import stylesheets
 from tui_chat.widgets.chat_log import ChatLog
 from tui_chat.widgets.markdown_stream import code_blocks
 from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
-from tui_chat.widgets.prompt_input import PromptInput
+from tui_chat.widgets.prompt_stand_in import PromptStandIn
 from tui_chat.widgets.selector import SelectorPanel
 from tui_chat.widgets.status_bar import StatusBar
 from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.store import Store
+    from tui_chat.widgets.prompt_input import PromptInput
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
@@ -202,6 +203,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._failed_prompt: str | None = None
         # (reply, tokens so far, prompt characters, start time) while a reply streams.
         self._live: tuple[Message, int, int, float] | None = None
+        self._prompt: PromptInput | None = None  # built after the first frame (prompt)
         # True between mount and unmount: watchers that touch widgets check it. (App.is_mounted
         # is a method taking a widget, so `if self.is_mounted` was always true.)
         self.ui_ready = False
@@ -253,7 +255,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 # Its Stop and Pause buttons are mounted after the first frame (on_ready): they
                 # are hidden until a reply streams, and Button's stylesheet is Textual's largest.
                 yield Horizontal(id="reply-controls")
-                yield PromptInput(id="prompt")
+                # The real prompt (a TextArea) is built after the first frame: see prompt.
+                yield PromptStandIn(id="prompt-stand-in")
             yield SelectorPanel(id="selector")
         yield StatusBar(id="status")
         yield Footer()
@@ -264,7 +267,27 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     @property
     def prompt(self) -> PromptInput:
-        return self.query_one(PromptInput)
+        """The prompt box. The first frame shows a stand-in (tui_chat/widgets/prompt_stand_in.py);
+        the prompt replaces it when the first frame is up (on_ready), or here on first use."""
+        if self._prompt is None:
+            self._prompt = self._build_prompt()
+        return self._prompt
+
+    def _build_prompt(self) -> PromptInput:
+        """Put the prompt where the stand-in is, with what was typed into the stand-in."""
+        from tui_chat.widgets.prompt_input import PromptInput
+
+        stand_in = self.query_one(PromptStandIn)
+        prompt = PromptInput(id="prompt", text=stand_in.typed)
+        stand_in.parent.mount(prompt, after=stand_in)  # type: ignore[union-attr]
+        # Focus goes where the stand-in's was.
+        take_focus = stand_in.screen.focused in (None, stand_in)
+        stand_in.remove()
+        if take_focus:
+            prompt.focus()
+        if stand_in.submit:
+            prompt.post_message(PromptInput.Submitted(prompt, stand_in.typed))
+        return prompt
 
     @property
     def status(self) -> StatusBar:
@@ -286,7 +309,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.selector.set_gateway_note(self.gateway_label)
         self._mount_switching()
         self.selector.display = self.size.width >= WIDE_TERMINAL
-        self.prompt.focus()
+        # At once, not later as focus() would: the prompt built in its place takes it over.
+        self.screen.set_focus(self.query_one(PromptStandIn))
         if self.startup_problem:
             self.chat_log.add_notice(self.startup_problem)
             status.connection = "no key"
@@ -302,6 +326,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
+        self.prompt  # noqa: B018  (builds it in the stand-in's place)
         if self._open_store is not None:
             self.open_store_and_start_saving()  # then reopens the last conversation
         self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
@@ -378,8 +403,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     # -- sending and the reply worker -----------------------------------------------------
 
-    @on(PromptInput.Submitted)
-    def _prompt_submitted(self, event: PromptInput.Submitted) -> None:
+    def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         event.stop()
         self.send(event.text)
 

@@ -85,13 +85,14 @@ def startup_notice(problems: Sequence[str], warnings: Sequence[str] = ()) -> str
     return "\n".join(lines) or None
 
 
-# The screens with bindings of their own. They are imported on first use, not at start-up, so
-# the keymap check imports them itself.
-_SCREEN_MODULES = (
+# The screens and the prompt have bindings of their own. They are imported on first use, not
+# at start-up, so the keymap check imports them itself.
+_LAZY_MODULES = (
     "tui_chat.screens.conversations",
     "tui_chat.screens.dialogs",
     "tui_chat.screens.key_entry",
     "tui_chat.screens.settings",
+    "tui_chat.widgets.prompt_input",
 )
 
 
@@ -100,7 +101,7 @@ def known_binding_ids() -> frozenset[str]:
 
     Import ``tui_chat.app`` first (its widgets); this imports the screens (~20 ms), so call it
     only when there is a keymap to check."""
-    for name in _SCREEN_MODULES:
+    for name in _LAZY_MODULES:
         importlib.import_module(name)
     return KNOWN_BINDING_IDS | _declared_binding_ids()
 

@@ -8,8 +8,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-# Terminals often cannot tell shift+enter from enter, so ctrl+j and alt+enter are the fallbacks.
-NEWLINE_KEYS = frozenset({"shift+enter", "ctrl+j", "alt+enter", "ctrl+enter"})
+from tui_chat.widgets.prompt_stand_in import HINT, NEWLINE_KEYS
 
 
 class PromptInput(TextArea):
@@ -26,19 +25,25 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, classes: str | None = None, text: str = ""
+    ) -> None:
         super().__init__(
+            text,
             id=id,
             classes=classes,
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
             compact=True,
-            placeholder="Type a message. Enter sends, ctrl+j or alt+enter adds a line.",
+            placeholder=HINT,
         )
         self._sent: list[str] = []
         # Position in the recall list while browsing; None when not browsing.
         self._recall_index: int | None = None
+
+    def on_mount(self) -> None:
+        self.move_cursor(self.document.end)  # after any text it was given (the stand-in's)
 
     def remember(self, text: str) -> None:
         """Add a sent prompt to the recall list (skipping an immediate repeat)."""
