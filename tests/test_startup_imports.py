@@ -1,6 +1,7 @@
 """What start-up does not import: the screens (until opened), the embedded gateway, the
-conversation database and the prompt's TextArea (until the first frame is up). Checked in a
-fresh interpreter, since this test process has them loaded."""
+conversation database and the prompt's TextArea (until the first frame is up), the key store
+and the gateway factory (until a key is looked up or a profile connected). Checked in a fresh
+interpreter, since this test process has them loaded."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ START_UP = (
     "import tui_chat.cli, tui_chat.app\n"
     "loaded = sorted(m for m in sys.modules if m.startswith(('tui_chat.screens.', "
     "'tui_chat.gateway_sim', 'tui_chat.store', 'sqlite3', 'tui_chat.widgets.prompt_input', "
-    "'textual.widgets._text_area')))\n"
+    "'textual.widgets._text_area', 'tui_chat.keys', 'tui_chat.gateways.factory')))\n"
     "assert not loaded, loaded\n"
 )
 

@@ -35,7 +35,6 @@ from tui_chat.core.text import inert
 from tui_chat.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.gateways.errors import UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, stale_reason
-from tui_chat.keys import KeyringChoice
 from tui_chat.profiles import ProfileConnector
 from tui_chat.saving import SavedConversations, StoreOpener
 from tui_chat.stylesheets import stylesheets
@@ -48,6 +47,7 @@ from tui_chat.widgets.status_bar import StatusBar
 from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
+    from tui_chat.keys import KeyringChoice
     from tui_chat.store import Store
     from tui_chat.widgets.prompt_input import PromptInput
 

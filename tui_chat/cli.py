@@ -261,6 +261,11 @@ def _plan_connection(
     profile: Any, args: argparse.Namespace, demo: DemoGateway | None
 ) -> ConnectionPlan:
     from tui_chat.gateways.config import SecretStr
+
+    if demo is not None:  # its own key: no key lookup (tui_chat.keys is not even imported)
+        return ConnectionPlan(
+            profile, demo.base_url, "Demo gateway", SecretStr(DEMO_KEY), False, True
+        )
     from tui_chat.keys import (
         check_key_transport,
         clean_key,
@@ -269,10 +274,6 @@ def _plan_connection(
         system_keyring,
     )
 
-    if demo is not None:
-        return ConnectionPlan(
-            profile, demo.base_url, "Demo gateway", SecretStr(DEMO_KEY), False, True
-        )
     base_url = args.base_url or profile.base_url or ""
     if not args.base_url and profile.kind == "unify":
         base_url = os.environ.get("UNIFY_BASE_URL") or base_url

@@ -23,18 +23,14 @@ from textual.dom import DOMNode
 from tui_chat.config import KNOWN_BINDING_IDS, GatewayProfile, display_path
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
-from tui_chat.keys import (
-    SOURCE_KEYRING,
-    KeyringChoice,
-    KeyStoreError,
-    check_key_transport,
-    default_keys_path,
-    save_key,
-)
 from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
+    from tui_chat.keys import KeyringChoice
+
+# tui_chat.keys (where keys are kept, whether one may be sent) is imported where it is used:
+# after the first frame.
 
 # Builds (gateway, account) for a key; None for a keyless local server.
 Connector = Callable[[SecretStr | None], tuple[Any, Any]]
@@ -67,6 +63,8 @@ class PendingConnection:
     @property
     def where_saved(self) -> str:
         """Where a typed key will be kept, in words for the dialog."""
+        from tui_chat.keys import default_keys_path
+
         if self.keyring is not None:
             return "the system keyring"
         path = self.keys_file or default_keys_path()
@@ -236,6 +234,8 @@ class ConnectionSetup:
         self._check_transport(key, save=True)
 
     def _check_transport(self: UnifyTUI, key: SecretStr, *, save: bool) -> None:
+        from tui_chat.keys import check_key_transport
+
         pending = self.pending_connection
         assert pending is not None
         verdict = check_key_transport(pending.base_url)
@@ -279,6 +279,8 @@ class ConnectionSetup:
     @work(thread=True, exclusive=True, group="save-key")
     def save_entered_key(self: UnifyTUI, pending: PendingConnection, key: SecretStr) -> None:
         """Keep the key (keyring or keys.toml 0600) off the event loop, then say where."""
+        from tui_chat.keys import SOURCE_KEYRING, KeyStoreError, default_keys_path, save_key
+
         try:
             where = save_key(
                 pending.profile, key, keyring=pending.keyring, keys_file=pending.keys_file

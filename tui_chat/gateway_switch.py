@@ -26,7 +26,6 @@ from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.gateways.config import SecretStr
 from tui_chat.gateways.errors import MissingAPIKeyError
-from tui_chat.keys import KeyringChoice, check_key_transport
 from tui_chat.profiles import (
     Connection,
     ProfileConnector,
@@ -38,6 +37,7 @@ from tui_chat.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.app import UnifyTUI
+    from tui_chat.keys import KeyringChoice
 
 
 class GatewayCommands(Provider):
@@ -199,6 +199,8 @@ class GatewaySwitching:
             self.notify(inert(text), severity="warning", markup=False)
             self._switch_abandoned()
             return
+        from tui_chat.keys import check_key_transport
+
         request = self._key_request(profile)
         verdict = check_key_transport(request.base_url)
         if verdict.ok:

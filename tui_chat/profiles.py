@@ -9,14 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tui_chat.config import GatewayProfile
-from tui_chat.gateways.base import Account, Capabilities, Gateway
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.errors import ConfigurationError, MissingAPIKeyError
-from tui_chat.gateways.factory import build_gateway, capabilities_for
-from tui_chat.gateways.retry import RetryingGateway
-from tui_chat.keys import KeyringChoice, check_key_transport, needs_key, resolve_key
+
+if TYPE_CHECKING:
+    from tui_chat.gateways.base import Account, Capabilities, Gateway
+    from tui_chat.keys import KeyringChoice
+
+# The gateway clients (factory, retry) and the key lookup (keys) are imported when a connection
+# is made: the app makes its first one after its first frame (UnifyTUI.on_ready).
 
 # Sent when a server takes no key (Ollama, LM Studio on this machine): some want the header.
 NO_KEY_PLACEHOLDER = "no-key"
@@ -56,6 +60,9 @@ def connect(
     Raises ``MissingAPIKeyError`` when the profile needs a key and none was given, and
     ``ConfigurationError`` for a demo profile with nowhere to connect.
     """
+    from tui_chat.gateways.factory import build_gateway, capabilities_for
+    from tui_chat.gateways.retry import RetryingGateway
+
     secret = key.get_secret_value() if isinstance(key, SecretStr) else (key or "")
     base_url = profile.base_url
     if profile.kind == "demo":
@@ -68,6 +75,8 @@ def connect(
     if not base_url:
         raise ConfigurationError(f"the gateway profile {profile.name!r} has no base_url")
     if not secret:
+        from tui_chat.keys import needs_key
+
         if needs_key(profile):
             hint = f"`export {profile.key_env}=...`" if profile.key_env else "the key screen"
             raise MissingAPIKeyError(
@@ -109,6 +118,8 @@ def profile_connector(
     def connect_profile(profile: GatewayProfile) -> Connection:
         if profile.kind == "demo" or _same_server(profile.base_url, demo_base_url):
             return connect(profile, demo_key, demo_base_url=demo_base_url)
+        from tui_chat.keys import check_key_transport, resolve_key
+
         lookup = resolve_key(profile, keyring=keyring)
         if lookup.key is not None and profile.base_url:
             verdict = check_key_transport(profile.base_url)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 EXAMPLE_ENDPOINT = "llama-2-70b-chat@anyscale"
 EXPECTED_FORMAT = f"Expected <model>@<provider>, e.g. {EXAMPLE_ENDPOINT}"
@@ -69,19 +70,30 @@ _SEARCH_KEYS = (
 # Longest alias first so that "input-cost" wins over "i" inside the old "<0.5input-cost" syntax.
 _ALIAS = "|".join(re.escape(a) for a in sorted(METRIC_ALIASES, key=len, reverse=True))
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-_MODE_RE = re.compile(rf"(?:(?:lowest|highest)-)?(?:{_ALIAS})", re.ASCII)
-_OLD_THRESHOLDS_RE = re.compile(
-    rf"(?P<mode>{_MODE_RE.pattern})(?P<thresholds>(?:<{_NUMBER}(?:{_ALIAS}))+)", re.ASCII
-)
-_THRESHOLD_RE = re.compile(rf"(?:{_ALIAS})(?:<=|>=|<|>){_NUMBER}", re.ASCII)
-_FACTOR_RE = re.compile(rf"(?:{_ALIAS}):{_NUMBER}", re.ASCII)
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+:-]*", re.ASCII)
-_PROVIDER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
-_SEARCH_RE = re.compile(
-    rf"(?P<key>{'|'.join(_SEARCH_KEYS)}):(?P<names>[A-Za-z0-9._@+:-]+(?:,[A-Za-z0-9._@+:-]+)*)",
-    re.ASCII,
-)
-_WHITESPACE_RE = re.compile(r"\s")
+_MODE = rf"(?:(?:lowest|highest)-)?(?:{_ALIAS})"
+# Compiled on first use (_regex), not at import: compiling them is most of this module's import
+# time, and start-up parses no endpoint before the first frame.
+_PATTERNS = {
+    "mode": _MODE,
+    "old_thresholds": rf"(?P<mode>{_MODE})(?P<thresholds>(?:<{_NUMBER}(?:{_ALIAS}))+)",
+    "threshold": rf"(?:{_ALIAS})(?:<=|>=|<|>){_NUMBER}",
+    "factor": rf"(?:{_ALIAS}):{_NUMBER}",
+    "name": r"[A-Za-z0-9][A-Za-z0-9._+:-]*",
+    "provider": r"[A-Za-z0-9][A-Za-z0-9._-]*",
+    "search": (
+        rf"(?P<key>{'|'.join(_SEARCH_KEYS)}):"
+        r"(?P<names>[A-Za-z0-9._@+:-]+(?:,[A-Za-z0-9._@+:-]+)*)"
+    ),
+}
+# Any Unicode space counts here, as it would in a terminal.
+_UNICODE_PATTERNS = {"whitespace": r"\s", "model_name": r"\S+"}
+
+
+@cache
+def _regex(name: str) -> re.Pattern[str]:
+    if name in _UNICODE_PATTERNS:
+        return re.compile(_UNICODE_PATTERNS[name])
+    return re.compile(_PATTERNS[name], re.ASCII)
 
 
 class EndpointError(ValueError):
@@ -129,7 +141,7 @@ def _check_model(model: str, segment: str) -> str:
     model = _strip_legacy_prefix(model)
     if not model:
         raise _fail(f"The model name is missing in {_shown(segment)}")
-    if not _NAME_RE.fullmatch(model):
+    if not _regex("name").fullmatch(model):
         raise _fail(
             f"The model name {_shown(model)} may only contain letters, digits, '.', '_', '-', "
             "'+' and ':'"
@@ -139,11 +151,11 @@ def _check_model(model: str, segment: str) -> str:
 
 def _is_routing_item(item: str) -> bool:
     return bool(
-        _MODE_RE.fullmatch(item)
-        or _OLD_THRESHOLDS_RE.fullmatch(item)
-        or _THRESHOLD_RE.fullmatch(item)
-        or _FACTOR_RE.fullmatch(item)
-        or _SEARCH_RE.fullmatch(item)
+        _regex("mode").fullmatch(item)
+        or _regex("old_thresholds").fullmatch(item)
+        or _regex("threshold").fullmatch(item)
+        or _regex("factor").fullmatch(item)
+        or _regex("search").fullmatch(item)
     )
 
 
@@ -176,8 +188,8 @@ def _classify_provider(spec: str, model: str, segment: str) -> bool:
     if not spec:
         raise _fail(f"The provider is missing after '@' in {_shown(segment)}")
     looks_like_provider = (
-        _PROVIDER_RE.fullmatch(spec) is not None
-        and not _MODE_RE.fullmatch(spec)
+        _regex("provider").fullmatch(spec) is not None
+        and not _regex("mode").fullmatch(spec)
         and not spec.startswith(("lowest-", "highest-"))
     )
     if looks_like_provider and not _is_router(model):
@@ -220,7 +232,7 @@ def parse_endpoint(text: str) -> Endpoint:
     stripped = text.strip()
     if not stripped:
         raise _fail("No endpoint was given")
-    if _WHITESPACE_RE.search(stripped):
+    if _regex("whitespace").search(stripped):
         raise _fail(f"The endpoint {_shown(stripped)} must not contain spaces")
     if "@" not in stripped:
         raise _fail(f"The endpoint {_shown(stripped)} is missing '@<provider>'")
@@ -292,7 +304,6 @@ def model_of(served: str) -> str:
     return served.rsplit("@", 1)[0]
 
 
-_MODEL_NAME = re.compile(r"\S+")
 
 
 def endpoint_problem(kind: str, text: str) -> str | None:
@@ -304,10 +315,10 @@ def endpoint_problem(kind: str, text: str) -> str | None:
     """
     stripped = text.strip()
     if kind == "openai-compatible":
-        if not _MODEL_NAME.fullmatch(stripped):
+        if not _regex("model_name").fullmatch(stripped):
             return "Type a model name the server knows, e.g. gpt-4o-mini (no spaces)."
         return None
-    if kind == "openrouter" and "@" not in stripped and _MODEL_NAME.fullmatch(stripped):
+    if kind == "openrouter" and "@" not in stripped and _regex("model_name").fullmatch(stripped):
         return None
     try:
         parse_endpoint(stripped)

@@ -11,7 +11,6 @@ pages from proxies, which are reduced to a short sentence.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -192,6 +191,8 @@ def detail_from_body(text: str) -> str:
     stripped = text.strip()
     if not stripped:
         return ""
+    import json  # on the first error body, not at start-up
+
     try:
         parsed = json.loads(stripped)
     except ValueError:
