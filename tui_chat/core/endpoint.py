@@ -304,8 +304,6 @@ def model_of(served: str) -> str:
     return served.rsplit("@", 1)[0]
 
 
-
-
 def endpoint_problem(kind: str, text: str) -> str | None:
     """Why ``text`` cannot be sent to a gateway of ``kind`` (a sentence), or None when it can.
 
