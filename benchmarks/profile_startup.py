@@ -21,56 +21,33 @@ import sys
 import tempfile
 from pathlib import Path
 
-MINIMAL_APP = Path(__file__).resolve().parent / "minimal_app.py"
 _CHILD = "TUI_CHAT_PROFILE_OUT"  # not UNIFY_*: bench_startup drops those
 
 
 def _child() -> None:
     """Inside the launched program: profile until the first frame, write the report."""
+    from _first_frame import run_to_first_frame
     from pyinstrument import Profiler
 
     profiler = Profiler(interval=0.0005)
     from_run = os.environ.get("PROFILE_FROM_RUN") == "1"
     if not from_run:
         profiler.start()
-    import textual.app
-    import textual.drivers.linux_driver as linux_driver
 
-    write = linux_driver.LinuxDriver.write
-    run = textual.app.App.run
-    state = {"alternate": False, "done": False}
+    def report() -> None:
+        profiler.stop()
+        out = Path(os.environ[_CHILD])
+        if out.suffix == ".html":
+            out.write_text(profiler.output_html(), encoding="utf-8")
+        else:
+            show_all = os.environ.get("PROFILE_SHOW_ALL") == "1"
+            out.write_text(profiler.output_text(unicode=True, show_all=show_all), encoding="utf-8")
 
-    def profiled_run(self: textual.app.App[object], *args: object, **kwargs: object) -> object:
-        if from_run:
-            profiler.start()
-        return run(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    def hooked_write(self: linux_driver.LinuxDriver, data: str) -> None:
-        if not state["done"]:
-            state["alternate"] = state["alternate"] or "\x1b[?1049h" in data
-            if state["alternate"] and "\x1b[1;1H" in data:
-                state["done"] = True
-                profiler.stop()
-                out = Path(os.environ[_CHILD])
-                if out.suffix == ".html":
-                    out.write_text(profiler.output_html(), encoding="utf-8")
-                else:
-                    show_all = os.environ.get("PROFILE_SHOW_ALL") == "1"
-                    text = profiler.output_text(unicode=True, show_all=show_all)
-                    out.write_text(text, encoding="utf-8")
-        write(self, data)
-
-    textual.app.App.run = profiled_run  # type: ignore[method-assign]
-    linux_driver.LinuxDriver.write = hooked_write  # type: ignore[method-assign]
-    if os.environ.get("PROFILE_MINIMAL") == "1":
-        import runpy
-
-        runpy.run_path(str(MINIMAL_APP), run_name="__main__")
-    else:
-        from tui_chat.cli import main
-
-        sys.argv = ["unify-tui", "--demo"]
-        main()
+    run_to_first_frame(
+        report,
+        minimal=os.environ.get("PROFILE_MINIMAL") == "1",
+        at_run=profiler.start if from_run else None,
+    )
 
 
 def main() -> None:

@@ -44,3 +44,17 @@ def test_run_all_knows_every_benchmark() -> None:
     run_all = importlib.import_module("run_all")
     for module_name, _runs, _quick in run_all.BENCHMARKS.values():
         assert (BENCHMARKS / f"{module_name}.py").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty start-up needs Linux")
+@pytest.mark.parametrize("program", ["minimal", "app"])
+def test_the_instruction_count_child_reaches_its_first_frame(
+    program: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without valgrind: the hook the count relies on still sees the first frame with this Textual.
+    module = importlib.import_module("count_startup_instructions")
+    bench_startup = importlib.import_module("bench_startup")
+    monkeypatch.setenv(module._CHILD, program)
+    argv = [sys.executable, str(BENCHMARKS / "count_startup_instructions.py")]
+    assert bench_startup.first_frame_ms(argv, str(tmp_path), timeout=60) > 0
