@@ -269,16 +269,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     def prompt(self) -> PromptInput:
         """The prompt box. The first frame shows a stand-in (tui_chat/widgets/prompt_stand_in.py);
         the prompt replaces it when the first frame is up (on_ready), or here on first use."""
-        if self._prompt is None:
-            self._prompt = self._build_prompt()
-        return self._prompt
+        return self._prompt if self._prompt is not None else self._build_prompt()
 
     def _build_prompt(self) -> PromptInput:
         """Put the prompt where the stand-in is, with what was typed into the stand-in."""
         from tui_chat.widgets.prompt_input import PromptInput
 
         stand_in = self.query_one(PromptStandIn)
-        prompt = PromptInput(id="prompt", text=stand_in.typed)
+        prompt = self._prompt = PromptInput(id="prompt", text=stand_in.typed)
         stand_in.parent.mount(prompt, after=stand_in)  # type: ignore[union-attr]
         # Focus goes where the stand-in's was.
         take_focus = stand_in.screen.focused in (None, stand_in)
@@ -326,7 +324,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
-        self.prompt  # noqa: B018  (builds it in the stand-in's place)
+        if self._prompt is None:
+            self._build_prompt()  # in the stand-in's place
         if self._open_store is not None:
             self.open_store_and_start_saving()  # then reopens the last conversation
         self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
