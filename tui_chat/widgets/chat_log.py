@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from textual.await_remove import AwaitRemove
 from textual.containers import VerticalScroll
+from textual.geometry import Region, Size
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -38,6 +40,16 @@ COLLECT_IDLE_S = 1.0
 
 COLLECT_AFTER_PAGES = 12
 """...or at once when this many pages were folded since the last time (scrolling on and on)."""
+
+
+def _release_caches(widget: Widget) -> None:
+    """Drop the painted-line caches of `widget` and its descendants (rebuilt when painted)."""
+    for node in widget.walk_children(with_self=True):
+        release = getattr(node, "release_render_cache", None)
+        if release is not None:
+            release()
+        else:
+            node._styles_cache.clear()
 
 
 class FoldedTurns(Widget):
@@ -90,6 +102,24 @@ class ChatLog(VerticalScroll):
     def following(self) -> bool:
         """True while new text scrolls into view (the user is at the bottom)."""
         return self.is_anchored and not self._anchor_released
+
+    def _view_size(self) -> Size:
+        """The size of the scrolled area (the log minus padding and scrollbars), from the last
+        layout, without asking the compositor (which may re-arrange the whole screen to say)."""
+        width, height = self.container_size
+        return Size(
+            max(0, width - self.scrollbar_size_vertical),
+            max(0, height - self.scrollbar_size_horizontal),
+        )
+
+    def _child_regions(self) -> dict[Widget, Region]:
+        """Where each child is in the scrolled content (what its `virtual_region` says), from
+        the log's own arrangement, which Textual keeps until a child or the size changes.
+
+        `virtual_region` of a child out of view re-arranges the whole screen once after every
+        reflow, and the log asks it of many children on every scroll step."""
+        arrangement = self.arrange(self._view_size())
+        return {placement.widget: placement.region for placement in arrangement.placements}
 
     def _add(self, widget: Widget) -> Widget:
         self.mount(widget)
@@ -196,13 +226,15 @@ class ChatLog(VerticalScroll):
             self.mount_all(widgets)
             return
         # Keep the view still: after the layout, scroll down by what was added above.
-        offset = first_shown.virtual_region.y - self.scroll_y
+        offset = self._child_regions().get(first_shown, Region()).y - self.scroll_y
         self._loading_older = True
 
         def keep_position() -> None:
             self._loading_older = False
+            if not first_shown.is_attached:
+                return
             self.scroll_to(
-                y=first_shown.virtual_region.y - offset,
+                y=self._child_regions().get(first_shown, Region()).y - offset,
                 animate=False,
                 immediate=True,
                 release_anchor=False,
@@ -226,7 +258,7 @@ class ChatLog(VerticalScroll):
             self._unfold_pending = True
             self.call_after_refresh(self._unfold_near)
         # Within a screen of the top with older messages waiting: mount the next page.
-        if self._older and not self._loading_older and new_value <= self.size.height:
+        if self._older and not self._loading_older and new_value <= self._view_size().height:
             self._loading_older = True
             self.call_after_refresh(self._mount_older_page)
 
@@ -236,25 +268,24 @@ class ChatLog(VerticalScroll):
         past (benchmarks/bench_history.py)."""
         self._release_timer = None
         self._fold_far_pages()
-        margin = self.size.height * 3
-        top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
+        height = self._view_size().height
+        margin = height * 3
+        top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
+        regions = self._child_regions()
         for child in self.children:
-            region = child.virtual_region
-            if region.bottom < top or region.y > bottom:
-                for widget in child.walk_children(with_self=True):
-                    release = getattr(widget, "release_render_cache", None)
-                    if release is not None:
-                        release()
-                    else:
-                        widget._styles_cache.clear()
+            region = regions.get(child)  # None: not laid out (e.g. being removed)
+            if region is None or region.bottom < top or region.y > bottom:
+                _release_caches(child)
 
     def _fold_far_pages(self) -> None:
         """Replace each history page far from the view by a placeholder of its height."""
-        if self._loading_older or self._hold_folding or self.size.height <= 0:
+        height = self._view_size().height
+        if self._loading_older or self._hold_folding or height <= 0:
             return
-        margin = self.size.height * FOLD_SCREENS
-        top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
-        folded_pages = 0
+        margin = height * FOLD_SCREENS
+        top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
+        regions = self._child_regions()
+        removals: list[AwaitRemove] = []
         for index, page in enumerate(self._pages):
             widgets = page.widgets
             if page.placeholder is not None or not widgets:
@@ -262,7 +293,9 @@ class ChatLog(VerticalScroll):
             if not all(widget.is_attached for widget in widgets):
                 continue
             first, last = widgets[0], widgets[-1]
-            y, end = first.virtual_region.y, last.virtual_region.bottom
+            if first not in regions or last not in regions:
+                continue
+            y, end = regions[first].y, regions[last].bottom
             if end <= y or (end >= top and y <= bottom):
                 continue  # not laid out yet, or near the view
             placeholder = FoldedTurns()
@@ -270,20 +303,32 @@ class ChatLog(VerticalScroll):
             # The same outer margins: the layout (and so the scroll position) does not move.
             placeholder.styles.margin = (first.styles.margin.top, 0, last.styles.margin.bottom, 0)
             self.mount(placeholder, before=first)
-            self.remove_children(widgets)
+            for widget in widgets:
+                # Now, not when the removed widgets are freed: Textual keeps a widget's line
+                # cache (StylesCache) referenced from an lru_cache after the widget is gone.
+                _release_caches(widget)
+            removals.append(self.remove_children(widgets))
             page.placeholder, page.widgets = placeholder, []
             for message in page.messages:
                 self._message_widgets.pop(id(message), None)
                 self._folded[id(message)] = page
             if index == 0:
                 self._first_history = placeholder
-            folded_pages += 1
-        if folded_pages:
-            self._folded_since_collect += folded_pages
+        if removals:
+            self._folded_since_collect += len(removals)
             if self._folded_since_collect >= COLLECT_AFTER_PAGES:
-                self._collect_garbage()
+                self.call_later(self._collect_after, removals)
             elif self._collect_timer is None:
                 self._collect_timer = self.set_timer(COLLECT_IDLE_S, self._collect_garbage)
+
+    async def _collect_after(self, removals: list[AwaitRemove]) -> None:
+        """Collect once the folded widgets are out of the DOM and the layout that follows is
+        on screen. Collecting at once (as the fold) kept the widgets just folded (still in
+        the DOM), and the layout waited for the collection: a key pressed meanwhile waited
+        for both (the slowest Home presses of benchmarks/bench_history.py)."""
+        for removal in removals:
+            await removal
+        self.call_after_refresh(self._collect_garbage)
 
     def _collect_garbage(self) -> None:
         """Free the widgets of folded pages. They sit in reference cycles, and the collector's
@@ -300,17 +345,19 @@ class ChatLog(VerticalScroll):
     def _unfold_near(self) -> None:
         """Mount again the folded pages that came near the view, keeping the view still."""
         self._unfold_pending = False
-        if not self._folded or self.size.height <= 0:
+        height = self._view_size().height
+        if not self._folded or height <= 0:
             return
-        margin = self.size.height * UNFOLD_SCREENS
-        top, bottom = self.scroll_y - margin, self.scroll_y + self.size.height + margin
+        margin = height * UNFOLD_SCREENS
+        top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
+        regions = self._child_regions()
         near = []
         for page in self._pages:
             placeholder = page.placeholder
             if placeholder is None or not placeholder.is_attached:
                 continue
-            region = placeholder.virtual_region
-            if region.bottom >= top and region.y <= bottom:
+            region = regions.get(placeholder)
+            if region is not None and region.bottom >= top and region.y <= bottom:
                 near.append(page)
         if near:
             self._unfold(near)
@@ -319,15 +366,18 @@ class ChatLog(VerticalScroll):
         placeholders = {id(page.placeholder) for page in pages}
         # A node in view that stays: after the layout, it is put back where it was on screen.
         view_top = self.scroll_y
+        regions = self._child_regions()
         anchor = next(
             (
                 child
                 for child in self.children
-                if id(child) not in placeholders and child.virtual_region.bottom > view_top
+                if id(child) not in placeholders
+                and child in regions
+                and regions[child].bottom > view_top
             ),
             None,
         )
-        offset = anchor.virtual_region.y - view_top if anchor is not None else 0
+        offset = regions[anchor].y - view_top if anchor is not None else 0
         for page in pages:
             placeholder = page.placeholder
             assert placeholder is not None
@@ -349,14 +399,17 @@ class ChatLog(VerticalScroll):
         def keep_position() -> None:
             if not anchor.is_attached:
                 return
-            target = anchor.virtual_region.y - offset
+            region = self._child_regions().get(anchor)
+            if region is None:
+                return
+            target = region.y - offset
             if abs(target - self.scroll_y) >= 1:  # heights changed (e.g. a resize meanwhile)
                 self.scroll_to(y=target, animate=False, immediate=True, release_anchor=False)
 
         self.call_after_refresh(keep_position)
 
     def _fill_above(self) -> None:
-        if self._older and not self._loading_older and self.scroll_y <= self.size.height:
+        if self._older and not self._loading_older and self.scroll_y <= self._view_size().height:
             self._mount_older(HISTORY_PAGE)
 
     def _mount_older_page(self) -> None:

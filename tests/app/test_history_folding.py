@@ -1,0 +1,86 @@
+"""What scrolling a long, partly folded history costs: where the log's children are comes from
+the log's own arrangement (not from the compositor, which re-arranges the whole screen to say
+where a widget out of view is), and folded widgets give up their painted lines at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual._compositor import Compositor
+
+from tests.app.conftest import wait_until
+from tests.app.test_history_lazy import LogApp, _conversation, _scroll_to_top
+from tui_chat.widgets import chat_log
+from tui_chat.widgets.chat_log import ChatLog, FoldedTurns
+
+
+async def _folded_log(pilot: Any, app: LogApp, turns: int = 200) -> ChatLog:
+    """A log scrolled to the top of `turns` turns, the pages far below folded."""
+    log = app.query_one(ChatLog)
+    log.load_history(_conversation(turns))
+    await pilot.pause()
+    await _scroll_to_top(pilot, log)
+    await wait_until(pilot, lambda: len(log.query(FoldedTurns)) >= 5, what="far pages folded")
+    await pilot.pause(0.2)
+    return log
+
+
+async def test_child_regions_are_where_the_compositor_puts_the_children() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = await _folded_log(pilot, app)
+        for y in (0, 150, log.max_scroll_y // 2, log.max_scroll_y):
+            log.scroll_to(y=y, animate=False)
+            await pilot.pause(0.1)
+            await pilot.pause()
+            regions = log._child_regions()
+            placeholders = [child for child in log.children if isinstance(child, FoldedTurns)]
+            assert placeholders, "some pages stay folded wherever the view is"
+            for child in log.children:
+                assert regions[child] == child.virtual_region, (y, child)
+
+
+async def test_scrolling_past_folded_pages_does_not_arrange_the_whole_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = await _folded_log(pilot, app)
+        await pilot.pause(chat_log.RELEASE_AFTER_S + 0.2)  # the last fold/release pass ran
+        # No folding or cache release during the steps: only what each scroll step costs counts.
+        monkeypatch.setattr(chat_log, "RELEASE_AFTER_S", 60.0)
+        full_arrangements = 0
+        arrange_root = Compositor._arrange_root
+
+        def counting(self: Compositor, root: Any, size: Any, visible_only: bool = True) -> Any:
+            nonlocal full_arrangements
+            full_arrangements += not visible_only
+            return arrange_root(self, root, size, visible_only)
+
+        monkeypatch.setattr(Compositor, "_arrange_root", counting)
+        steps = 20
+        for step in range(steps):  # a row at a time, as an animation's frames do
+            log.scroll_to(y=step + 1, animate=False)
+            await pilot.pause()
+        assert log._folded, "folded pages stay (the log checks them at every step)"
+        # Each step used to re-arrange the whole screen to find the placeholders (20 here);
+        # a layout or two may still happen (e.g. the scrollbar), not one a step.
+        assert full_arrangements <= 3, full_arrangements
+
+
+async def test_folded_widgets_give_up_their_painted_lines_at_once() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        messages = _conversation(200)
+        log.load_history(messages)
+        await pilot.pause()
+        newest = list(log._pages[-1].widgets)  # the page on screen at the end: lines painted
+        assert any(widget._styles_cache._cache for widget in newest)
+        # One jump far up: the next fold pass finds the newest page far away, lines and all.
+        assert log.reveal(messages[4])
+        await wait_until(pilot, lambda: log._pages[-1].placeholder is not None, what="folded")
+        for widget in newest:
+            for node in widget.walk_children(with_self=True):
+                assert not node._styles_cache._cache, node
