@@ -57,14 +57,24 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--config", "--gateway", "--print-config", "--write-config", "--demo", "--plain"):
+    for flag in (
+        "--config",
+        "--gateway",
+        "--print-config",
+        "--write-config",
+        "--demo",
+        "--plain",
+        "--export-dir",
+    ):
         assert flag in out
     assert "UNIFY_KEY" in out and "OPENROUTER_API_KEY" in out
 
 
 def test_print_config_prints_the_template(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--print-config"]) == 0
-    assert capsys.readouterr().out == default_config_text()
+    out = capsys.readouterr().out
+    assert out == default_config_text()
+    assert '\n#export_dir = "~/Documents/unify-tui"\n' in out  # every setting, export_dir too
     assert not default_config_path().exists()
 
 
@@ -125,6 +135,47 @@ def test_flags_override_the_config(tmp_path: Path, launched: list[UnifyTUI]) -> 
     )
     assert app.show_credits is True
     assert app.endpoint == "gpt-4o@openai"
+
+
+def test_export_dir_from_the_config_file(tmp_path: Path, launched: list[UnifyTUI]) -> None:
+    assert run(launched, "--demo").export_dir is None  # unset: saving.default_export_dir()
+    launched.clear()
+    path = write_config(tmp_path, "export_dir = '~/chats'\n")
+    app = run(launched, "--demo", "--config", str(path))
+    assert app.export_dir == Path.home() / "chats"
+    assert app.startup_notice is None
+
+
+def test_export_dir_flag_wins_over_the_config_file(
+    tmp_path: Path, launched: list[UnifyTUI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, "export_dir = '~/from-config'\n")
+    app = run(launched, "--demo", "--config", str(path), "--export-dir", "~/from-flag")
+    assert app.export_dir == Path.home() / "from-flag"
+    launched.clear()
+    # On the command line a relative path is from the current folder, as for --db and --config.
+    monkeypatch.chdir(tmp_path)
+    app = run(launched, "--demo", "--config", str(path), "--export-dir", "out/md")
+    assert app.export_dir == tmp_path / "out" / "md"
+
+
+def test_bad_export_dir_in_the_config_is_said_and_the_default_used(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    path = write_config(tmp_path, "show_credits = false\nexport_dir = 42\n")
+    app = run(launched, "--demo", "--config", str(path))
+    notice = app.startup_notice or ""
+    assert f"{path}:2: export_dir: expected a folder path" in notice
+    assert "default" in notice
+    assert app.export_dir is None  # the default folder
+    assert app.show_credits is False  # the rest of the file is kept
+
+
+def test_empty_export_dir_flag_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--demo", "--no-save", "--export-dir", ""])
+    assert exit_info.value.code == 2
+    assert "--export-dir: expected a folder path" in capsys.readouterr().err
 
 
 def test_config_in_the_default_place_is_read(launched: list[UnifyTUI]) -> None:

@@ -39,6 +39,7 @@ system_prompt = "Answer in French."
 temperature = 0.3
 max_tokens = 512
 spend_cap = 0.25
+export_dir = "~/chats/exports"
 
 [bindings]
 stop = "f9"
@@ -85,6 +86,7 @@ def test_no_file_means_defaults_and_no_problem(tmp_path: Path) -> None:
     assert config.show_credits is True and config.show_provider is True
     assert config.temperature is None and config.max_tokens is None and config.spend_cap is None
     assert config.theme is None and config.system_prompt is None and config.default_model is None
+    assert config.export_dir is None  # the app's own default folder
     assert dict(config.bindings) == {}
     assert set(config.gateways) == {"unify", "openrouter", "demo"}
 
@@ -120,6 +122,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
     assert config.temperature == 0.3
     assert config.max_tokens == 512
     assert config.spend_cap == 0.25
+    assert config.export_dir == Path.home() / "chats" / "exports"  # ~ expanded
     assert dict(config.bindings) == {"stop": "f9", "pause": "ctrl+p,f2"}
     local = config.profile("local")
     assert local.kind == "openai-compatible"
@@ -169,6 +172,43 @@ def test_multiline_system_prompt_keeps_line_numbers_right(tmp_path: Path) -> Non
     assert config.system_prompt == "Be brief.\nmax_tokens = 5\n"
     problem = only_problem(problems)
     assert (problem.line, problem.key) == (5, "max_tokens")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("~/exports", ("exports",)),
+        ("~", ()),
+        ("  ~/with space/x  ", ("with space", "x")),  # the ends trimmed, the inside kept
+        ("notes/chats", ("notes", "chats")),  # relative: from the home folder, not the cwd
+        ("./notes", ("notes",)),
+    ],
+)
+def test_export_dir_is_expanded_from_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative path must not land here
+    config, problems = load(tmp_path, f"export_dir = {value!r}\n")
+    assert problems == []
+    assert config.export_dir == Path.home().joinpath(*expected)
+    assert config.export_dir is not None and config.export_dir.is_absolute()
+
+
+def test_absolute_export_dir_is_kept_as_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "somewhere" / "else"
+    config, problems = load(tmp_path, f"export_dir = {str(folder)!r}\n")
+    assert problems == [] and config.export_dir == folder
+
+
+def test_export_dir_with_no_home_folder_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("os.path.expanduser", lambda path: path)  # as with no HOME, no passwd
+    config, problems = load(tmp_path, "theme = 'nord'\nexport_dir = '~/x'\n")
+    problem = only_problem(problems)
+    assert (problem.line, problem.key) == (2, "export_dir")
+    assert "home folder is unknown" in problem.message
+    assert config.export_dir is None and config.theme == "nord"
 
 
 # --- a bad file: explained, the rest kept ----------------------------------------------------
@@ -236,6 +276,13 @@ def test_unknown_key_in_a_profile_and_in_prices(tmp_path: Path) -> None:
         ("default_gateway = 'nowhere'", "default_gateway", "no gateway profile"),
         ("bindings = 'f9'", "bindings", "a table"),
         ("gateways = 1", "gateways", "tables like"),
+        ("export_dir = 5", "export_dir", 'a folder path such as "~/Documents/chats", got 5'),
+        ("export_dir = ''", "export_dir", "a folder path such as"),
+        ("export_dir = '   '", "export_dir", "a folder path such as"),
+        ("export_dir = ['~/a']", "export_dir", "a folder path such as"),
+        ("export_dir = false", "export_dir", "got false"),
+        ("export_dir = '$HOME/chats'", "export_dir", "environment variables are not expanded"),
+        ('export_dir = "a\\u0000b"', "export_dir", "NUL"),  # TOML's escape for a NUL
     ],
 )
 def test_wrong_type_or_out_of_range_is_named_and_defaulted(
@@ -396,6 +443,7 @@ def test_problem_string_shows_home_as_tilde(tmp_path: Path) -> None:
         f"temperature = '{SECRET}'\n",
         f"show_credits = '{SECRET}'\n",
         f"[bindings]\nstop = ['{SECRET}', 3]\n",
+        f'export_dir = "{SECRET}"\n',
     ],
 )
 def test_secret_looking_values_are_refused_and_never_echoed(tmp_path: Path, text: str) -> None:
@@ -543,6 +591,7 @@ def test_template_uncommented_is_a_valid_config(tmp_path: Path) -> None:
     config, problems = load(tmp_path, "\n".join(lines) + "\n")
     assert problems == [], [str(p) for p in problems]
     assert config.temperature == 0.7 and config.spend_cap == 1.0
+    assert config.export_dir == Path.home() / "Documents" / "unify-tui"
     assert "local" in config.gateways
     assert dict(config.bindings) == dict(DEFAULT_BINDING_KEYS)
 

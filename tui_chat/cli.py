@@ -93,8 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-save", action="store_true", help="do not save conversations in this session"
     )
+    parser.add_argument(
+        "--export-dir",
+        metavar="PATH",
+        type=_export_dir_argument,
+        help="folder for exported conversations, created when first needed (default: "
+        "export_dir in config.toml, else unify-tui in your Documents folder)",
+    )
     parser.add_argument("--version", action="version", version=f"unify-tui {__version__}")
     return parser
+
+
+def _export_dir_argument(text: str) -> Path:
+    """``--export-dir``: ``~`` expanded, a relative path taken from the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+    try:
+        return Path(text).expanduser().absolute()
+    except RuntimeError as error:  # ~ with no home folder to expand it against
+        raise argparse.ArgumentTypeError(f"cannot expand {text!r}: {error}") from None
 
 
 def open_conversation_store(path: Path | None) -> tuple[Any, str | None]:
@@ -446,6 +463,7 @@ def _run_app(
         max_tokens=config.max_tokens,
         store_notice=store_notice,
         open_store=open_store,
+        export_dir=args.export_dir or config.export_dir,  # --export-dir wins over config.toml
         config=config,
         system_prompt=config.system_prompt,
         spend_cap=config.spend_cap,

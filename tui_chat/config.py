@@ -207,7 +207,9 @@ class AppConfig:
     """Every setting, with the defaults the app uses when there is no file.
 
     ``temperature`` 0..2; ``max_tokens`` > 0; ``spend_cap`` in credits per conversation; None
-    means "not set" (the gateway's or the app's own default). ``bindings`` maps a binding id to
+    means "not set" (the gateway's or the app's own default). ``export_dir`` is the folder
+    exports are written to, absolute (``~`` expanded, a relative path taken from the home
+    folder); None: ``tui_chat.saving.default_export_dir()``. ``bindings`` maps a binding id to
     Textual key names, comma-separated (``"ctrl+s,f9"``), ready for ``App.set_keymap``.
     """
 
@@ -220,6 +222,7 @@ class AppConfig:
     temperature: float | None = None
     max_tokens: int | None = None
     spend_cap: float | None = None
+    export_dir: Path | None = None
     bindings: Mapping[str, str] = field(default_factory=dict, hash=False)
     gateways: Mapping[str, GatewayProfile] = field(default_factory=builtin_profiles, hash=False)
     path: Path | None = field(default=None, compare=False)  # the file read, if there was one
@@ -521,6 +524,7 @@ _TOP_LEVEL_KEYS: Final = (
     "temperature",
     "max_tokens",
     "spend_cap",
+    "export_dir",
     "bindings",
     "gateways",
 )
@@ -562,6 +566,10 @@ def _read_document(reader: _Reader, document: dict[str, Any]) -> dict[str, Any]:
             )
             if cap is not None:
                 settings[name] = cap
+        elif name == "export_dir":
+            folder = _read_export_dir(reader, path, value)
+            if folder is not None:
+                settings[name] = folder
         elif name == "bindings":
             settings["bindings"] = _read_bindings(reader, value)
         elif name == "gateways":
@@ -596,6 +604,47 @@ def _read_document(reader: _Reader, document: dict[str, Any]) -> dict[str, Any]:
                     "using 'unify'",
                 )
     return settings
+
+
+def _read_export_dir(reader: _Reader, path: KeyPath, value: object) -> Path | None:
+    """``export_dir``: an absolute folder. ``~`` is the home folder, and a relative path is
+    taken from the home folder too (never from wherever the app happens to be started)."""
+    example = '"~/Documents/chats"'
+    if isinstance(value, str) and _is_pasted_key(value):
+        reader.problem(path, _KEYS_ADVICE)
+        return None
+    if not isinstance(value, str) or not value.strip():
+        reader.problem(
+            path,
+            f"expected a folder path such as {example}, got {_describe(value)}; "
+            "exporting to the default folder",
+        )
+        return None
+    text = value.strip()
+    if "\0" in text:
+        reader.problem(
+            path, "a folder path cannot contain a NUL character; exporting to the default folder"
+        )
+        return None
+    if text.startswith(("$", "%")):
+        reader.problem(
+            path,
+            f"environment variables are not expanded here; write the folder itself, such as "
+            f"{example} (got {_describe(value)}); exporting to the default folder",
+        )
+        return None
+    try:
+        folder = Path(text).expanduser()
+        if not folder.is_absolute():
+            folder = Path.home() / folder
+    except RuntimeError:  # no home folder to expand ~ against (HOME unset, no passwd entry)
+        reader.problem(
+            path,
+            f"cannot tell where {_describe(value)} is: the home folder is unknown; "
+            "exporting to the default folder",
+        )
+        return None
+    return folder
 
 
 def _check_known(
@@ -933,6 +982,10 @@ def default_config_text() -> str:
 #max_tokens = 1024
 # Stop sending once a conversation has cost this many credits (USD); unset: no cap.
 #spend_cap = 1.0
+# The folder "Export conversation as Markdown/JSON" writes to; created when first needed.
+# ~ is your home folder, and a relative path is taken from your home folder too.
+# Unset: unify-tui in your Documents folder (--export-dir PATH wins over this).
+#export_dir = "~/Documents/unify-tui"
 
 # Key bindings: binding id = "key" or "key,other_key" (Textual key names).
 #[bindings]

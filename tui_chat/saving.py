@@ -48,6 +48,20 @@ def export_file_name(title: str, suffix: str, now: float) -> str:
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}{suffix}"
 
 
+def _export_problem(folder: Path, error: OSError) -> str:
+    """Why ``folder`` could not take an export, in words (it touches the disk: a worker's job)."""
+    try:
+        # A file where the folder (or one of its parents) should be: say which one.
+        for place in (folder, *folder.parents):
+            if place.exists():
+                if not place.is_dir():
+                    return f"{place} is a file, not a folder"
+                break
+    except OSError:
+        pass
+    return error.strerror or str(error)
+
+
 @dataclass
 class SaveFailed(TextualMessage):
     """A write to the store failed (posted from the writer thread)."""
@@ -424,14 +438,21 @@ class SavedConversations:
         folder = self.export_dir or default_export_dir()
         path = folder / export_file_name(title, suffix, now)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)  # created at the first export
             path.write_text(text, encoding="utf-8")
         except OSError as error:
-            deliver(
-                self,
-                self.notify,
-                f"Could not write {path}: {error.strerror or error}",
-                severity="error",
-            )
+            deliver(self, self._export_failed, folder, path, _export_problem(folder, error))
             return
-        deliver(self, self.notify, f"Exported to {path}", title="Exported", timeout=6)
+        # A path is data, not markup: a folder named "[b]notes" must show as it is.
+        deliver(self, self.notify, f"Exported to {path}", title="Exported", timeout=6, markup=False)
+
+    def _export_failed(self: UnifyTUI, folder: Path, path: Path, reason: str) -> None:
+        """Say which folder could not be written and why; the app goes on as before."""
+        self.notify(
+            f"Could not write {path}: {reason}. Nothing was exported; the export folder is "
+            f"{folder} (set it with export_dir in config.toml or --export-dir).",
+            title="Not exported",
+            severity="error",
+            timeout=12,
+            markup=False,
+        )

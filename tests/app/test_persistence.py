@@ -514,6 +514,87 @@ async def test_export_markdown_and_json(
     assert exported["completion_tokens"] == reply.completion_tokens
 
 
+async def _export_through_the_palette(pilot: Any, folder: Path) -> Path:
+    """Send a message, export it as Markdown from the command palette; the file written."""
+    app = pilot.app
+    await send(pilot, "What is the capital of Spain?")
+    await wait_for_reply(pilot)
+    await pilot.press("ctrl+p")
+    await pilot.press(*"Export conversation as Markdown")
+    await wait_until(pilot, lambda: _palette_hits(app) > 0, what="palette hit")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: len(list(folder.glob("*.md"))) == 1, what=f"a file in {folder}")
+    return next(folder.glob("*.md"))
+
+
+@pytest.mark.parametrize("flag", [False, True])
+async def test_export_lands_in_the_folder_from_config_or_flag(
+    sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: bool
+) -> None:
+    """config.toml's export_dir (or --export-dir over it), from the command line to the file."""
+    from tui_chat import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "export_dir = '~/chats/exports'\ndefault_gateway = 'sim'\n[gateways.sim]\n"
+        f"kind = 'unify'\nbase_url = '{sim.base_url}'\nkey_env = 'SIM_KEY'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SIM_KEY", "test-key")
+    built: list[UnifyTUI] = []
+    monkeypatch.setattr(UnifyTUI, "run", lambda self, *a, **k: built.append(self))
+    flag_dir = tmp_path / "from-flag"
+    argv = ["--config", str(config), "--model", "llama-3.1-8b-chat@groq", "--no-save"]
+    assert cli.main(argv + (["--export-dir", str(flag_dir)] if flag else [])) == 0
+    (app,) = built
+    assert app.startup_notice is None
+    configured = Path.home() / "chats" / "exports"  # "~" is the test's own home
+    expected, other = (flag_dir, configured) if flag else (configured, flag_dir)
+    assert not expected.exists()  # created by the export
+    async with app.run_test(size=APP_SIZE) as pilot:
+        written = await _export_through_the_palette(pilot, expected)
+        await wait_until(
+            pilot,
+            lambda: any("Exported to" in n.message for n in app._notifications),
+            what="the notification",
+        )
+        assert f"Exported to {written}" in [n.message for n in app._notifications]
+    assert written.parent == expected
+    assert "What is the capital of Spain?" in written.read_text()
+    assert not other.exists()
+    assert not (Path.home() / "Documents").exists()  # not the default folder either
+
+
+@pytest.mark.parametrize("below", [(), ("sub", "folder")])
+async def test_export_to_a_folder_that_cannot_be_written_says_so_and_goes_on(
+    make_app: Any, sim: Any, tmp_path: Path, below: tuple[str, ...]
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the export folder should be\n")  # fails even for root
+    folder = blocker.joinpath(*below)  # the file is the folder itself, or one of its parents
+    app = make_app(export_dir=folder)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "What is the capital of Spain?")
+        await wait_for_reply(pilot)
+        app.action_export_markdown()
+        await wait_until(
+            pilot,
+            lambda: any(n.title == "Not exported" for n in app._notifications),
+            what="the error notification",
+        )
+        (failed,) = [n for n in app._notifications if n.title == "Not exported"]
+        assert failed.severity == "error"
+        assert f"the export folder is {folder} " in failed.message
+        assert f"{blocker} is a file, not a folder" in failed.message
+        assert "export_dir" in failed.message and "--export-dir" in failed.message
+        # The app carries on: the next message is sent and answered.
+        await send(pilot, "And of France?")
+        await wait_for_reply(pilot, 2)
+        assert app.is_running
+    assert blocker.read_text() == "a file where the export folder should be\n"
+    assert list(tmp_path.glob("**/*.md")) == []
+
+
 async def test_stopped_reply_is_saved_with_its_text(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
