@@ -21,7 +21,11 @@ async def _folded_log(pilot: Any, app: LogApp, turns: int = 200) -> ChatLog:
     log.load_history(_conversation(turns))
     await pilot.pause()
     await _scroll_to_top(pilot, log)
-    await wait_until(pilot, lambda: len(log.query(FoldedTurns)) >= 5, what="far pages folded")
+    await wait_until(
+        pilot,
+        lambda: log._pages[-2].placeholder is not None and log.folded_count > 150,
+        what="far pages folded",
+    )
     await pilot.pause(0.2)
     return log
 
@@ -48,8 +52,19 @@ async def test_scrolling_past_folded_pages_does_not_arrange_the_whole_screen(
     async with app.run_test(size=(80, 24)) as pilot:
         log = await _folded_log(pilot, app)
         await pilot.pause(chat_log.RELEASE_AFTER_S + 0.2)  # the last fold/release pass ran
-        # No folding or cache release during the steps: only what each scroll step costs counts.
+        # No folding, unfolding or cache release during the steps: only what each scroll step
+        # costs to check the placeholders counts (a page coming near is a layout of its own).
         monkeypatch.setattr(chat_log, "RELEASE_AFTER_S", 60.0)
+        monkeypatch.setattr(ChatLog, "_unfold", lambda log, pages, **_: None)
+        checked = 0
+        folded_spans = ChatLog._folded_spans
+
+        def counting_checks(log: ChatLog) -> Any:
+            nonlocal checked
+            checked += 1
+            return folded_spans(log)
+
+        monkeypatch.setattr(ChatLog, "_folded_spans", counting_checks)
         full_arrangements = 0
         arrange_root = Compositor._arrange_root
 
@@ -64,6 +79,7 @@ async def test_scrolling_past_folded_pages_does_not_arrange_the_whole_screen(
             log.scroll_to(y=step + 1, animate=False)
             await pilot.pause()
         assert log._folded, "folded pages stay (the log checks them at every step)"
+        assert checked >= steps // 2, "the log looked for folded pages near the view"
         # Each step used to re-arrange the whole screen to find the placeholders (20 here);
         # a layout or two may still happen (e.g. the scrollbar), not one a step.
         assert full_arrangements <= 3, full_arrangements
@@ -71,16 +87,20 @@ async def test_scrolling_past_folded_pages_does_not_arrange_the_whole_screen(
 
 async def test_folded_widgets_give_up_their_painted_lines_at_once() -> None:
     app = LogApp()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 100)) as pilot:  # the two newest pages in view
         log = app.query_one(ChatLog)
         messages = _conversation(200)
         log.load_history(messages)
-        await pilot.pause()
-        newest = list(log._pages[-1].widgets)  # the page on screen at the end: lines painted
-        assert any(widget._styles_cache._cache for widget in newest)
+        await wait_until(
+            pilot,
+            lambda: any(widget._styles_cache._cache for widget in log._pages[-2].widgets),
+            what="the page above the newest painted",
+        )
+        newest = list(log._pages[-2].widgets)  # on screen at the end: lines painted
         # One jump far up: the next fold pass finds the newest page far away, lines and all.
         assert log.reveal(messages[4])
-        await wait_until(pilot, lambda: log._pages[-1].placeholder is not None, what="folded")
+        # (the newest page itself stays mounted: End and the next reply land there)
+        await wait_until(pilot, lambda: log._pages[-2].placeholder is not None, what="folded")
         for widget in newest:
             for node in widget.walk_children(with_self=True):
                 assert not node._styles_cache._cache, node

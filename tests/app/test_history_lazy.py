@@ -51,24 +51,16 @@ def _first_visible(log: ChatLog) -> tuple[Any, int]:
 
 
 async def _scroll_to_top(pilot: Any, log: ChatLog) -> None:
-    for _ in range(400):
-        if not log.older_count and log.scroll_y < 1:
-            break
-        log.scroll_home(animate=False)
-        await pilot.pause(0.02)
-    await wait_until(pilot, lambda: log.older_count == 0, what="all turns mounted")
+    """Home, as the user presses it: the first turn at the top of the view."""
+    log.focus()
+    await pilot.press("home")
 
     def at_top() -> bool:
-        if log.scroll_y >= 1 or _user_texts(log)[:1] != ["question 0"]:
-            log.scroll_home(animate=False)  # the view was kept still as the last page came
-            return False
-        return True
+        return log.scroll_y < 1 and _user_texts(log)[:1] == ["question 0"]
 
-    for _ in range(20):
-        await wait_until(pilot, at_top, what="the first turn at the top")
-        await pilot.pause(0.1)
-        if at_top():
-            break
+    await wait_until(pilot, at_top, what="the first turn at the top")
+    await pilot.pause(0.1)
+    assert at_top(), "the view stays on the first turn once its page is mounted"
 
 
 async def test_long_history_mounts_only_the_newest_page() -> None:
@@ -78,40 +70,116 @@ async def test_long_history_mounts_only_the_newest_page() -> None:
         messages = _conversation(200)
         log.load_history(messages)
         await pilot.pause()
-        assert len(log.children) <= HISTORY_PAGE
-        assert log.older_count == len(messages) - HISTORY_PAGE
+        # widgets for the newest page only (and, once the view settled at the end, the pages
+        # above it within reach), one placeholder for all the older pages
+        assert len(log.query(FoldedTurns)) == 1
+        assert len(log.children) <= 1 + 4 * HISTORY_PAGE
+        assert log.folded_count >= len(messages) - 4 * HISTORY_PAGE
         assert _user_texts(log)[-1] == "question 199"
+        assert log.following and log.scroll_y == log.max_scroll_y
+        # the scroll range already covers the whole conversation (estimated): ~200 turns of
+        # 8+ rows each, not the 24 messages mounted
+        assert log.virtual_size.height > 200 * 8
 
 
-async def test_scrolling_up_mounts_every_older_turn_in_order() -> None:
+async def test_scrolling_up_shows_every_older_turn_in_order() -> None:
     app = LogApp()
     async with app.run_test(size=(80, 24)) as pilot:
         log = app.query_one(ChatLog)
         messages = _conversation(60)
         log.load_history(messages)
         await pilot.pause()
-        for _ in range(60):
-            if not log.older_count:
+        seen: list[str] = []
+        for _ in range(400):
+            in_view = [
+                child.text
+                for child in log.children
+                if isinstance(child, UserTurn)
+                and log.scroll_y <= child.virtual_region.y < log.scroll_y + log.size.height
+            ]
+            seen.extend(text for text in reversed(in_view) if text not in seen)
+            if log.scroll_y < 1 and "question 0" in seen:
                 break
-            log.scroll_home(animate=False)
-            await pilot.pause(0.05)
-        await wait_until(pilot, lambda: log.older_count == 0, what="all turns mounted")
-        await pilot.pause()
-        # pages far below may be folded by now; those mounted are in order from the first
-        texts = _user_texts(log)
-        assert texts == [f"question {turn}" for turn in range(len(texts))]
-        log.scroll_end(animate=False)
+            log.scroll_to(y=max(0, log.scroll_y - 5), animate=False)
+            await pilot.pause(0.02)
+        # every turn came into view on the way up, newest first: none skipped, none twice
+        assert seen == [f"question {turn}" for turn in reversed(range(60))]
+        await pilot.press("end")
         await wait_until(pilot, lambda: _user_texts(log)[-1] == "question 59", what="the end")
-        await pilot.pause()
-        # those mounted are in order up to the last (pages far from the view may be folded)
-        numbers = [int(text.split()[1]) for text in _user_texts(log)]
-        assert numbers == sorted(set(numbers)) and numbers[-1] == 59
+        await wait_until(pilot, lambda: log.scroll_y >= log.max_scroll_y - 1, what="at the end")
+        assert log.following
         # the model changed once half-way: exactly one marker, by turn 30. Pages far from the
         # view (the end is in view now) may be folded, so bring turn 30 back into view first.
         assert log.reveal(messages[60])
         await pilot.pause()
         markers = list(log.query(ModelMarker))
         assert [marker.endpoint for marker in markers] == ["c@d"]
+
+
+async def test_home_shows_the_first_turn_in_one_press_and_end_returns() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        log.load_history(_conversation(300))
+        await pilot.pause()
+        await _scroll_to_top(pilot, log)  # one Home press
+        assert not log.following
+        turn, row = _first_visible(log)
+        assert turn.text == "question 0" and row <= 1
+        await pilot.press("end")
+        await wait_until(
+            pilot,
+            lambda: (
+                _user_texts(log)[-1:] == ["question 299"] and log.scroll_y >= log.max_scroll_y - 1
+            ),
+            what="the newest turn at the end",
+        )
+        assert log.following  # new text scrolls into view again
+
+
+async def test_scrolling_up_into_estimated_pages_keeps_the_view_still() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        log.load_history(_conversation(200))
+        await pilot.pause(0.2)
+        shown_pages: set[int] = set()
+        for _ in range(60):  # up a few rows at a time: the pages above are mounted on the way
+            log.scroll_to(y=log.scroll_y - 7, animate=False, immediate=True)
+            before = _first_visible(log)  # what the user sees, before any page is mounted
+            await pilot.pause()
+            await wait_until(
+                pilot,
+                lambda: not log._settling and not log._unfold_pending,
+                what="the pages mounted above laid out",
+            )
+            await pilot.pause()
+            assert _first_visible(log) == before
+            shown_pages.update(id(page) for page in log._pages if page.widgets)
+        assert len(shown_pages) >= 4, "pages above were mounted on the way"
+
+
+async def test_placeholders_are_estimated_again_for_a_new_width() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        log = app.query_one(ChatLog)
+        messages = _conversation(200)
+        for message in messages:
+            message.content += " " + "words that wrap " * 8
+        log.load_history(messages)
+        await pilot.pause()
+        wide = log.virtual_size.height
+        await pilot.resize_terminal(50, 30)
+        await pilot.pause(0.2)
+        # narrower: the same text wraps onto more rows, in the placeholders' estimates too
+        placeholders = list(log.query(FoldedTurns))
+        assert placeholders
+        assert all(
+            page.rows_width == log._view_size().width
+            for page in log._pages
+            if page.placeholder is not None
+        )
+        assert log.virtual_size.height > wide
 
 
 async def test_reveal_mounts_an_old_message_first() -> None:
@@ -121,17 +189,17 @@ async def test_reveal_mounts_an_old_message_first() -> None:
         messages = _conversation(100)
         log.load_history(messages)
         await pilot.pause()
-        assert log.reveal(messages[4])  # "question 2", far above the first page
+        assert log.reveal(messages[4])  # "question 2", on the oldest page, never mounted
+        await pilot.pause()
         await pilot.pause()
         shown: Any = log._message_widgets[id(messages[4])]
         assert shown.is_mounted and shown.has_class("-search-hit")
+        region = shown.virtual_region
+        assert log.scroll_y <= region.y < log.scroll_y + log.size.height
+        # its page is mounted whole, in order; the turns mounted are in order everywhere
         texts = _user_texts(log)
-        # from it on, a contiguous run in order; the newest pages, far below the view now, may
-        # already be folded away (FOLD_SCREENS), so the run may stop before the end
         start = texts.index("question 2")
-        run = texts[start:]
-        assert run == [f"question {turn}" for turn in range(2, 2 + len(run))]
-        assert len(run) > 10
+        assert texts[start - 2 : start + 4] == [f"question {turn}" for turn in range(6)]
         assert texts == sorted(texts, key=lambda text: int(text.split()[1]))
 
 
@@ -142,21 +210,25 @@ async def test_pages_far_from_the_view_fold_and_come_back_in_place() -> None:
         messages = _conversation(200)
         log.load_history(messages)
         await pilot.pause()
+        await wait_until(  # the pages near the end shown, then folded once the view is away
+            pilot, lambda: log._pages[-2].widgets and not log._settling, what="shown"
+        )
         await _scroll_to_top(pilot, log)
         # at the top, the pages far below are folded: far fewer widgets than turns (folding
         # goes on page by page, so under load it may take a few more frames)
         await wait_until(
             pilot,
-            lambda: len(log.query(FoldedTurns)) >= 5 and len(log.children) < 200,
+            lambda: log._pages[-2].placeholder is not None and len(log.children) < 100,
             what="far pages folded",
         )
         await pilot.pause()
         turn, _ = _first_visible(log)
         assert turn.text == "question 0" and log.scroll_y == 0
-        # folding changed nothing on screen: same height, same scroll range
-        height = log.virtual_size.height
+        # the pages folded after they were shown kept their height to the row
+        measured = {id(page): page.rows for page in log._pages if page.rows_measured}
+        assert measured
         # back to the end: the pages there are mounted again, the last turn shows
-        log.scroll_end(animate=False)
+        await pilot.press("end")
         await wait_until(
             pilot,
             lambda: (
@@ -164,7 +236,20 @@ async def test_pages_far_from_the_view_fold_and_come_back_in_place() -> None:
             ),
             what="the newest turns back at the end",
         )
-        assert log.virtual_size.height == height
+        await wait_until(
+            pilot, lambda: not log._settling and not log._unfold_pending, what="pages near"
+        )
+        await pilot.pause()
+        regions = log._child_regions()
+        shown_again = [
+            (measured[id(page)], page.widgets)
+            for page in log._pages
+            if id(page) in measured and page.widgets
+        ]
+        assert shown_again
+        for rows, widgets in shown_again:
+            first, last = regions[widgets[0]], regions[widgets[-1]]
+            assert last.bottom - first.y + widgets[0].styles.margin.top == rows
         # top pages fold in turn; scrolling half-way keeps the turn in view where it was
         await wait_until(pilot, lambda: "question 0" not in _user_texts(log), what="top folded")
         log.scroll_to(y=log.max_scroll_y // 2, animate=False)

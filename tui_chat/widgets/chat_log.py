@@ -2,20 +2,29 @@
 
 The log stays anchored to the bottom while the user is there; scrolling up lets go, and scrolling
 back to the bottom re-attaches (Textual's anchor does exactly this).
+
+A stored conversation is shown in pages of HISTORY_PAGE messages. Only the pages near the view
+have widgets; every run of other pages is one blank `FoldedTurns` of their height (each page's
+measured when it was last shown, or estimated from its text before it ever was). So the scroll
+range and the scrollbar cover the whole conversation from the moment it opens, Home goes to its
+first message in one press, memory does not grow with the pages scrolled past, and a layout
+places a few dozen widgets however long the conversation is.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from textual import events
+from textual.actions import SkipAction
 from textual.await_remove import AwaitRemove
 from textual.containers import VerticalScroll
 from textual.geometry import Region, Size
 from textual.timer import Timer
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.widgets.messages import ErrorCard, ModelMarker, Notice, ReplyView, UserTurn
@@ -23,9 +32,9 @@ from tui_chat.widgets.messages import ErrorCard, ModelMarker, Notice, ReplyView,
 RELEASE_AFTER_S = 0.5
 """Seconds after a scroll before far-away turns give up their painted-line caches."""
 
-HISTORY_PAGE = 24
-"""Stored messages mounted at a time: the newest page when a conversation opens, then one older
-page each time the view nears the top."""
+HISTORY_PAGE = 8
+"""Stored messages per page: mounted, and folded away again, together. Pages are counted from the
+newest message, so only the oldest page may be shorter."""
 
 FOLD_SCREENS = 4
 """History pages wholly more than this many screens above or below the view are folded: their
@@ -52,21 +61,117 @@ def _release_caches(widget: Widget) -> None:
             node._styles_cache.clear()
 
 
-class FoldedTurns(Widget):
-    """Stands in, at the same height, for a page of stored turns far from the view."""
-
-
 @dataclass(eq=False)
 class _HistoryPage:
-    """Stored messages mounted together; folded (a placeholder) while far from the view."""
+    """Stored messages mounted together; folded (in a placeholder) while far from the view."""
 
     messages: list[Message]
     endpoint: str | None  # the endpoint requested before the first of them
     widgets: list[Widget] = field(default_factory=list)
-    placeholder: FoldedTurns | None = None
+    placeholder: FoldedTurns | None = None  # the run of folded pages it is in
+    rows: int = 0  # while folded: its height, the top margin of its first turn included
+    rows_width: int = 0  # the log width at which `rows` holds
+    rows_measured: bool = False  # False: estimated from the text (not laid out at that width)
 
-    def nodes(self) -> list[Widget]:
-        return [self.placeholder] if self.placeholder is not None else self.widgets
+
+class FoldedTurns(Widget):
+    """Stands in, at their height, for a run of consecutive folded pages of stored turns."""
+
+    def __init__(self, pages: list[_HistoryPage]) -> None:
+        super().__init__()
+        self.pages = pages
+        for page in pages:
+            page.placeholder = self
+        self.update_height()
+
+    def update_height(self) -> None:
+        self.styles.height = sum(page.rows for page in self.pages)
+
+
+_Item = tuple[str, Any]
+"""What a stored message turns into, without building widgets (to estimate a page's height):
+("marker", endpoint), ("user", message), ("reply", message) or ("error", message)."""
+
+
+def _history_items(messages: Sequence[Message], endpoint: str | None) -> list[_Item]:
+    """The turns `messages` are shown as, in order; `endpoint` is the one requested before."""
+    items: list[_Item] = []
+    for index, message in enumerate(messages):
+        if message.role == "user":
+            # The marker goes where the user switched: before the prompt that the new model
+            # answered (as it stood live), not between the prompt and its reply.
+            answer = messages[index + 1] if index + 1 < len(messages) else None
+            if answer is not None and answer.role == "assistant":
+                requested = answer.requested_endpoint
+                if requested and endpoint is not None and requested != endpoint:
+                    items.append(("marker", requested))
+                    endpoint = requested
+            items.append(("user", message))
+        elif message.role == "assistant":
+            requested = message.requested_endpoint
+            if requested and endpoint is not None and requested != endpoint:
+                items.append(("marker", requested))
+            endpoint = requested or endpoint
+            if message.content or message.outcome is not Outcome.ERROR:
+                items.append(("reply", message))
+            if message.outcome is Outcome.ERROR:
+                items.append(("error", message))
+    return items
+
+
+def _wrapped_rows(text: str, width: int) -> int:
+    """Rows `text` takes wrapped at `width` cells (roughly: characters, not cells or words)."""
+    width = max(1, width)
+    return sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
+
+
+def _markdown_rows(source: str, width: int) -> int:
+    """Rows a Markdown reply takes at `width`, roughly: wrapped lines, one blank row between
+    blocks, a padding row above and below each code block, borders around a table."""
+    width = max(1, width)
+    rows = 0
+    blank_before = False
+    in_fence = False
+    in_table = False
+    for raw in source.split("\n"):
+        line = raw.strip()
+        if line.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            rows += 1  # the padding row above or below the code
+            blank_before = False
+            continue
+        if not line and not in_fence:
+            blank_before = rows > 0
+            in_table = False
+            continue
+        if blank_before:
+            rows += 1
+            blank_before = False
+        if line.startswith("|") and not in_fence:
+            if not in_table:
+                rows += 2  # the top border, and the rule under the header (the delimiter row)
+                in_table = True
+            if set(line) <= set("|-: "):
+                continue
+        rows += max(1, -(-len(raw) // width))
+    return rows + (2 if in_table else 0)
+
+
+def _estimated_rows(items: list[_Item], width: int) -> int:
+    """The rows a page of turns takes at log width `width` (each turn's top margin included),
+    estimated from the text."""
+    rows = 0
+    for kind, value in items:
+        rows += 1  # each turn's top margin (1 in chat.tcss)
+        if kind == "user":
+            rows += _wrapped_rows(value.content, width - 9)  # margin 6, border 1, padding 2
+        elif kind == "reply":
+            rows += _markdown_rows(value.content, width - 3) + 1  # border, padding; provenance
+        elif kind == "error":
+            rows += 3 + _wrapped_rows(value.error or "", width - 4)  # round border, title
+        else:
+            rows += 1
+    return rows
 
 
 class ChatLog(VerticalScroll):
@@ -78,16 +183,11 @@ class ChatLog(VerticalScroll):
         super().__init__(*children, **options)
         # id(Message) -> the widget showing it, for reveal() (search hits).
         self._message_widgets: dict[int, Widget] = {}
-        # Stored messages not mounted yet (oldest first), the endpoint requested before each,
-        # and the oldest history widget mounted (older pages go above it).
-        self._older: list[Message] = []
-        self._endpoint_before: list[str | None] = []
-        self._first_history: Widget | None = None
-        self._loading_older = False
-        # Mounted history, oldest page first; id(Message) -> its page while that is folded.
+        # The stored conversation's pages, oldest first; id(Message) -> its page while folded.
         self._pages: list[_HistoryPage] = []
         self._folded: dict[int, _HistoryPage] = {}
         self._unfold_pending = False
+        self._settling = 0  # unfolds whose widgets are not mounted and laid out yet
         self._hold_folding = False
         self._folded_since_collect = 0
         self._collect_timer: Timer | None = None
@@ -144,109 +244,115 @@ class ChatLog(VerticalScroll):
         """Show stored messages: user turns, finished replies with their provenance line, a
         marker where the requested model changed, and a card for a reply that failed.
 
-        Lazy: only the newest HISTORY_PAGE messages are mounted now; older ones are mounted a
-        page at a time when the view comes near the top (or when `reveal` needs one), so a
-        1,000-turn conversation opens as fast as a short one (benchmarks/bench_history.py).
+        Lazy: only the newest page (HISTORY_PAGE messages) gets widgets now; every older page
+        is a placeholder of its estimated height, mounted for real when the view comes near it
+        (or when `reveal` needs it), so a 1,000-turn conversation opens as fast as a short one
+        (benchmarks/bench_history.py) and can be scrolled through end to end.
         """
         self._show_credits, self._show_provider = show_credits, show_provider
-        older = [*messages]
         # The requested endpoint in force before each message, for the model-switch markers.
-        self._endpoint_before = []
+        endpoint_before: list[str | None] = []
         endpoint: str | None = None
-        for message in older:
-            self._endpoint_before.append(endpoint)
+        for message in messages:
+            endpoint_before.append(endpoint)
             if message.role == "assistant":
                 endpoint = message.requested_endpoint or endpoint
-        self._older = older
-        self._first_history = None
         self._pages = []
         self._folded = {}
-        self._mount_older(HISTORY_PAGE)
+        end = len(messages)
+        while end > 0:
+            start = max(0, end - HISTORY_PAGE)
+            self._pages.insert(0, _HistoryPage([*messages[start:end]], endpoint_before[start]))
+            end = start
+        if not self._pages:
+            return
+        width = self._view_size().width or self.app.size.width
+        older = self._pages[:-1]
+        for page in older:
+            self._fold_state(page, self._estimate(page, width), width, measured=False)
+        newest = self._pages[-1]
+        newest.widgets = self._history_widgets(newest.messages, newest.endpoint)
+        mount = self.mount_all([FoldedTurns(older), *newest.widgets] if older else newest.widgets)
+        self._settle([mount], lambda: None)
+
+    def _estimate(self, page: _HistoryPage, width: int) -> int:
+        return _estimated_rows(_history_items(page.messages, page.endpoint), width)
+
+    def _fold_state(self, page: _HistoryPage, rows: int, width: int, *, measured: bool) -> None:
+        """Record `page` as folded, `rows` high at `width` (its widgets are the caller's)."""
+        page.rows, page.rows_width, page.rows_measured = rows, width, measured
+        page.widgets = []
+        for message in page.messages:
+            self._message_widgets.pop(id(message), None)
+            self._folded[id(message)] = page
 
     def _history_widgets(self, messages: Sequence[Message], endpoint: str | None) -> list[Widget]:
         """The widgets for stored `messages`; `endpoint` is the one requested before them."""
         widgets: list[Widget] = []
         replies: list[ReplyView] = []
-        for index, message in enumerate(messages):
-            if message.role == "user":
-                # The marker goes where the user switched: before the prompt that the new model
-                # answered (as it stood live), not between the prompt and its reply.
-                answer = messages[index + 1] if index + 1 < len(messages) else None
-                if answer is not None and answer.role == "assistant":
-                    requested = answer.requested_endpoint
-                    if requested and endpoint is not None and requested != endpoint:
-                        widgets.append(ModelMarker(requested))
-                        endpoint = requested
-                turn = UserTurn(message.content)
-                self._message_widgets[id(message)] = turn
+        for kind, value in _history_items(messages, endpoint):
+            if kind == "marker":
+                widgets.append(ModelMarker(value))
+            elif kind == "user":
+                turn = UserTurn(value.content)
+                self._message_widgets[id(value)] = turn
                 widgets.append(turn)
-            elif message.role == "assistant":
-                requested = message.requested_endpoint
-                if requested and endpoint is not None and requested != endpoint:
-                    widgets.append(ModelMarker(requested))
-                endpoint = requested or endpoint
-                if message.content or message.outcome is not Outcome.ERROR:
-                    reply = ReplyView(message, streaming=False)
-                    if message.outcome is Outcome.STOPPED:
-                        reply.add_class("-stopped")
-                    self._message_widgets[id(message)] = reply
-                    replies.append(reply)
-                    widgets.append(reply)
-                if message.outcome is Outcome.ERROR:
-                    widgets.append(
-                        ErrorCard("The reply failed", message.error or "", can_retry=False)
-                    )
+            elif kind == "reply":
+                reply = ReplyView(value, streaming=False)
+                if value.outcome is Outcome.STOPPED:
+                    reply.add_class("-stopped")
+                self._message_widgets[id(value)] = reply
+                replies.append(reply)
+                widgets.append(reply)
+            else:
+                widgets.append(ErrorCard("The reply failed", value.error or "", can_retry=False))
         show_credits = getattr(self.app, "show_credits", self._show_credits)
         show_provider = getattr(self.app, "show_provider", self._show_provider)
         for reply in replies:
             reply.refresh_provenance(show_credits=show_credits, show_provider=show_provider)
         return widgets
 
-    def _mount_older(self, count: int) -> None:
-        """Mount the `count` newest of the stored messages not shown yet, above those shown,
-        keeping what is on screen where it is."""
-        if not self._older or count <= 0:
-            return
-        start = max(0, len(self._older) - count)
-        page = self._older[start:]
-        endpoint = self._endpoint_before[start]
-        widgets = self._history_widgets(page, endpoint)
-        del self._older[start:]
-        del self._endpoint_before[start:]
-        if not widgets:
-            self._mount_older(count)  # a page with nothing to show: take the next one
-            return
-        first_shown = self._pages[0].nodes()[0] if self._pages else self._first_history
-        self._pages.insert(0, _HistoryPage(page, endpoint, widgets))
-        self._first_history = widgets[0]
-        # If the view still reaches within a screen of the top, the next page is needed too
-        # (short messages; scrolling cannot get nearer the top than 0 to ask for it).
-        self.call_after_refresh(self._fill_above)
-        if first_shown is None or not first_shown.is_attached:
-            self.mount_all(widgets)
-            return
-        # Keep the view still: after the layout, scroll down by what was added above.
-        offset = self._child_regions().get(first_shown, Region()).y - self.scroll_y
-        self._loading_older = True
-
-        def keep_position() -> None:
-            self._loading_older = False
-            if not first_shown.is_attached:
-                return
-            self.scroll_to(
-                y=self._child_regions().get(first_shown, Region()).y - offset,
-                animate=False,
-                immediate=True,
-                release_anchor=False,
-            )
-
-        self.mount_all(widgets, before=first_shown)
-        self.call_after_refresh(keep_position)
-
     @property
-    def older_count(self) -> int:
-        """Stored messages of this conversation not mounted yet (older than those shown)."""
-        return len(self._older)
+    def folded_count(self) -> int:
+        """Stored messages of this conversation without widgets now (on folded pages)."""
+        return len(self._folded)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Placeholders hold a height for one width: at another, estimate it again."""
+        width = self._view_size().width
+        if width <= 0:
+            return
+        runs: dict[int, FoldedTurns] = {}
+        for page in self._pages:
+            placeholder = page.placeholder
+            if placeholder is not None and page.rows_width != width:
+                page.rows, page.rows_width = self._estimate(page, width), width
+                page.rows_measured = False
+                runs[id(placeholder)] = placeholder
+        for placeholder in runs.values():
+            placeholder.update_height()
+
+    def action_scroll_home(self) -> None:
+        """Home: the first message, in one press and at once (no 1-second animation: the
+        pages between would be mounted on the way)."""
+        self._jump(top=True)
+
+    def action_scroll_end(self) -> None:
+        """End: the newest message, at once; the log follows new text again."""
+        self._jump(top=False)
+
+    def _jump(self, *, top: bool) -> None:
+        if not self._allow_scroll:
+            raise SkipAction()
+        height = self._view_size().height
+        # The pages the view lands on now; those near it once these are on screen.
+        if top:
+            self.scroll_home(animate=False, immediate=True)
+            self._unfold_range(0, height, keep_view=False)
+        else:
+            self.scroll_end(animate=False, immediate=True)
+            end = self.virtual_size.height
+            self._unfold_range(end - height, end, keep_view=False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -254,13 +360,17 @@ class ChatLog(VerticalScroll):
             self._release_timer = self.set_timer(RELEASE_AFTER_S, self._release_far_caches)
         if self._collect_timer is not None:
             self._collect_timer.reset()  # wait for the scrolling to pause
+        self._schedule_unfold_near()
+
+    def _schedule_unfold_near(self, *, after_refresh: bool = True) -> None:
+        """Check the folded pages near the view after the next frame (or, if one was just
+        drawn, as soon as the messages waiting are handled)."""
         if self._folded and not self._unfold_pending:
             self._unfold_pending = True
-            self.call_after_refresh(self._unfold_near)
-        # Within a screen of the top with older messages waiting: mount the next page.
-        if self._older and not self._loading_older and new_value <= self._view_size().height:
-            self._loading_older = True
-            self.call_after_refresh(self._mount_older_page)
+            if after_refresh:
+                self.call_after_refresh(self._unfold_near)
+            else:
+                self.call_later(self._unfold_near)
 
     def _release_far_caches(self) -> None:
         """Drop the painted-line caches of turns more than a few screens from the view: they
@@ -280,15 +390,17 @@ class ChatLog(VerticalScroll):
     def _fold_far_pages(self) -> None:
         """Replace each history page far from the view by a placeholder of its height."""
         height = self._view_size().height
-        if self._loading_older or self._hold_folding or height <= 0:
+        if self._hold_folding or self._settling or height <= 0:
             return
         margin = height * FOLD_SCREENS
         top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
         regions = self._child_regions()
+        width = self._view_size().width
         removals: list[AwaitRemove] = []
+        newest = len(self._pages) - 1  # stays: End, and the next reply, land there
         for index, page in enumerate(self._pages):
             widgets = page.widgets
-            if page.placeholder is not None or not widgets:
+            if page.placeholder is not None or not widgets or index == newest:
                 continue
             if not all(widget.is_attached for widget in widgets):
                 continue
@@ -298,28 +410,44 @@ class ChatLog(VerticalScroll):
             y, end = regions[first].y, regions[last].bottom
             if end <= y or (end >= top and y <= bottom):
                 continue  # not laid out yet, or near the view
-            placeholder = FoldedTurns()
-            placeholder.styles.height = end - y
-            # The same outer margins: the layout (and so the scroll position) does not move.
-            placeholder.styles.margin = (first.styles.margin.top, 0, last.styles.margin.bottom, 0)
-            self.mount(placeholder, before=first)
+            # Its height with the top margin: the layout (and the scroll position) stays.
+            self._fold_state(page, end - y + first.styles.margin.top, width, measured=True)
+            self._join_run(index, before=first)
             for widget in widgets:
                 # Now, not when the removed widgets are freed: Textual keeps a widget's line
                 # cache (StylesCache) referenced from an lru_cache after the widget is gone.
                 _release_caches(widget)
             removals.append(self.remove_children(widgets))
-            page.placeholder, page.widgets = placeholder, []
-            for message in page.messages:
-                self._message_widgets.pop(id(message), None)
-                self._folded[id(message)] = page
-            if index == 0:
-                self._first_history = placeholder
         if removals:
             self._folded_since_collect += len(removals)
             if self._folded_since_collect >= COLLECT_AFTER_PAGES:
                 self.call_later(self._collect_after, removals)
             elif self._collect_timer is None:
                 self._collect_timer = self.set_timer(COLLECT_IDLE_S, self._collect_garbage)
+
+    def _join_run(self, index: int, *, before: Widget) -> None:
+        """Put the page at `index`, just folded, into the run of folded pages next to it (one
+        run if it joins two), or into a new placeholder mounted before `before`."""
+        page = self._pages[index]
+        above = self._pages[index - 1].placeholder if index > 0 else None
+        below = self._pages[index + 1].placeholder if index + 1 < len(self._pages) else None
+        if above is not None and below is not None and above is not below:
+            above.pages.extend([page, *below.pages])
+            for joined in above.pages:
+                joined.placeholder = above
+            below.pages = []
+            below.remove()
+            above.update_height()
+        elif above is not None:
+            above.pages.append(page)
+            page.placeholder = above
+            above.update_height()
+        elif below is not None:
+            below.pages.insert(0, page)
+            page.placeholder = below
+            below.update_height()
+        else:
+            self.mount(FoldedTurns([page]), before=before)
 
     async def _collect_after(self, removals: list[AwaitRemove]) -> None:
         """Collect once the folded widgets are out of the DOM and the layout that follows is
@@ -343,26 +471,60 @@ class ChatLog(VerticalScroll):
             gc.collect()
 
     def _unfold_near(self) -> None:
-        """Mount again the folded pages that came near the view, keeping the view still."""
+        """Mount again the folded pages that came near the view, keeping the view still: those
+        in view first; then, a frame at a time, the nearest within UNFOLD_SCREENS."""
         self._unfold_pending = False
         height = self._view_size().height
-        if not self._folded or height <= 0:
-            return
-        margin = height * UNFOLD_SCREENS
-        top, bottom = self.scroll_y - margin, self.scroll_y + height + margin
-        regions = self._child_regions()
-        near = []
-        for page in self._pages:
-            placeholder = page.placeholder
-            if placeholder is None or not placeholder.is_attached:
-                continue
-            region = regions.get(placeholder)
-            if region is not None and region.bottom >= top and region.y <= bottom:
-                near.append(page)
-        if near:
-            self._unfold(near)
+        if not self._folded or height <= 0 or self._settling:
+            return  # (an unfold settling schedules this again when it is on screen)
+        top, bottom = self.scroll_y, self.scroll_y + height
+        if not self._unfold_range(top, bottom):
+            margin = height * UNFOLD_SCREENS
+            self._unfold_range(top - margin, bottom + margin, limit=1)
 
-    def _unfold(self, pages: list[_HistoryPage]) -> None:
+    def _unfold_range(
+        self, top: float, bottom: float, *, keep_view: bool = True, limit: int | None = None
+    ) -> int:
+        """Mount again the folded pages reaching into rows `top` to `bottom` of the content
+        (at most `limit`, the nearest to the view first); returns how many."""
+        view_top = self.scroll_y
+        view_bottom = view_top + self._view_size().height
+        near: list[tuple[float, int, _HistoryPage]] = []
+        for index, (page, y, end) in enumerate(self._folded_spans()):
+            if end >= top and y <= bottom:
+                distance = max(0, y - view_bottom, view_top - end)
+                near.append((distance, index, page))
+        chosen = sorted(near, key=lambda item: item[:2])[:limit]
+        if chosen:
+            self._unfold(
+                [page for _, _, page in sorted(chosen, key=lambda item: item[1])],
+                keep_view=keep_view,
+            )
+        return len(chosen)
+
+    def _folded_spans(self) -> list[tuple[_HistoryPage, int, int]]:
+        """Each folded page, oldest first, with the rows it spans in the content."""
+        regions = self._child_regions()
+        spans: list[tuple[_HistoryPage, int, int]] = []
+        for child in self.children:
+            if isinstance(child, FoldedTurns) and child in regions and child.is_attached:
+                y = regions[child].y
+                for page in child.pages:
+                    spans.append((page, y, y + page.rows))
+                    y += page.rows
+        return spans
+
+    def _unfold(
+        self,
+        pages: list[_HistoryPage],
+        *,
+        keep_view: bool = True,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Mount `pages` again in place of their placeholders. With `keep_view`, what is on
+        screen stays where it is (a turn in view is put back at its row after the layout),
+        unless the view is at the very top: it stays there, on the first message. `then`
+        runs once the widgets are mounted and laid out."""
         placeholders = {id(page.placeholder) for page in pages}
         # A node in view that stays: after the layout, it is put back where it was on screen.
         view_top = self.scroll_y
@@ -378,71 +540,86 @@ class ChatLog(VerticalScroll):
             None,
         )
         offset = regions[anchor].y - view_top if anchor is not None else 0
+        mounts: list[AwaitMount] = []
         for page in pages:
-            placeholder = page.placeholder
-            assert placeholder is not None
+            run = page.placeholder
+            assert run is not None
             for message in page.messages:
                 self._folded.pop(id(message), None)
             page.widgets = self._history_widgets(page.messages, page.endpoint)
             page.placeholder = None
-            if not page.widgets:
-                placeholder.remove()
-                continue
-            if self._first_history is placeholder:
-                self._first_history = page.widgets[0]
-            self.mount_all(page.widgets, before=placeholder)
-            placeholder.remove()
-        self._pages = [page for page in self._pages if page.nodes()]
-        if anchor is None or self.following:
-            return
+            # The run splits: the pages before this one (a new placeholder), this page's
+            # turns, the pages after it (the same placeholder, shorter; gone if none).
+            at = run.pages.index(page)
+            head, run.pages = run.pages[:at], run.pages[at + 1 :]
+            if head:
+                self.mount(FoldedTurns(head), before=run)
+            if page.widgets:
+                mounts.append(self.mount_all(page.widgets, before=run))
+            if run.pages:
+                run.update_height()
+            else:
+                run.remove()
+        self._pages = [page for page in self._pages if page.placeholder or page.widgets]
+        keep = keep_view and anchor is not None and not self.following and view_top >= 1
 
-        def keep_position() -> None:
-            if not anchor.is_attached:
-                return
-            region = self._child_regions().get(anchor)
-            if region is None:
-                return
-            target = region.y - offset
-            if abs(target - self.scroll_y) >= 1:  # heights changed (e.g. a resize meanwhile)
-                self.scroll_to(y=target, animate=False, immediate=True, release_anchor=False)
+        def put_back() -> None:
+            """The pages are laid out (and on screen): put the view back."""
+            if keep and anchor is not None and anchor.is_attached:
+                region = self._child_regions().get(anchor)
+                if region is not None and abs(region.y - offset - self.scroll_y) >= 1:
+                    self.scroll_to(
+                        y=region.y - offset, animate=False, immediate=True, release_anchor=False
+                    )
+            if then is not None:
+                then()
 
-        self.call_after_refresh(keep_position)
+        self._settle(mounts, put_back)
 
-    def _fill_above(self) -> None:
-        if self._older and not self._loading_older and self.scroll_y <= self._view_size().height:
-            self._mount_older(HISTORY_PAGE)
+    def _settle(self, mounts: list[AwaitMount], then: Callable[[], None]) -> None:
+        """Once `mounts` are done and laid out (a frame drawn), run `then`, and look again for
+        folded pages near the view. Meanwhile the log neither folds nor unfolds: the places
+        it would go by are not laid out yet."""
 
-    def _mount_older_page(self) -> None:
-        self._loading_older = False
-        self._mount_older(HISTORY_PAGE)
+        def settled() -> None:
+            self._settling -= 1
+            then()
+            self._schedule_unfold_near(after_refresh=False)  # (no frame may be coming)
+            if self._release_timer is None:  # a fold pass skipped meanwhile runs later
+                self._release_timer = self.set_timer(RELEASE_AFTER_S, self._release_far_caches)
+
+        async def when_mounted() -> None:
+            for mount in mounts:
+                await mount
+            self.call_after_refresh(settled)
+
+        self._settling += 1
+        self.call_later(when_mounted)
 
     def reveal(self, message: Message) -> bool:
         """Scroll to the widget showing ``message`` and highlight it; False if it is not shown."""
         widget = self._message_widgets.get(id(message))
-        page = self._folded.get(id(message))
-        if widget is None and page is not None:  # on a folded page: mount it again
-            self._unfold([page])
+        page = self._folded.get(id(message)) if widget is None else None
+        if page is not None:  # on a folded page: mount it again
+            self._hold_folding = True  # until the view is there, or folding could take it away
+            self._unfold([page], keep_view=False, then=lambda: self._scroll_to_hit(message))
             widget = self._message_widgets.get(id(message))
-        if widget is None:
-            older = [id(item) for item in self._older]
-            if id(message) in older:  # stored but not mounted yet: mount down to it
-                self._mount_older(len(older) - older.index(id(message)))
-                widget = self._message_widgets.get(id(message))
         if widget is None:
             return False
         for found in self.query(".-search-hit"):
             found.remove_class("-search-hit")
         widget.add_class("-search-hit")
         self.release_anchor()
-        self._hold_folding = True  # until the view is there, or folding could take it away
-
-        def scroll_to_it() -> None:
-            self._hold_folding = False
-            if widget.is_attached:
-                self.scroll_to_widget(widget, top=True, animate=False)
-
-        self.call_after_refresh(scroll_to_it)
+        if page is None:
+            self._hold_folding = True
+            self.call_after_refresh(self._scroll_to_hit, message)
         return True
+
+    def _scroll_to_hit(self, message: Message) -> None:
+        self._hold_folding = False
+        widget = self._message_widgets.get(id(message))
+        if widget is not None and widget.is_attached:
+            self.scroll_to_widget(widget, top=True, animate=False, immediate=True)
 
     def add_marker(self, endpoint: str) -> ModelMarker:
         marker = ModelMarker(endpoint)
@@ -461,9 +638,6 @@ class ChatLog(VerticalScroll):
 
     def clear_turns(self) -> None:
         self._message_widgets.clear()
-        self._older = []
-        self._endpoint_before = []
-        self._first_history = None
         self._pages = []
         self._folded = {}
         self.remove_children()
