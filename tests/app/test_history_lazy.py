@@ -63,6 +63,16 @@ async def _scroll_to_top(pilot: Any, log: ChatLog) -> None:
     assert at_top(), "the view stays on the first turn once its page is mounted"
 
 
+async def _press_end(pilot: Any, log: ChatLog, last: str) -> None:
+    """End, as the user presses it: the newest turn `last` at the end of the view."""
+    await pilot.press("end")
+    await wait_until(
+        pilot,
+        lambda: _user_texts(log)[-1:] == [last] and log.scroll_y >= log.max_scroll_y - 1,
+        what=f"{last} at the end",
+    )
+
+
 async def test_long_history_mounts_only_the_newest_page() -> None:
     app = LogApp()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -104,9 +114,7 @@ async def test_scrolling_up_shows_every_older_turn_in_order() -> None:
             await pilot.pause(0.02)
         # every turn came into view on the way up, newest first: none skipped, none twice
         assert seen == [f"question {turn}" for turn in reversed(range(60))]
-        await pilot.press("end")
-        await wait_until(pilot, lambda: _user_texts(log)[-1] == "question 59", what="the end")
-        await wait_until(pilot, lambda: log.scroll_y >= log.max_scroll_y - 1, what="at the end")
+        await _press_end(pilot, log, "question 59")
         assert log.following
         # the model changed once half-way: exactly one marker, by turn 30. Pages far from the
         # view (the end is in view now) may be folded, so bring turn 30 back into view first.
@@ -126,14 +134,7 @@ async def test_home_shows_the_first_turn_in_one_press_and_end_returns() -> None:
         assert not log.following
         turn, row = _first_visible(log)
         assert turn.text == "question 0" and row <= 1
-        await pilot.press("end")
-        await wait_until(
-            pilot,
-            lambda: (
-                _user_texts(log)[-1:] == ["question 299"] and log.scroll_y >= log.max_scroll_y - 1
-            ),
-            what="the newest turn at the end",
-        )
+        await _press_end(pilot, log, "question 299")
         assert log.following  # new text scrolls into view again
 
 
@@ -228,14 +229,7 @@ async def test_pages_far_from_the_view_fold_and_come_back_in_place() -> None:
         measured = {id(page): page.rows for page in log._pages if page.rows_measured}
         assert measured
         # back to the end: the pages there are mounted again, the last turn shows
-        await pilot.press("end")
-        await wait_until(
-            pilot,
-            lambda: (
-                _user_texts(log)[-1:] == ["question 199"] and log.scroll_y >= log.max_scroll_y - 1
-            ),
-            what="the newest turns back at the end",
-        )
+        await _press_end(pilot, log, "question 199")
         await wait_until(
             pilot, lambda: not log._settling and not log._unfold_pending, what="pages near"
         )
