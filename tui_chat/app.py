@@ -33,8 +33,8 @@ from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint,
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
 from tui_chat.core.text import inert
 from tui_chat.gateway_switch import GatewayCommands, GatewaySwitching
-from tui_chat.gateways.errors import UnsupportedByGateway
-from tui_chat.gateways.retry import PollBackoff, stale_reason
+from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
+from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
 from tui_chat.profiles import ProfileConnector
 from tui_chat.saving import SavedConversations, StoreOpener
 from tui_chat.stylesheets import stylesheets
@@ -215,6 +215,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.balance_backoff = PollBackoff()
         self.models_backoff = PollBackoff()
         self.providers_backoff = PollBackoff()
+        self.details_backoff = PollBackoff()
+        # The one pending retry (a timer) of each endpoint whose details failed to load.
+        self._details_retries: dict[str, Any] = {}
         self._balance_retry_at: float | None = None  # time.monotonic() of the next try
         # Called once, in a thread, when the first frame is on screen: what the first frame need
         # not wait for (the demo gateway's start, re-enabling the garbage collector).
@@ -483,7 +486,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 elif isinstance(event, ServedEndpoint):
                     self.status.served_endpoint = event.endpoint
                     if event.endpoint not in self._details and self.account is not None:
-                        self.load_details(event.endpoint, for_panel=False)
+                        self.load_details(event.endpoint)
                 elif isinstance(event, StreamError):
                     error = event.error
             if reply.outcome is None:
@@ -701,26 +704,82 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.providers_backoff.succeeded()
         self.selector.set_providers(model, providers)
 
+    def load_details(self, endpoint: str) -> None:
+        """Load the prices and context window of the concrete ``endpoint``: for the panel while
+        it shows that endpoint, and for the live spend estimate of a reply it serves.
+
+        A transient failure is tried again later (``_details_failed``); this request replaces
+        any retry of ``endpoint`` still pending.
+        """
+        self._cancel_details_retry(endpoint)
+        self._fetch_details(endpoint)
+
     @work(thread=True, group="details")
-    def load_details(self, endpoint: str, for_panel: bool = True) -> None:
+    def _fetch_details(self, endpoint: str) -> None:
         try:
             details = self.account.endpoint_details(endpoint)
         except Exception as error:
-            if for_panel:
+            deliver(self, self._details_failed, endpoint, error)
+            return
+        deliver(self, self._details_loaded, endpoint, details)
+
+    def _details_shown(self, endpoint: str) -> bool:
+        """True while the panel shows the details of ``endpoint`` (the endpoint in use)."""
+        return self.endpoint == endpoint
+
+    def _details_wanted(self, endpoint: str) -> bool:
+        """Still worth loading: the panel shows it, or a reply it serves is streaming now (the
+        live spend estimate needs its prices; a later reply asks again by itself)."""
+        if self.account is None:
+            return False
+        if self._details_shown(endpoint):
+            return True
+        serving = self.streaming and self.status.served_endpoint == endpoint
+        return serving and endpoint not in self._details
+
+    def _details_failed(self, endpoint: str, error: BaseException) -> None:
+        """Say why the details are missing; try a transient failure (429, 5xx, offline) again
+        later, each time later, while they are still wanted. What cannot succeed (the gateway
+        kind has no details, an unknown endpoint, a refused key) is said once, not retried."""
+        shown = self._details_shown(endpoint)
+        if isinstance(error, GatewayError):
+            transient = is_retryable(error)  # never UnsupportedByGateway, 400, 401, 404
+        else:
+            transient = isinstance(error, OSError)
+        if not transient or not self._details_wanted(endpoint):
+            if shown:
                 # what the gateway kind cannot do is said in its own words
                 text = error.detail if isinstance(error, UnsupportedByGateway) else error
-                deliver(self, self._details_missing, endpoint, f"No details: {text}")
+                self.selector.set_details(endpoint, f"No details: {text}")
             return
-        deliver(self, self._details_loaded, endpoint, details, for_panel)
+        delay = self.details_backoff.failed()
+        if shown:
+            self.selector.set_details(
+                endpoint,
+                f"Could not load the details ({stale_reason(error)}); trying again in {delay:g} s.",
+            )
+        self.log.warning(f"details of {endpoint}: {error}; next try in {delay:g} s")
+        self._cancel_details_retry(endpoint)  # one pending retry per endpoint
+        self._details_retries[endpoint] = self.set_timer(
+            delay, partial(self._retry_details, endpoint)
+        )
 
-    def _details_missing(self, endpoint: str, text: str) -> None:
-        self.selector.set_details(endpoint, text)
+    def _retry_details(self, endpoint: str) -> None:
+        self._details_retries.pop(endpoint, None)
+        if self._details_wanted(endpoint):
+            self.load_details(endpoint)
 
-    def _details_loaded(self, endpoint: str, details: Any, for_panel: bool) -> None:
+    def _cancel_details_retry(self, endpoint: str) -> None:
+        timer = self._details_retries.pop(endpoint, None)
+        if timer is not None:
+            timer.stop()
+
+    def _details_loaded(self, endpoint: str, details: Any) -> None:
+        self.details_backoff.succeeded()
         self._details[endpoint] = details
         if self._live is not None and self._live[0].served_endpoint == endpoint:
             self._tick_live()
-        if for_panel:
+        if self._details_shown(endpoint):
             context = f"{details.context_window:,}" if details.context_window else "?"
             self.selector.set_details(
                 endpoint,
@@ -742,7 +801,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             return False
         if endpoint == self.endpoint:
             return True
-        self.endpoint = endpoint
+        old, self.endpoint = self.endpoint, endpoint
+        if not self._details_wanted(old):
+            self._cancel_details_retry(old)  # the panel no longer shows it
         self._record_settings(model=endpoint)
         self.chat_log.add_marker(endpoint)
         self.selector.set_current(endpoint)
