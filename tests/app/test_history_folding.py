@@ -4,6 +4,8 @@ where a widget out of view is), and folded widgets give up their painted lines a
 
 from __future__ import annotations
 
+import gc
+import sys
 from typing import Any
 
 import pytest
@@ -104,3 +106,42 @@ async def test_folded_widgets_give_up_their_painted_lines_at_once() -> None:
         for widget in newest:
             for node in widget.walk_children(with_self=True):
                 assert not node._styles_cache._cache, node
+
+
+async def test_after_folding_a_collection_runs_and_the_memory_is_handed_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *args: events.append("collect") or collect(*args))
+    monkeypatch.setattr(chat_log, "return_freed_memory", lambda: events.append("trim"))
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        log.load_history(_conversation(200))
+        await pilot.pause()
+        await wait_until(pilot, lambda: not log._settling, what="the newest pages shown")
+        assert not events
+        await _scroll_to_top(pilot, log)  # folds the pages at the end, then collects
+        await wait_until(pilot, lambda: log._pages[-2].placeholder is not None, what="folded")
+        await wait_until(pilot, lambda: "trim" in events, what="a collection after folding")
+        assert events[events.index("trim") - 1] == "collect"  # the trim follows the collection
+
+
+def test_handing_memory_back_is_skipped_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+
+    def no_libc(name: str) -> Any:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    chat_log._malloc_trim.cache_clear()
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    try:
+        assert chat_log._malloc_trim() is None
+        chat_log.return_freed_memory()  # nothing to call, nothing raised
+    finally:
+        chat_log._malloc_trim.cache_clear()
+    monkeypatch.undo()
+    if sys.platform.startswith("linux"):  # this machine: glibc's malloc_trim is found and runs
+        assert chat_log._malloc_trim() is not None
+        chat_log.return_freed_memory()
