@@ -29,7 +29,13 @@ from tui_chat.config import AppConfig, GatewayProfile
 from tui_chat.connecting import ConnectionSetup, PendingConnection
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
-from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, parse_endpoint, provider_of
+from tui_chat.core.endpoint import (
+    ROUTING_MODES,
+    EndpointError,
+    model_of,
+    parse_endpoint,
+    provider_of,
+)
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
 from tui_chat.core.text import inert
 from tui_chat.gateway_switch import GatewayCommands, GatewaySwitching
@@ -817,6 +823,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             self.load_details(endpoint)
         else:
             self.selector.set_details(endpoint, "")
+        model = model_of(endpoint)
+        if (
+            self.account is not None
+            and self.capabilities.provider_choice
+            and "->" not in endpoint  # (a fallback chain lists nothing)
+            and model != model_of(old)
+        ):
+            self.load_providers(model)  # another model (typed, palette): its own providers
         return True
 
     def switch_model(self, model: str) -> None:
@@ -831,9 +845,10 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         provider = current.provider if current.is_routing else ROUTING_MODES[0]
         if not current.is_routing:
             provider = current.provider
-        self.switch_endpoint(f"{model}@{provider}")
-        if self.account is not None:
-            self.load_providers(model)
+        same_model = model == model_of(self.endpoint)
+        self.switch_endpoint(f"{model}@{provider}")  # (lists another model's providers)
+        if self.account is not None and same_model:
+            self.load_providers(model)  # chosen again: list them again (e.g. after a failure)
 
     @on(SelectorPanel.EndpointChosen)
     def _endpoint_chosen(self, event: SelectorPanel.EndpointChosen) -> None:

@@ -107,9 +107,11 @@ class FlakyProviders:
         self.inner = inner
         self.failures = failures
         self.provider_calls = 0
+        self.asked: list[str] = []
 
     def providers(self, model: str) -> list[str]:
         self.provider_calls += 1
+        self.asked.append(model)
         if self.provider_calls <= self.failures:
             raise ServerError("the gateway is busy", status=503)
         return list(self.inner.providers(model))
@@ -140,3 +142,46 @@ async def test_provider_list_says_why_it_is_missing_and_tries_again(
         assert "groq" in values and "highest-tks-per-sec" in values
         assert app.providers_backoff.delays == [0.2, 0.3]
         assert not app.providers_backoff.backing_off
+
+
+class HeldProviders(FlakyProviders):
+    """As FlakyProviders; the listing for ``held`` waits until ``release`` is set."""
+
+    def __init__(self, inner: UnifyAccount, failures: int, held: str) -> None:
+        super().__init__(inner, failures)
+        self.held = held
+        self.release = threading.Event()
+
+    def providers(self, model: str) -> list[str]:
+        if model == self.held:
+            self.release.wait(10)
+        return super().providers(model)
+
+
+async def test_a_model_typed_as_an_endpoint_gets_its_own_providers(make_app: Any, sim: Any) -> None:
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+    account = HeldProviders(UnifyAccount(settings), failures=1, held="gpt-4o-mini")
+    app = make_app(account=account)
+    app.providers_backoff = PollBackoff(base_s=60.0, max_s=60.0)  # no retry within the test
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
+        note = app.selector.query_one("#provider-note")
+        await wait_until(pilot, lambda: bool(note.display), what="the first listing's note")
+        # ctrl+l or the palette with an endpoint string: another model, not through the panel
+        assert app.switch_endpoint("gpt-4o-mini@openai")
+        # at once, before the new listing arrives: the note was about the other model
+        await wait_until(pilot, lambda: not note.display, what="the old model's note gone")
+        providers = app.selector.query_one("#provider-select", Select)
+
+        def listed() -> list[Any]:
+            return [value for _, value in providers._options]
+
+        assert "openai" not in listed()
+        account.release.set()
+        await wait_until(pilot, lambda: "openai" in listed(), what="the new model's providers")
+        assert "groq" not in listed()  # (the first model's provider, never listed here)
+        assert account.asked == ["llama-3.1-8b-chat", "gpt-4o-mini"]
+        # the same model with another provider lists nothing again
+        assert app.switch_endpoint("gpt-4o-mini@lowest-input-cost")
+        await pilot.pause(0.2)
+        assert account.asked == ["llama-3.1-8b-chat", "gpt-4o-mini"]

@@ -196,6 +196,7 @@ class SelectorPanel(VerticalScroll):
         """Reflect the endpoint in use (after a switch from anywhere: panel, palette, CLI)."""
         if endpoint_problem(self._kind, endpoint) is not None:
             return
+        previous = self._model
         try:
             parsed = parse_endpoint(endpoint)
         except EndpointError:
@@ -211,6 +212,8 @@ class SelectorPanel(VerticalScroll):
             with self.prevent(Input.Changed):
                 field.value = endpoint
         self._set_feedback("", ok=True)
+        if self._model != previous:
+            self._show_provider_note("")  # it was about the other model's providers
         self._select_quietly("#model-select", self._model)
         self._select_quietly("#provider-select", self._provider)
 
