@@ -1,7 +1,7 @@
 """Long conversations, the long way: scroll a 1,000-turn conversation from its end to its first
 message a screen at a time, and report resident memory.
 
-Run alone (about a minute): python3 benchmarks/scroll_through.py
+Run alone (about a minute): python3 benchmarks/scroll_through.py [--turns N]
 
 Method: the conversation of bench_history.py (same generator, same seed) in a temporary SQLite
 file; the real app (UnifyTUI, headless run_test at 120x40, the embedded gateway in its own
@@ -14,6 +14,7 @@ opening, the highest sample, and after a 1.5 s pause at the top. Target (issue 6
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import time
@@ -56,13 +57,20 @@ async def scroll_through(db: Path, conversation_id: int, base_url: str) -> dict[
     return figures
 
 
-def main() -> None:
+def run(turns: int = 1000) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="unify-tui-scroll-") as folder, SimProcess() as sim:
         db = Path(folder) / "conversations.db"
-        ids = build_store(db, 1000)
-        figures = asyncio.run(scroll_through(db, ids["long"], sim.base_url))
+        ids = build_store(db, turns)
+        return asyncio.run(scroll_through(db, ids["long"], sim.base_url))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--turns", type=int, default=1000, help="turns in the conversation")
+    turns = parser.parse_args().turns
+    figures = run(turns)
     print(
-        f"1,000 turns scrolled from the end to the top in {figures['steps']:.0f} screens "
+        f"{turns:,} turns scrolled from the end to the top in {figures['steps']:.0f} screens "
         f"({figures['seconds']:.1f} s): RSS after opening {figures['rss_open_mb']:.1f} MB, "
         f"highest {figures['rss_peak_mb']:.1f} MB, at the top {figures['rss_top_mb']:.1f} MB "
         f"(target <= 150 MB)"

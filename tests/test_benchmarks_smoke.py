@@ -40,6 +40,15 @@ def test_startup_benchmark_sees_a_first_frame() -> None:
     assert summary["unify_tui_demo_ms_median"] > 0
 
 
+@pytest.mark.slow
+def test_scroll_through_reaches_the_first_message() -> None:
+    module = importlib.import_module("scroll_through")
+    figures = module.run(turns=40)
+    assert figures["steps"] > 5  # a screen at a time, all the way up
+    assert figures["folded_messages_at_top"] > 0  # the pages left behind were folded
+    assert figures["rss_peak_mb"] >= figures["rss_open_mb"] > 0
+
+
 def test_run_all_knows_every_benchmark() -> None:
     run_all = importlib.import_module("run_all")
     for module_name, _runs, _quick in run_all.BENCHMARKS.values():
