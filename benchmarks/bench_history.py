@@ -226,7 +226,7 @@ async def child_run(db: str, conversation_id: int, base_url: str, max_presses: i
         page_up_ms: list[float] = []
         while len(page_up_ms) < max_presses and log.scroll_y >= 1:  # (a short one ends first)
             page_up_ms.append(await press("pageup", lambda: False))
-        figures["page_up_rows"] = log.max_scroll_y - log.scroll_y
+        figures["page_up_rows"] = round(log.max_scroll_y - log.scroll_y)
         if not top_shown():  # (a short conversation is there already: no frame to wait for)
             home_ms.append(await press("home", top_shown))
         end_ms.append(await press("end", end_shown))

@@ -277,3 +277,34 @@ async def test_reveal_unfolds_a_folded_page() -> None:
         assert shown.text == "question 140"
         region = shown.virtual_region
         assert log.scroll_y <= region.y < log.scroll_y + log.size.height
+
+
+async def test_no_frame_shows_the_view_shifted_while_pages_above_are_mounted() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(ChatLog)
+        messages = _conversation(200)
+        for turn, message in enumerate(messages):  # text whose estimate is off by a few rows
+            if message.role == "assistant":
+                message.content += "\n\n" + "| a | b |\n|---|---|\n| 1 | 2 |\n" * (turn % 3)
+                message.content += "\n\n" + "- item " * (turn % 17) * 3
+        log.load_history(messages)
+        await wait_until(pilot, lambda: not log._settling, what="the newest pages shown")
+        shifted: list[int] = []
+        expected: dict[str, Any] = {}
+        display = app._display
+
+        def check_frame(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            now, before = _first_visible(log), expected.get("view")
+            if before is not None and now[0] is before[0] and now[1] != before[1]:
+                shifted.append(now[1] - before[1])
+            expected["view"] = now
+
+        app._display = check_frame  # type: ignore[method-assign]
+        for _ in range(150):  # up 3 rows at a time, as a wheel does
+            log.scroll_to(y=max(0, log.scroll_y - 3), animate=False, immediate=True)
+            expected["view"] = _first_visible(log)  # what this step should show, every frame
+            await pilot.pause(0.02)
+        assert len({id(page) for page in log._pages if page.widgets}) >= 3
+        assert shifted == [], "a frame showed the turns in view moved by a page mounted above"

@@ -213,6 +213,7 @@ class ChatLog(VerticalScroll):
         self._folded: dict[int, _HistoryPage] = {}
         self._unfold_pending = False
         self._settling = 0  # unfolds whose widgets are not mounted and laid out yet
+        self._swaps: list[Callable[[], None]] = []  # pages mounted hidden, not in place yet
         self._hold_folding = False
         self._folded_since_collect = 0
         self._collect_timer: Timer | None = None
@@ -284,6 +285,7 @@ class ChatLog(VerticalScroll):
                 endpoint = message.requested_endpoint or endpoint
         self._pages = []
         self._folded = {}
+        self._swaps = []
         end = len(messages)
         while end > 0:
             start = max(0, end - HISTORY_PAGE)
@@ -551,6 +553,9 @@ class ChatLog(VerticalScroll):
         screen stays where it is (a turn in view is put back at its row after the layout),
         unless the view is at the very top: it stays there, on the first message. `then`
         runs once the widgets are mounted and laid out."""
+        # Pages still being mounted take their places first: the new ones go among them.
+        for pending in list(self._swaps):
+            pending()
         placeholders = {id(page.placeholder) for page in pages}
         # A node in view that stays: after the layout, it is put back where it was on screen.
         view_top = self.scroll_y
@@ -568,44 +573,82 @@ class ChatLog(VerticalScroll):
         offset = regions[anchor].y - view_top if anchor is not None else 0
         mounts: list[AwaitMount] = []
         for page in pages:
-            run = page.placeholder
-            assert run is not None
+            assert page.placeholder is not None
             for message in page.messages:
                 self._folded.pop(id(message), None)
             page.widgets = self._history_widgets(page.messages, page.endpoint)
-            page.placeholder = None
-            # The run splits: the pages before this one (a new placeholder), this page's
-            # turns, the pages after it (the same placeholder, shorter; gone if none).
-            at = run.pages.index(page)
-            head, run.pages = run.pages[:at], run.pages[at + 1 :]
-            if head:
-                self.mount(FoldedTurns(head), before=run)
+            for widget in page.widgets:
+                # Until mounted the placeholder keeps its rows, so the view does not move.
+                # (A jump moves the view anyway: there the turns show as soon as they can.)
+                widget.display = not keep_view
             if page.widgets:
-                mounts.append(self.mount_all(page.widgets, before=run))
-            if run.pages:
-                run.update_height()
-            else:
-                run.remove()
-        self._pages = [page for page in self._pages if page.placeholder or page.widgets]
+                mounts.append(self.mount_all(page.widgets, before=page.placeholder))
         keep = keep_view and anchor is not None and not self.following and view_top >= 1
 
+        expected_top = [view_top]  # where the view is while only this unfold moves it
+
         def put_back() -> None:
-            """The pages are laid out (and on screen): put the view back."""
-            if keep and anchor is not None and anchor.is_attached:
-                region = self._child_regions().get(anchor)
-                if region is not None and abs(region.y - offset - self.scroll_y) >= 1:
-                    self.scroll_to(
-                        y=region.y - offset, animate=False, immediate=True, release_anchor=False
-                    )
+            """Put the turn that was in view back at its row (the heights above it changed),
+            unless something else moved the view meanwhile (Home, End, a search hit)."""
+            if not keep or anchor is None or not anchor.is_attached:
+                return
+            if abs(self.scroll_y - expected_top[0]) >= 1:
+                return
+            region = self._child_regions().get(anchor)
+            if region is not None and abs(region.y - offset - self.scroll_y) >= 1:
+                self.scroll_to(
+                    y=region.y - offset, animate=False, immediate=True, release_anchor=False
+                )
+                expected_top[0] = self.scroll_y
+
+        def swap() -> None:
+            """Mounted (so their heights can be known): the turns take their page's rows of the
+            placeholder, and the view is put back, all before the layout that shows them. (Shown
+            while still being mounted, they made the view jump for a frame.)"""
+            if swap not in self._swaps:
+                return  # done already (another unfold came first)
+            self._swaps.remove(swap)
+            for page in pages:
+                run = page.placeholder
+                assert run is not None
+                page.placeholder = None
+                # The run splits: the pages before this one (a new placeholder), this page's
+                # turns, the pages after it (the same placeholder, shorter; gone if none).
+                at = run.pages.index(page)
+                head, run.pages = run.pages[:at], run.pages[at + 1 :]
+                if head:
+                    self.mount(FoldedTurns(head), before=page.widgets[0] if page.widgets else run)
+                for widget in page.widgets:
+                    widget.display = True
+                if run.pages:
+                    run.update_height()
+                else:
+                    run.remove()
+            self._pages = [page for page in self._pages if page.placeholder or page.widgets]
+            put_back()
+
+        self._swaps.append(swap)
+        if not keep_view:
+            swap()
+
+        def laid_out() -> None:
+            put_back()  # (again: exact now)
             if then is not None:
                 then()
 
-        self._settle(mounts, put_back)
+        self._settle(mounts, laid_out, early=swap)
 
-    def _settle(self, mounts: list[AwaitMount], then: Callable[[], None]) -> None:
-        """Once `mounts` are done and laid out (a frame drawn), run `then`, and look again for
-        folded pages near the view. Meanwhile no other page is unfolded: the places it would
-        go by are not laid out yet. (Folding goes on: it reads only pages that are mounted.)"""
+    def _settle(
+        self,
+        mounts: list[AwaitMount],
+        then: Callable[[], None],
+        *,
+        early: Callable[[], None] | None = None,
+    ) -> None:
+        """Once `mounts` are done, run `early` (before the layout); once they are laid out (a
+        frame drawn), run `then`, and look again for folded pages near the view. Meanwhile no
+        other page is unfolded: the places it would go by are not laid out yet. (Folding goes
+        on: it reads only pages that are mounted.)"""
 
         def settled() -> None:
             self._settling -= 1
@@ -617,6 +660,8 @@ class ChatLog(VerticalScroll):
         async def when_mounted() -> None:
             for mount in mounts:
                 await mount
+            if early is not None:
+                early()
             self.call_after_refresh(settled)
 
         self._settling += 1
@@ -644,8 +689,11 @@ class ChatLog(VerticalScroll):
     def _scroll_to_hit(self, message: Message) -> None:
         self._hold_folding = False
         widget = self._message_widgets.get(id(message))
-        if widget is not None and widget.is_attached:
-            self.scroll_to_widget(widget, top=True, animate=False, immediate=True)
+        # Where the log's own arrangement puts it: the compositor's map may not have the
+        # page just mounted yet.
+        region = self._child_regions().get(widget) if widget is not None else None
+        if region is not None:
+            self.scroll_to(y=region.y, animate=False, immediate=True)
 
     def add_marker(self, endpoint: str) -> ModelMarker:
         marker = ModelMarker(endpoint)
@@ -664,6 +712,7 @@ class ChatLog(VerticalScroll):
 
     def clear_turns(self) -> None:
         self._message_widgets.clear()
+        self._swaps = []
         self._pages = []
         self._folded = {}
         self.remove_children()
