@@ -570,7 +570,6 @@ class ChatLog(VerticalScroll):
             ),
             None,
         )
-        offset = regions[anchor].y - view_top if anchor is not None else 0
         mounts: list[AwaitMount] = []
         for page in pages:
             assert page.placeholder is not None
@@ -585,21 +584,25 @@ class ChatLog(VerticalScroll):
                 mounts.append(self.mount_all(page.widgets, before=page.placeholder))
         keep = keep_view and anchor is not None and not self.following and view_top >= 1
 
-        expected_top = [view_top]  # where the view is while only this unfold moves it
+        # After the swap: where the view was and where the turn in view was, in the content.
+        settled_at: dict[str, float] = {}
 
         def put_back() -> None:
-            """Put the turn that was in view back at its row (the heights above it changed),
-            unless something else moved the view meanwhile (Home, End, a search hit)."""
-            if not keep or anchor is None or not anchor.is_attached:
+            """After the layout: if the turn in view moved (heights came out other than the
+            arrangement said before the layout), move the view with it, unless something
+            else moved the view meanwhile (Home, End, a search hit, the user)."""
+            if not keep or anchor is None or not anchor.is_attached or not settled_at:
                 return
-            if abs(self.scroll_y - expected_top[0]) >= 1:
+            if abs(self.scroll_y - settled_at["top"]) >= 1:
                 return
             region = self._child_regions().get(anchor)
-            if region is not None and abs(region.y - offset - self.scroll_y) >= 1:
+            if region is not None and abs(region.y - settled_at["anchor"]) >= 1:
                 self.scroll_to(
-                    y=region.y - offset, animate=False, immediate=True, release_anchor=False
+                    y=self.scroll_y + region.y - settled_at["anchor"],
+                    animate=False,
+                    immediate=True,
+                    release_anchor=False,
                 )
-                expected_top[0] = self.scroll_y
 
         def swap() -> None:
             """Mounted (so their heights can be known): the turns take their page's rows of the
@@ -608,6 +611,12 @@ class ChatLog(VerticalScroll):
             if swap not in self._swaps:
                 return  # done already (another unfold came first)
             self._swaps.remove(swap)
+            # The pages wholly above the view now (it may have moved since the unfold began):
+            # what they grow or shrink by moves the view by as much, unless it is corrected.
+            view_top = self.scroll_y
+            above = {
+                id(page): page.rows for page, _, end in self._folded_spans() if end <= view_top
+            }
             for page in pages:
                 run = page.placeholder
                 assert run is not None
@@ -625,7 +634,23 @@ class ChatLog(VerticalScroll):
                 else:
                     run.remove()
             self._pages = [page for page in self._pages if page.placeholder or page.widgets]
-            put_back()
+            if keep_view and above:
+                regions = self._child_regions()
+                change = 0
+                for page in pages:
+                    if id(page) in above and page.widgets:
+                        first, last = regions.get(page.widgets[0]), regions.get(page.widgets[-1])
+                        if first is not None and last is not None:
+                            rows = last.bottom - first.y + page.widgets[0].styles.margin.top
+                            change += rows - above[id(page)]
+                if change:
+                    self.scroll_to(
+                        y=view_top + change, animate=False, immediate=True, release_anchor=False
+                    )
+            if keep and anchor is not None:
+                region = self._child_regions().get(anchor)
+                if region is not None:
+                    settled_at.update(top=self.scroll_y, anchor=region.y)
 
         self._swaps.append(swap)
         if not keep_view:
