@@ -137,21 +137,21 @@ async def test_switching_endpoint_drops_the_pending_retry_of_the_old_one(
 ) -> None:
     account = FlakyDetails(sim, {START: 1000})  # the first endpoint never answers
     app = make_app(account=account)
-    app.details_backoff = PollBackoff(base_s=0.4, max_s=0.4)
+    app.details_backoff = PollBackoff(base_s=0.8, max_s=0.8)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         await wait_until(pilot, lambda: "trying again" in details_text(app), what="the note")
-        assert account.calls[START] == 1
+        asked = account.calls[START]  # (1, or 2 if a loaded machine was slow to get here)
         assert app.switch_endpoint(OTHER)
         await wait_until(pilot, lambda: "per M tokens" in details_text(app), what="new details")
         shown = details_text(app)
-        await pilot.pause(1.3)  # three times the wait the old endpoint was given
-        assert account.calls[START] == 1  # not asked again
+        await pilot.pause(2.0)  # more than twice the wait the old endpoint was given
+        assert account.calls[START] == asked  # not asked again
         assert account.calls[OTHER] == 1
         assert details_text(app) == shown  # nothing about the old endpoint came back
         # Back on it, it is asked at once (and tried again while the panel shows it).
         assert app.switch_endpoint(START)
-        await wait_until(pilot, lambda: account.calls[START] >= 2, what="asked again")
+        await wait_until(pilot, lambda: account.calls[START] > asked, what="asked again")
 
 
 async def test_live_spend_gets_its_prices_after_a_failed_details_request(
