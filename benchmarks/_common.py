@@ -209,7 +209,7 @@ def prepare_heap() -> None:
 
 def make_app(base_url: str, **overrides: Any) -> Any:
     """The real app (UnifyTUI) wired to the gateway at `base_url`, with a timed gateway."""
-    from tui_chat.app import UnifyTUI
+    from tui_chat.ui.app import UnifyTUI
     from tui_chat.gateways.config import GatewaySettings
     from tui_chat.gateways.unify import UnifyAccount
 

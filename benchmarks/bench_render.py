@@ -47,7 +47,7 @@ from textual.widgets import Markdown
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tui_chat.widgets.markdown_stream import StreamingMarkdown
+from tui_chat.ui.widgets.markdown_stream import StreamingMarkdown
 
 RESULTS = Path(__file__).resolve().parent / "results" / "render.json"
 SIZE = (100, 40)

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway

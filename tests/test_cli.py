@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tui_chat import cli
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import default_config_path, default_config_text
 from tui_chat.gateways.config import SecretStr
 from tui_chat.gateways.retry import RetryingGateway

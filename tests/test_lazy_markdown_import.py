@@ -37,9 +37,9 @@ def run_python(code: str) -> str:
 def test_importing_the_message_widgets_loads_no_markdown_machinery() -> None:
     output = run_python(
         """
-        import tui_chat.widgets.markdown_stream
-        import tui_chat.widgets.messages
-        import tui_chat.widgets.chat_log
+        import tui_chat.ui.widgets.markdown_stream
+        import tui_chat.ui.widgets.messages
+        import tui_chat.ui.widgets.chat_log
         print(loaded())
         """
     )
@@ -49,7 +49,7 @@ def test_importing_the_message_widgets_loads_no_markdown_machinery() -> None:
 def test_the_first_code_block_loads_and_uses_the_parser() -> None:
     output = run_python(
         """
-        from tui_chat.widgets.markdown_stream import code_blocks
+        from tui_chat.ui.widgets.markdown_stream import code_blocks
         assert loaded() == []
         reply = "```py\\nx = 1\\n```\\n\\ntext\\n\\n~~~\\ntwo\\n"
         assert code_blocks(reply) == ["x = 1\\n", "two\\n"]
@@ -63,7 +63,7 @@ def test_the_first_code_block_loads_and_uses_the_parser() -> None:
 def test_warm_up_loads_the_highlighting() -> None:
     output = run_python(
         """
-        from tui_chat.widgets import markdown_stream
+        from tui_chat.ui.widgets import markdown_stream
         assert loaded() == []
         markdown_stream.warm_up_highlighting()
         names = loaded()

@@ -10,9 +10,9 @@ import sys
 
 START_UP = (
     "import sys\n"
-    "import tui_chat.cli, tui_chat.app\n"
-    "loaded = sorted(m for m in sys.modules if m.startswith(('tui_chat.screens.', "
-    "'tui_chat.gateway_sim', 'tui_chat.store', 'sqlite3', 'tui_chat.widgets.prompt_input', "
+    "import tui_chat.cli, tui_chat.ui.app\n"
+    "loaded = sorted(m for m in sys.modules if m.startswith(('tui_chat.ui.screens.', "
+    "'tui_chat.gateway_sim', 'tui_chat.store', 'sqlite3', 'tui_chat.ui.widgets.prompt_input', "
     "'textual.widgets._text_area', 'tui_chat.keys', 'tui_chat.gateways.factory')))\n"
     "assert not loaded, loaded\n"
 )
@@ -28,7 +28,7 @@ def test_the_app_module_loads_no_screen_gateway_sim_or_database() -> None:
 
 def test_the_keymap_check_knows_the_ids_of_screens_not_loaded_yet() -> None:
     _run(
-        START_UP + "from tui_chat.connecting import known_binding_ids\n"
+        START_UP + "from tui_chat.ui.connecting import known_binding_ids\n"
         "ids = known_binding_ids()\n"
         "for name in ('settings_save', 'conversations_close', 'dialog_cancel', "
         "'key_entry_cancel', 'stop', 'quit'):\n"

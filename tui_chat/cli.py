@@ -241,8 +241,8 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     if not args.plain:  # the full-screen app's binding ids and themes, to check the file's
         from textual.theme import BUILTIN_THEMES
 
-        import tui_chat.app  # noqa: F401  (its widgets declare bindings; known_binding_ids adds the screens)
-        from tui_chat.connecting import known_binding_ids
+        import tui_chat.ui.app  # noqa: F401  (its widgets declare bindings; known_binding_ids adds the screens)
+        from tui_chat.ui.connecting import known_binding_ids
 
         binding_ids, themes = known_binding_ids, set(BUILTIN_THEMES)
     config, problems = load_config(path, binding_ids=binding_ids, themes=themes)
@@ -351,7 +351,7 @@ def _run_plain(
 ) -> int:
     from tui_chat.core.text import inert
     from tui_chat.keys import check_key_transport
-    from tui_chat.screens.key_entry import how_to_set_key
+    from tui_chat.ui.screens.key_entry import how_to_set_key
 
     for line in [*problems, *plan.warnings]:
         print(f"unify-tui: {inert(line)}", file=sys.stderr)
@@ -433,8 +433,8 @@ def _run_app(
     args: argparse.Namespace,
     demo: DemoGateway | None = None,
 ) -> int:
-    from tui_chat.app import UnifyTUI
-    from tui_chat.connecting import PendingConnection, startup_notice
+    from tui_chat.ui.app import UnifyTUI
+    from tui_chat.ui.connecting import PendingConnection, startup_notice
 
     connect = _connector(plan)
     gateway = account = pending = None

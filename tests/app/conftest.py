@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import GatewayProfile
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway

@@ -10,7 +10,7 @@ from textual.widgets import Button
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
 from tui_chat.core.conversation import Outcome
 from tui_chat.gateway_sim.faults import Fault, FaultKind
-from tui_chat.widgets.messages import ErrorCard, ModelMarker, ReplyView
+from tui_chat.ui.widgets.messages import ErrorCard, ModelMarker, ReplyView
 
 
 def rendered_text(widget: Any) -> str:
@@ -386,7 +386,7 @@ async def test_copy_code_takes_the_last_fenced_block_from_the_conversation(
 ) -> None:
     # Regression: f7 read the log's widgets, so a long log with its newest pages folded copied
     # an older reply's code. The conversation is the one source of truth.
-    from tui_chat.widgets.markdown_stream import code_blocks
+    from tui_chat.ui.widgets.markdown_stream import code_blocks
 
     app = make_app()
     async with app.run_test(size=APP_SIZE) as pilot:

@@ -16,15 +16,15 @@ from textual.widgets import Button, Input
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
 from tests.conftest import start_sim
 from tui_chat.config import GatewayProfile, load_config
-from tui_chat.connecting import PendingConnection, startup_notice
+from tui_chat.ui.connecting import PendingConnection, startup_notice
 from tui_chat.core.conversation import Outcome
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateway_sim.faults import Fault, FaultKind
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
 from tui_chat.keys import default_keys_path, resolve_key
-from tui_chat.screens.dialogs import ConfirmScreen
-from tui_chat.screens.key_entry import KeyEntryScreen
+from tui_chat.ui.screens.dialogs import ConfirmScreen
+from tui_chat.ui.screens.key_entry import KeyEntryScreen
 
 SECRET = "uk-TOPSECRET-0123456789abcdef"
 UNIFY = GatewayProfile("unify", "unify")

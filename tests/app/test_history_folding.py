@@ -13,8 +13,8 @@ from textual._compositor import Compositor
 
 from tests.app.conftest import wait_until
 from tests.app.test_history_lazy import LogApp, _conversation, _scroll_to_top
-from tui_chat.widgets import chat_log
-from tui_chat.widgets.chat_log import ChatLog, FoldedTurns
+from tui_chat.ui.widgets import chat_log
+from tui_chat.ui.widgets.chat_log import ChatLog, FoldedTurns
 
 
 async def _folded_log(pilot: Any, app: LogApp, turns: int = 200) -> ChatLog:

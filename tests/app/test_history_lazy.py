@@ -8,10 +8,10 @@ from typing import Any
 from textual.app import App, ComposeResult
 
 from tests.app.conftest import wait_until
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.core.conversation import Message, Outcome
-from tui_chat.widgets.chat_log import HISTORY_PAGE, ChatLog, FoldedTurns
-from tui_chat.widgets.messages import ModelMarker, UserTurn
+from tui_chat.ui.widgets.chat_log import HISTORY_PAGE, ChatLog, FoldedTurns
+from tui_chat.ui.widgets.messages import ModelMarker, UserTurn
 
 
 def _conversation(turns: int) -> list[Message]:

@@ -15,8 +15,8 @@ from textual.geometry import Offset
 from textual.selection import Selection
 from textual.strip import Strip
 
-from tui_chat.widgets.markdown_blocks import BlockSplitter, make_inert, split_blocks
-from tui_chat.widgets.markdown_stream import (
+from tui_chat.ui.widgets.markdown_blocks import BlockSplitter, make_inert, split_blocks
+from tui_chat.ui.widgets.markdown_stream import (
     _PARSER,
     DARK_CODE_THEME,
     LIGHT_CODE_THEME,

@@ -7,7 +7,7 @@ from typing import Any
 from rich.cells import cell_len
 
 from tests.app.conftest import send, wait_for_reply, wait_until
-from tui_chat.widgets.status_bar import PARTS, StatusBar
+from tui_chat.ui.widgets.status_bar import PARTS, StatusBar
 
 
 def shown_parts(status: StatusBar) -> list[str]:

@@ -18,14 +18,14 @@ from textual.command import CommandList
 from textual.widgets import Input, OptionList, TextArea
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.core.conversation import Message, Outcome
-from tui_chat.screens.conversations import ConversationsScreen
-from tui_chat.screens.dialogs import ConfirmScreen, TextPromptScreen
-from tui_chat.screens.settings import SettingsScreen
+from tui_chat.ui.screens.conversations import ConversationsScreen
+from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
+from tui_chat.ui.screens.settings import SettingsScreen
 from tui_chat.store import Store, StoreUnavailable
 from tui_chat.store.recorder import title_from_prompt
-from tui_chat.widgets.messages import ModelMarker, ReplyView, UserTurn
+from tui_chat.ui.widgets.messages import ModelMarker, ReplyView, UserTurn
 
 
 @pytest.fixture
@@ -654,7 +654,7 @@ async def test_save_failure_text_with_markup_is_shown_literally(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
     # Regression: the reason was passed to notify() as markup; "[/]" in a path raised MarkupError.
-    from tui_chat.saving import SaveFailed
+    from tui_chat.ui.saving import SaveFailed
 
     app = make_app(store=open_store())
     async with app.run_test(size=APP_SIZE, notifications=True) as pilot:

@@ -7,10 +7,10 @@ from typing import Any
 from textual.widgets import Select, Static
 
 from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wait_until
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import GatewayProfile
 from tui_chat.profiles import profile_connector
-from tui_chat.screens.key_entry import KeyEntryScreen
+from tui_chat.ui.screens.key_entry import KeyEntryScreen
 
 
 def build(sim: Any, **extra_profiles: GatewayProfile) -> UnifyTUI:

@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Select
 
 from tests.app.conftest import wait_until
-from tui_chat.app import UnifyTUI
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateway_sim.faults import Fault, FaultKind
 from tui_chat.gateways.config import GatewaySettings

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.app.conftest import APP_SIZE, wait_until
-from tui_chat.app import UnifyTUI
-from tui_chat.widgets.prompt_stand_in import PromptStandIn
+from tui_chat.ui.app import UnifyTUI
+from tui_chat.ui.widgets.prompt_stand_in import PromptStandIn
 
 
 async def test_first_frame_jobs_then_warm_up_then_after_warm_up_jobs(make_app: Any) -> None:
@@ -24,7 +24,7 @@ async def test_first_frame_jobs_then_warm_up_then_after_warm_up_jobs(make_app: A
                 name,
                 threading.current_thread() is threading.main_thread(),
                 # what the warm-up loads: the HTTP client and the Markdown renderer
-                "openai" in sys.modules and "tui_chat.widgets._markdown_render" in sys.modules,
+                "openai" in sys.modules and "tui_chat.ui.widgets._markdown_render" in sys.modules,
             )
         )
 

@@ -3,6 +3,7 @@ its component classes (styles/status.tcss), repainted only when what it shows ch
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -14,14 +15,14 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.visual import Visual
 
-from tui_chat.stylesheets import stylesheets
-from tui_chat.widgets.status_bar import PARTS, StatusBar
+import tui_chat.ui
+from tui_chat.ui.widgets.status_bar import PARTS, StatusBar
 
 ENDPOINT = "llama-3.1-8b-chat@groq"
 
 
 class BarApp(App[None]):
-    CSS_PATH: ClassVar[Any] = stylesheets("status.tcss")
+    CSS_PATH: ClassVar[Any] = Path(tui_chat.ui.__file__).parent / "styles" / "status.tcss"
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")

@@ -18,7 +18,7 @@ from tui_chat.gateway_sim import Fault
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.retry import RetryingGateway, RetryPolicy
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
-from tui_chat.widgets.messages import ErrorCard
+from tui_chat.ui.widgets.messages import ErrorCard
 
 PROMPT = "hello"
 FULL_REPLY = "Hello! How can I help you today?"

@@ -32,7 +32,7 @@ from tui_chat.core.conversation import Outcome
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
-from tui_chat.widgets.messages import ErrorCard
+from tui_chat.ui.widgets.messages import ErrorCard
 
 WIDE = (160, 50)
 _CSI = re.compile(r"\x1b\[[0-9;:?<=>]*[ -/]*[@-~]")

@@ -29,7 +29,7 @@ from textual.timer import Timer
 from textual.widget import AwaitMount, Widget
 
 from tui_chat.core.conversation import Message, Outcome
-from tui_chat.widgets.messages import ErrorCard, ModelMarker, Notice, ReplyView, UserTurn
+from tui_chat.ui.widgets.messages import ErrorCard, ModelMarker, Notice, ReplyView, UserTurn
 
 RELEASE_AFTER_S = 0.5
 """Seconds after a scroll before far-away turns give up their painted-line caches."""

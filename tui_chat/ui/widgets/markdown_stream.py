@@ -43,12 +43,12 @@ from textual.theme import Theme as TextualTheme
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tui_chat.widgets.markdown_blocks import BlockSplitter, make_inert
+from tui_chat.ui.widgets.markdown_blocks import BlockSplitter, make_inert
 
 if TYPE_CHECKING:
     # Loaded on first use, not at start-up (see _markdown_render and __getattr__ below).
-    from tui_chat.widgets._markdown_render import code_lines as code_lines
-    from tui_chat.widgets._markdown_render import lexer_for as lexer_for
+    from tui_chat.ui.widgets._markdown_render import code_lines as code_lines
+    from tui_chat.ui.widgets._markdown_render import lexer_for as lexer_for
 
 FRAME_SECONDS = 1 / 60
 """The shortest time between two renders of the open tail block (seconds)."""
@@ -80,7 +80,7 @@ def warm_up_highlighting() -> None:
     50 ms the first time, which would otherwise stall the frame where such a fence first
     streams in), after importing Markdown-it, Pygments and Rich's Markdown (~50 ms, left out of
     start-up). The app calls this from a thread after its first frame."""
-    from tui_chat.widgets._markdown_render import lexer_for, syntax_theme
+    from tui_chat.ui.widgets._markdown_render import lexer_for, syntax_theme
 
     for name in COMMON_LANGUAGES:
         lexer_for(name)
@@ -96,7 +96,7 @@ def __getattr__(name: str) -> Any:
     them is first asked for (importing it takes ~50 ms; the first screen shows no Markdown)."""
     if name not in _LAZY_NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from tui_chat.widgets import _markdown_render
+    from tui_chat.ui.widgets import _markdown_render
 
     return getattr(_markdown_render, _LAZY_NAMES[name])
 
@@ -191,7 +191,7 @@ def _is_blank(line: list[Segment]) -> bool:
 def code_blocks(source: str) -> list[str]:
     """The bodies of the fenced code blocks in Markdown ``source``, in order, as the log shows
     them (control characters made visible), including an unclosed fence at the end."""
-    from tui_chat.widgets._markdown_render import PARSER
+    from tui_chat.ui.widgets._markdown_render import PARSER
 
     tokens = PARSER.parse(make_inert(source))
     return [token.content for token in tokens if token.type == "fence"]
@@ -431,7 +431,7 @@ class StreamingMarkdown(Widget):
             return console.render_lines(renderable, options, pad=True)
 
     def _render_markdown(self, markup: str, width: int) -> list[Row]:
-        from tui_chat.widgets._markdown_render import BlockMarkdown, code_lines
+        from tui_chat.ui.widgets._markdown_render import BlockMarkdown, code_lines
 
         if not markup.strip():
             return []
@@ -493,7 +493,7 @@ class StreamingMarkdown(Widget):
         `FENCE_RUN_LINES` lines so each frame renders only the newest lines: a long code block
         costs the same per frame at line 500 as at line 5. Highlighting restarts at each run while
         streaming; the closed fence is rendered again whole (once), so the end result is exact."""
-        from tui_chat.widgets._markdown_render import code_lines
+        from tui_chat.ui.widgets._markdown_render import code_lines
 
         tail = self._tail
         fence = self._open_fence

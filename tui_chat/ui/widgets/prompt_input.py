@@ -8,7 +8,7 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-from tui_chat.widgets.prompt_stand_in import HINT, NEWLINE_KEYS
+from tui_chat.ui.widgets.prompt_stand_in import HINT, NEWLINE_KEYS
 
 
 class PromptInput(TextArea):

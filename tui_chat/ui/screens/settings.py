@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, Label, TextArea
 
 from tui_chat.core.conversation import ConversationSettings
 from tui_chat.core.text import inert
-from tui_chat.stylesheets import SCREEN_STYLES
+from tui_chat.ui.screens import SCREEN_STYLES
 
 __all__ = ["ConversationSettings", "SettingsScreen", "parse_settings"]
 

@@ -17,7 +17,7 @@ from textual.widgets import Button, Static
 from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.core.text import inert
-from tui_chat.widgets.markdown_stream import StreamingMarkdown
+from tui_chat.ui.widgets.markdown_stream import StreamingMarkdown
 
 
 def provenance_text(message: Message, *, show_credits: bool, show_provider: bool) -> str:

@@ -18,7 +18,7 @@ from tui_chat.config import GatewayProfile
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import clean_key, validate_key_format
-from tui_chat.stylesheets import SCREEN_STYLES
+from tui_chat.ui.screens import SCREEN_STYLES
 
 
 def how_to_set_key(profile: GatewayProfile, *, in_app: bool = False) -> str:

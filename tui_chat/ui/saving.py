@@ -22,11 +22,11 @@ from textual.message import Message as TextualMessage
 from tui_chat.core.conversation import Conversation, ConversationSettings, Message
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.core.text import inert
-from tui_chat.worker_calls import deliver
+from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.app import UnifyTUI
-    from tui_chat.screens.conversations import ConversationChoice, ConversationDeleted
+    from tui_chat.ui.app import UnifyTUI
+    from tui_chat.ui.screens.conversations import ConversationChoice, ConversationDeleted
     from tui_chat.store import ConversationRecord, SavedConversation, Store
     from tui_chat.store.recorder import ConversationRecorder
 
@@ -212,7 +212,7 @@ class SavedConversations:
     def _apply_settings(self: UnifyTUI, settings: ConversationSettings) -> None:
         """Use these settings from the next request on (unset ones fall back to the defaults)."""
         self.conversation_settings = settings
-        # Unset here: config.toml's defaults (tui_chat/connecting.py) apply.
+        # Unset here: config.toml's defaults (tui_chat/ui/connecting.py) apply.
         self.conversation.system_prompt = settings.system_prompt or self.default_system_prompt
         self.temperature = (
             self._default_temperature if settings.temperature is None else settings.temperature
@@ -235,7 +235,7 @@ class SavedConversations:
         return None
 
     def action_settings(self: UnifyTUI) -> None:
-        from tui_chat.screens.settings import SettingsScreen  # on first use: not in start-up
+        from tui_chat.ui.screens.settings import SettingsScreen  # on first use: not in start-up
 
         self.push_screen(SettingsScreen(self.conversation_settings), self._settings_saved)
 
@@ -366,7 +366,7 @@ class SavedConversations:
         deliver(self, self._push_conversation_list)
 
     def _push_conversation_list(self: UnifyTUI) -> None:
-        from tui_chat.screens.conversations import ConversationsScreen  # not in start-up
+        from tui_chat.ui.screens.conversations import ConversationsScreen  # not in start-up
 
         if self.store is None or isinstance(self.screen, ConversationsScreen):
             return
@@ -376,7 +376,7 @@ class SavedConversations:
         )
 
     def _conversation_chosen(self: UnifyTUI, choice: ConversationChoice) -> None:
-        from tui_chat.screens.conversations import NewConversation, OpenConversation
+        from tui_chat.ui.screens.conversations import NewConversation, OpenConversation
 
         if isinstance(choice, NewConversation):
             self.action_new_conversation()

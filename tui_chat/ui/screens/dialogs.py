@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from tui_chat.core.text import inert
-from tui_chat.stylesheets import SCREEN_STYLES
+from tui_chat.ui.screens import SCREEN_STYLES
 
 
 class ConfirmScreen(ModalScreen[bool]):

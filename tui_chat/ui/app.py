@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from tui_chat.config import AppConfig, GatewayProfile
-from tui_chat.connecting import ConnectionSetup, PendingConnection
+from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import (
@@ -38,24 +38,23 @@ from tui_chat.core.endpoint import (
 )
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
 from tui_chat.core.text import inert
-from tui_chat.gateway_switch import GatewayCommands, GatewaySwitching
+from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
 from tui_chat.profiles import ProfileConnector
-from tui_chat.saving import SavedConversations, StoreOpener
-from tui_chat.stylesheets import stylesheets
-from tui_chat.widgets.chat_log import ChatLog
-from tui_chat.widgets.markdown_stream import code_blocks
-from tui_chat.widgets.messages import ErrorCard, ReplyView, tokens_per_second
-from tui_chat.widgets.prompt_stand_in import PromptStandIn
-from tui_chat.widgets.selector import SelectorPanel
-from tui_chat.widgets.status_bar import StatusBar
-from tui_chat.worker_calls import deliver
+from tui_chat.ui.saving import SavedConversations, StoreOpener
+from tui_chat.ui.widgets.chat_log import ChatLog
+from tui_chat.ui.widgets.markdown_stream import code_blocks
+from tui_chat.ui.widgets.messages import ErrorCard, ReplyView, tokens_per_second
+from tui_chat.ui.widgets.prompt_stand_in import PromptStandIn
+from tui_chat.ui.widgets.selector import SelectorPanel
+from tui_chat.ui.widgets.status_bar import StatusBar
+from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.keys import KeyringChoice
     from tui_chat.store import Store
-    from tui_chat.widgets.prompt_input import PromptInput
+    from tui_chat.ui.widgets.prompt_input import PromptInput
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
@@ -125,7 +124,13 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
-    CSS_PATH: ClassVar[Any] = stylesheets("app.tcss", "chat.tcss", "selector.tcss", "status.tcss")
+    # Relative to this file (Textual resolves CSS_PATH against the module of the class).
+    CSS_PATH: ClassVar[Any] = [
+        "styles/app.tcss",
+        "styles/chat.tcss",
+        "styles/selector.tcss",
+        "styles/status.tcss",
+    ]
     COMMANDS = App.COMMANDS | {ModelCommands, GatewayCommands}
     # The footer shows the keys a user needs to find; the others (toggles with a checkbox in
     # the panel, copying) are in the command palette's key list (ctrl+p). Each footer key is a
@@ -233,10 +238,10 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._after_warm_up = list(after_warm_up)
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
-        # Saved conversations (tui_chat/saving.py); store None: chat without saving.
+        # Saved conversations (tui_chat/ui/saving.py); store None: chat without saving.
         # ``store``, or ``open_store`` to open it after the first frame (the command line's way).
         self._init_saving(store, store_notice, export_dir, save_interval_s, open_store)
-        # From config.toml (tui_chat/connecting.py): defaults a conversation's own settings
+        # From config.toml (tui_chat/ui/connecting.py): defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
         self.default_system_prompt = system_prompt
@@ -245,7 +250,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._init_setup(
             pending=pending_connection, notice=startup_notice, theme=theme, keymap=keymap
         )
-        # Gateway profiles the selector can switch between (tui_chat/gateway_switch.py).
+        # Gateway profiles the selector can switch between (tui_chat/ui/gateway_switch.py).
         self._init_switching(
             gateway=gateway,
             profiles=profiles,
@@ -276,13 +281,13 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     @property
     def prompt(self) -> PromptInput:
-        """The prompt box. The first frame shows a stand-in (tui_chat/widgets/prompt_stand_in.py);
+        """The prompt box. The first frame shows a stand-in (tui_chat/ui/widgets/prompt_stand_in.py);
         the prompt replaces it when the first frame is up (on_ready), or here on first use."""
         return self._prompt if self._prompt is not None else self._build_prompt()
 
     def _build_prompt(self) -> PromptInput:
         """Put the prompt where the stand-in is, with what was typed into the stand-in."""
-        from tui_chat.widgets.prompt_input import PromptInput
+        from tui_chat.ui.widgets.prompt_input import PromptInput
 
         stand_in = self.query_one(PromptStandIn)
         prompt = self._prompt = PromptInput(id="prompt", text=stand_in.typed)
@@ -352,7 +357,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         of the first reply's wait; benchmarks/bench_startup.py) and the code highlighters, so no
         frame of a first reply stalls on them."""
         from tui_chat.gateways.unify import warm_up
-        from tui_chat.widgets.markdown_stream import warm_up_highlighting
+        from tui_chat.ui.widgets.markdown_stream import warm_up_highlighting
 
         for job in self._after_first_frame:
             job()

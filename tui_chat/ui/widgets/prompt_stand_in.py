@@ -1,6 +1,6 @@
 """What the first frame shows where the prompt goes.
 
-The prompt is a ``TextArea`` (``tui_chat.widgets.prompt_input``): importing and setting it up
+The prompt is a ``TextArea`` (``tui_chat.ui.widgets.prompt_input``): importing and setting it up
 costs ~60M instructions, a sixth of what the app adds to a minimal Textual app's start-up
 (valgrind; benchmarks/bench_startup.py). The first frame shows this light widget instead, with
 the same box and hint, and the app puts the real prompt in its place as soon as the first frame

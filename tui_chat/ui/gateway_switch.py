@@ -20,7 +20,7 @@ from textual import work
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui_chat.config import GatewayProfile
-from tui_chat.connecting import PendingConnection
+from tui_chat.ui.connecting import PendingConnection
 from tui_chat.core.endpoint import endpoint_problem
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
@@ -32,11 +32,11 @@ from tui_chat.profiles import (
     connect,
     first_endpoint,
 )
-from tui_chat.widgets.selector import SelectorPanel
-from tui_chat.worker_calls import deliver
+from tui_chat.ui.widgets.selector import SelectorPanel
+from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.app import UnifyTUI
+    from tui_chat.ui.app import UnifyTUI
     from tui_chat.keys import KeyringChoice
 
 
@@ -186,7 +186,7 @@ class GatewaySwitching:
         """Profile ``name`` has no key: the masked key dialog; the switch goes on once saved."""
         request = self._key_request(self.profiles[name])
         self.status.connection = "no key"
-        from tui_chat.screens.key_entry import KeyEntryScreen  # screens load on first use
+        from tui_chat.ui.screens.key_entry import KeyEntryScreen  # screens load on first use
 
         screen = KeyEntryScreen(request.profile, where=request.where_saved, host=request.host)
         self.push_screen(screen, partial(self._profile_key_entered, name))
@@ -219,7 +219,7 @@ class GatewaySwitching:
                 self._switch_abandoned()
 
         question = f"{verdict.message}\n\nSend the API key to {request.host} anyway?"
-        from tui_chat.screens.dialogs import ConfirmScreen
+        from tui_chat.ui.screens.dialogs import ConfirmScreen
 
         self.push_screen(ConfirmScreen(question, confirm_label="Send anyway"), answered)
 

@@ -23,10 +23,10 @@ from textual.dom import DOMNode
 from tui_chat.config import KNOWN_BINDING_IDS, GatewayProfile, display_path
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
-from tui_chat.worker_calls import deliver
+from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.app import UnifyTUI
+    from tui_chat.ui.app import UnifyTUI
     from tui_chat.keys import KeyringChoice
 
 # tui_chat.keys (where keys are kept, whether one may be sent) is imported where it is used:
@@ -86,18 +86,18 @@ def startup_notice(problems: Sequence[str], warnings: Sequence[str] = ()) -> str
 # The screens and the prompt have bindings of their own. They are imported on first use, not
 # at start-up, so the keymap check imports them itself.
 _LAZY_MODULES = (
-    "tui_chat.screens.conversations",
-    "tui_chat.screens.dialogs",
-    "tui_chat.screens.key_entry",
-    "tui_chat.screens.settings",
-    "tui_chat.widgets.prompt_input",
+    "tui_chat.ui.screens.conversations",
+    "tui_chat.ui.screens.dialogs",
+    "tui_chat.ui.screens.key_entry",
+    "tui_chat.ui.screens.settings",
+    "tui_chat.ui.widgets.prompt_input",
 )
 
 
 def known_binding_ids() -> frozenset[str]:
     """Every binding id a keymap can name: the app's, its screens' and its widgets'.
 
-    Import ``tui_chat.app`` first (its widgets); this imports the screens (~20 ms), so call it
+    Import ``tui_chat.ui.app`` first (its widgets); this imports the screens (~20 ms), so call it
     only when there is a keymap to check."""
     for name in _LAZY_MODULES:
         importlib.import_module(name)
@@ -211,7 +211,7 @@ class ConnectionSetup:
             return
         self.status.connection = "no key" if pending.key is None else "not connected"
         if pending.key is None:
-            from tui_chat.screens.key_entry import KeyEntryScreen  # screens load on first use
+            from tui_chat.ui.screens.key_entry import KeyEntryScreen  # screens load on first use
 
             screen = KeyEntryScreen(pending.profile, where=pending.where_saved, host=pending.host)
             self.push_screen(screen, self._key_entered)
@@ -223,7 +223,7 @@ class ConnectionSetup:
         if pending is None:
             return
         if not key:
-            from tui_chat.screens.key_entry import how_to_set_key
+            from tui_chat.ui.screens.key_entry import how_to_set_key
 
             text = how_to_set_key(pending.profile, in_app=True)
             self.startup_problem = text
@@ -257,7 +257,7 @@ class ConnectionSetup:
                 self.prompt.focus()
 
         question = f"{verdict.message}\n\nSend the API key to {pending.host} anyway?"
-        from tui_chat.screens.dialogs import ConfirmScreen
+        from tui_chat.ui.screens.dialogs import ConfirmScreen
 
         self.push_screen(ConfirmScreen(question, confirm_label="Send anyway"), answered)
 
