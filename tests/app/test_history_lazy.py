@@ -3,13 +3,15 @@ pages far from the view back into placeholders of the same height."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
 
+import tui_chat.ui.app
 from tests.app.conftest import wait_until
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.core.conversation import Message, Outcome
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.ui.widgets.chat_log import HISTORY_PAGE, ChatLog, FoldedTurns
 from tui_chat.ui.widgets.messages import ModelMarker, UserTurn
 
@@ -32,7 +34,8 @@ def _conversation(turns: int) -> list[Message]:
 
 
 class LogApp(App[None]):
-    CSS_PATH = UnifyTUI.CSS_PATH
+    # The app's stylesheets, which UnifyTUI names relative to its own module.
+    CSS_PATH = [Path(tui_chat.ui.app.__file__).parent / path for path in UnifyTUI.CSS_PATH]
 
     def compose(self) -> ComposeResult:
         yield ChatLog()
