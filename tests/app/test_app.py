@@ -230,6 +230,10 @@ async def test_error_card_keeps_prompt_and_retry_succeeds(make_app: Any, sim: An
         assert "500" in card.title
         assert "upstream exploded" in card.detail
         assert app.prompt.text == "What is the capital of Portugal?"
+        # Clicked once it is laid out: a button mounted but not yet placed has no area.
+        await wait_until(
+            pilot, lambda: any(b.region.area for b in app.query("#retry")), what="retry button"
+        )
         await pilot.click("#retry")
         await wait_until(pilot, lambda: not app.chat_log.query(ErrorCard), what="card removed")
         await wait_for_reply(pilot)

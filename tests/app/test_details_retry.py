@@ -76,7 +76,7 @@ async def test_details_that_failed_once_arrive_without_the_user_doing_anything(
     gate = threading.Event()
     account = FlakyDetails(sim, {START: 1}, gate=gate)
     app = make_app(account=account)
-    app.details_backoff = PollBackoff(base_s=0.2, max_s=0.4)
+    app.account_watch.details_backoff = PollBackoff(base_s=0.2, max_s=0.4)
     try:
         async with app.run_test(size=APP_SIZE) as pilot:
             await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
@@ -89,10 +89,10 @@ async def test_details_that_failed_once_arrive_without_the_user_doing_anything(
             gate.set()
             await wait_until(pilot, lambda: "per M tokens" in details_text(app), what="the details")
             assert "context window" in details_text(app)
-            assert START in app._details
+            assert START in app.account_watch.details
             assert account.calls[START] == 2
-            assert app.details_backoff.delays == [0.2]
-            assert not app.details_backoff.backing_off  # reset by the success
+            assert app.account_watch.details_backoff.delays == [0.2]
+            assert not app.account_watch.details_backoff.backing_off  # reset by the success
     finally:
         gate.set()
 
@@ -101,7 +101,7 @@ async def test_unknown_endpoint_is_said_once_and_not_asked_again(make_app: Any, 
     unknown = "no-such-model@groq"
     account = FlakyDetails(sim, {})
     app = make_app(account=account, model=unknown)
-    app.details_backoff = PollBackoff(base_s=0.1, max_s=0.1)
+    app.account_watch.details_backoff = PollBackoff(base_s=0.1, max_s=0.1)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         await wait_until(pilot, lambda: "No details" in details_text(app), what="the reason")
@@ -110,7 +110,7 @@ async def test_unknown_endpoint_is_said_once_and_not_asked_again(make_app: Any, 
         assert "no-such-model@groq not found" in shown
         await pilot.pause(1.0)  # ten backoff periods
         assert account.calls[unknown] == 1  # the gateway saw one request only
-        assert app.details_backoff.delays == []
+        assert app.account_watch.details_backoff.delays == []
         assert details_text(app) == shown
 
 
@@ -122,14 +122,14 @@ async def test_gateway_without_details_is_said_in_its_own_words_once(
 
     account = FlakyDetails(sim, {START: 1000}, error=unsupported)
     app = make_app(account=account)
-    app.details_backoff = PollBackoff(base_s=0.1, max_s=0.1)
+    app.account_watch.details_backoff = PollBackoff(base_s=0.1, max_s=0.1)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         await wait_until(pilot, lambda: "No details" in details_text(app), what="the reason")
         assert details_text(app) == "No details: this server publishes no prices"
         await pilot.pause(1.0)
         assert account.calls[START] == 1
-        assert app.details_backoff.delays == []
+        assert app.account_watch.details_backoff.delays == []
 
 
 async def test_switching_endpoint_drops_the_pending_retry_of_the_old_one(
@@ -137,7 +137,7 @@ async def test_switching_endpoint_drops_the_pending_retry_of_the_old_one(
 ) -> None:
     account = FlakyDetails(sim, {START: 1000})  # the first endpoint never answers
     app = make_app(account=account)
-    app.details_backoff = PollBackoff(base_s=0.8, max_s=0.8)
+    app.account_watch.details_backoff = PollBackoff(base_s=0.8, max_s=0.8)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         await wait_until(pilot, lambda: "trying again" in details_text(app), what="the note")
@@ -161,7 +161,7 @@ async def test_live_spend_gets_its_prices_after_a_failed_details_request(
     # the live spend estimate, and their first request fails.
     account = FlakyDetails(sim, {"*": 1})
     app = make_app(account=account, model="llama-3.1-8b-chat@lowest-input-cost")
-    app.details_backoff = PollBackoff(base_s=0.2, max_s=0.4)
+    app.account_watch.details_backoff = PollBackoff(base_s=0.2, max_s=0.4)
     sim.controls.reply_tokens = 1500
     sim.controls.token_delay_s = 0.005  # several seconds of streaming
     async with app.run_test(size=APP_SIZE) as pilot:
@@ -173,6 +173,6 @@ async def test_live_spend_gets_its_prices_after_a_failed_details_request(
         )
         served = app.status.served_endpoint
         assert account.calls[served] == 2
-        assert app.details_backoff.delays == [0.2]
+        assert app.account_watch.details_backoff.delays == [0.2]
         await pilot.press("escape")  # stop: the rest of the reply is not needed
         await wait_for_reply(pilot)

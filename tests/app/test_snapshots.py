@@ -68,7 +68,7 @@ async def settled(pilot: Pilot[Any]) -> None:
     await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
     providers = app.selector.query_one("#provider-select", Select)
     await wait_until(pilot, lambda: not providers.is_blank(), what="providers")
-    await wait_until(pilot, lambda: bool(app._details), what="endpoint details")
+    await wait_until(pilot, lambda: bool(app.account_watch.details), what="endpoint details")
     await pilot.pause()
 
 

@@ -86,6 +86,10 @@ async def test_app_survives_fault_and_retry_works(make_app: Any, sim: Any, case:
         app.prompt.load_text(PROMPT)
 
         sent_before = len(chat_requests(sim))
+        # Clicked once it is laid out: a button mounted but not yet placed has no area.
+        await wait_until(
+            pilot, lambda: any(b.region.area for b in app.query("#retry")), what="retry button"
+        )
         await pilot.click("#retry")
         await wait_until(pilot, lambda: not app.chat_log.query(ErrorCard), what="card removed")
         await wait_for_reply(pilot, timeout=20)

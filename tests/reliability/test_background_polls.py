@@ -62,7 +62,7 @@ async def test_balance_goes_stale_with_reason_then_recovers(make_app: Any, sim: 
     settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
     account = FlakyAccount(UnifyAccount(settings))
     app = make_app(account=account)
-    app.balance_backoff = PollBackoff(base_s=0.2, max_s=0.4)
+    app.account_watch.balance_backoff = PollBackoff(base_s=0.2, max_s=0.4)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: "50.000000" in part_text(app, "balance"))
         account.down.set()
@@ -70,15 +70,17 @@ async def test_balance_goes_stale_with_reason_then_recovers(make_app: Any, sim: 
         await wait_until(pilot, lambda: "(stale: offline)" in part_text(app, "balance"))
         assert part_text(app, "balance") == "Balance 50.000000 (stale: offline)"
         # It tries again by itself, each time waiting longer (capped).
-        await wait_until(pilot, lambda: len(app.balance_backoff.delays) >= 3, timeout=15)
-        assert app.balance_backoff.delays[:3] == [0.2, 0.4, 0.4]
+        await wait_until(
+            pilot, lambda: len(app.account_watch.balance_backoff.delays) >= 3, timeout=15
+        )
+        assert app.account_watch.balance_backoff.delays[:3] == [0.2, 0.4, 0.4]
         assert app.is_running
         account.down.clear()
         await wait_until(
             pilot, lambda: "stale" not in part_text(app, "balance"), timeout=15, what="recovery"
         )
         assert part_text(app, "balance") == "Balance 50.000000"
-        assert not app.balance_backoff.backing_off
+        assert not app.account_watch.balance_backoff.backing_off
 
 
 async def test_unreachable_account_shows_offline_and_never_crashes(make_app: Any) -> None:
@@ -87,14 +89,18 @@ async def test_unreachable_account_shows_offline_and_never_crashes(make_app: Any
         port = probe.getsockname()[1]
     settings = GatewaySettings(base_url=f"http://127.0.0.1:{port}/v0", api_key="k", timeout=2.0)
     app = make_app(gateway=UnifyGateway(settings), account=UnifyAccount(settings))
-    app.balance_backoff = PollBackoff(base_s=0.1, max_s=0.2)
-    app.models_backoff = PollBackoff(base_s=0.1, max_s=0.2)
+    app.account_watch.balance_backoff = PollBackoff(base_s=0.1, max_s=0.2)
+    app.account_watch.models_backoff = PollBackoff(base_s=0.1, max_s=0.2)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: "(offline)" in part_text(app, "balance"))
         assert part_text(app, "balance") == "Balance \u2013 (offline)"
         assert "offline" in part_text(app, "gateway")
-        await wait_until(pilot, lambda: len(app.models_backoff.delays) >= 2, timeout=15)
-        await wait_until(pilot, lambda: len(app.balance_backoff.delays) >= 2, timeout=15)
+        await wait_until(
+            pilot, lambda: len(app.account_watch.models_backoff.delays) >= 2, timeout=15
+        )
+        await wait_until(
+            pilot, lambda: len(app.account_watch.balance_backoff.delays) >= 2, timeout=15
+        )
         assert app.is_running
         await pilot.press("x")  # still answers keys
         assert app.prompt.text == "x"
@@ -126,7 +132,7 @@ async def test_provider_list_says_why_it_is_missing_and_tries_again(
     settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
     account = FlakyProviders(UnifyAccount(settings), failures=2)
     app = make_app(account=account)
-    app.providers_backoff = PollBackoff(base_s=0.2, max_s=0.3)
+    app.account_watch.providers_backoff = PollBackoff(base_s=0.2, max_s=0.3)
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         note = app.selector.query_one("#provider-note")
@@ -140,8 +146,8 @@ async def test_provider_list_says_why_it_is_missing_and_tries_again(
         providers = app.selector.query_one("#provider-select", Select)
         values = [value for _, value in providers._options]
         assert "groq" in values and "highest-tks-per-sec" in values
-        assert app.providers_backoff.delays == [0.2, 0.3]
-        assert not app.providers_backoff.backing_off
+        assert app.account_watch.providers_backoff.delays == [0.2, 0.3]
+        assert not app.account_watch.providers_backoff.backing_off
 
 
 class HeldProviders(FlakyProviders):
@@ -162,7 +168,9 @@ async def test_a_model_typed_as_an_endpoint_gets_its_own_providers(make_app: Any
     settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
     account = HeldProviders(UnifyAccount(settings), failures=1, held="gpt-4o-mini")
     app = make_app(account=account)
-    app.providers_backoff = PollBackoff(base_s=60.0, max_s=60.0)  # no retry within the test
+    app.account_watch.providers_backoff = PollBackoff(
+        base_s=60.0, max_s=60.0
+    )  # no retry within the test
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel's widgets")
         note = app.selector.query_one("#provider-note")

@@ -7,6 +7,7 @@ One credit is one US dollar. Prices are quoted per million tokens ($/M), as the 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 TOKENS_PER_PRICE_UNIT = 1_000_000
 _CHARS_PER_TOKEN = 4  # a rough English average; only used when nobody reports tokens
@@ -22,6 +23,30 @@ def estimate_cost(
     prompt = prompt_tokens or 0
     completion = completion_tokens or 0
     return (prompt * input_cost_per_m + completion * output_cost_per_m) / TOKENS_PER_PRICE_UNIT
+
+
+class Prices(Protocol):
+    """What an estimate needs of an endpoint's details: $/M tokens in and out (None: unknown)."""
+
+    @property
+    def input_cost(self) -> float | None: ...
+
+    @property
+    def output_cost(self) -> float | None: ...
+
+
+def estimate_reply_cost(prompt_text_chars: int, reply_tokens: int, prices: Prices) -> float | None:
+    """The estimated credits of a reply from its endpoint's prices: the prompt counted from its
+    length (about four characters a token), the reply from ``reply_tokens``. None when the
+    endpoint's prices are not known."""
+    if prices.input_cost is None or prices.output_cost is None:
+        return None
+    return estimate_cost(
+        prompt_tokens=prompt_text_chars // _CHARS_PER_TOKEN,
+        completion_tokens=reply_tokens,
+        input_cost_per_m=prices.input_cost,
+        output_cost_per_m=prices.output_cost,
+    )
 
 
 def blended_cost_per_m(input_cost_per_m: float, output_cost_per_m: float) -> float:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from tui_chat.core.accounting import estimate_tokens
 from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
 
 Role = Literal["system", "user", "assistant"]
@@ -69,20 +70,38 @@ class Message:
         """True for a reply that ended in an error."""
         return self.outcome is Outcome.ERROR
 
-    def apply(self, event: StreamEvent) -> None:
-        """Fold one stream event into this (assistant) message."""
+    # The reply's own clock readings (seconds, on whatever monotonic clock the caller uses): set
+    # by ``begin``, read by ``apply`` and ``end``. Not saved; the figures derived from them are.
+    started_at: float | None = field(default=None, repr=False, compare=False)
+    # ``completion_tokens`` was counted from the text (about four characters a token) because the
+    # gateway reported no usage; the figure is then an estimate and shown as one.
+    tokens_estimated: bool = False
+
+    def begin(self, now: float) -> None:
+        """The request for this reply is being sent at ``now`` (seconds on the caller's clock)."""
+        self.started_at = now
+
+    def apply(self, event: StreamEvent, now: float | None = None) -> None:
+        """Fold one stream event into this (assistant) message.
+
+        ``now`` (seconds, the clock given to ``begin``) times the first text when the gateway
+        does not report a time to first token itself.
+        """
         if isinstance(event, TextDelta):
+            if self.ttft_ms is None and now is not None and self.started_at is not None:
+                self.ttft_ms = (now - self.started_at) * 1000
             self.content += event.text
         elif isinstance(event, ServedEndpoint):
             self.served_endpoint = event.endpoint
         elif isinstance(event, Usage):
             self.prompt_tokens = event.prompt_tokens
             self.completion_tokens = event.completion_tokens
+            self.tokens_estimated = event.estimated and event.completion_tokens is not None
             self.cost = event.cost
             self.cost_estimated = event.estimated
         elif isinstance(event, Done):
             self.outcome = Outcome.COMPLETE
-            # Keep times the caller measured itself when the gateway reports none.
+            # The gateway's own timings, measured at the wire, win over the caller's clock.
             if event.ttft_ms is not None:
                 self.ttft_ms = event.ttft_ms
             if event.duration_ms is not None:
@@ -90,6 +109,41 @@ class Message:
         elif isinstance(event, StreamError):
             self.outcome = Outcome.ERROR
             self.error = str(event.error)
+
+    @property
+    def output_tokens(self) -> int:
+        """Completion tokens so far: the reported count, else an estimate from the text."""
+        if self.completion_tokens is not None:
+            return self.completion_tokens
+        return estimate_tokens(self.content)
+
+    def live_tokens_per_second(self, now: float) -> float | None:
+        """While streaming: tokens so far over the time since the first one (None too early)."""
+        if self.started_at is None or self.ttft_ms is None:
+            return None
+        streaming_s = now - self.started_at - self.ttft_ms / 1000
+        if streaming_s <= 0.05:  # a rate over a few milliseconds says nothing
+            return None
+        return self.output_tokens / streaming_s
+
+    def end(self, now: float) -> None:
+        """The stream is over (finished, failed, stopped or cut) at ``now``: fill in what the
+        gateway did not report: the duration, and the completion tokens (marked estimated)."""
+        if self.duration_ms is None and self.started_at is not None:
+            self.duration_ms = (now - self.started_at) * 1000
+        if self.completion_tokens is None and self.content:
+            self.completion_tokens = estimate_tokens(self.content)
+            self.tokens_estimated = True
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens over the time after the first token, when both are known."""
+        if not self.completion_tokens or not self.duration_ms:
+            return None
+        streaming_ms = self.duration_ms - (self.ttft_ms or 0.0)
+        if streaming_ms <= 0:
+            return None
+        return self.completion_tokens / (streaming_ms / 1000.0)
 
     def mark_stopped(self) -> None:
         """The user stopped the reply: keep what arrived, unless it already ended."""

@@ -7,117 +7,56 @@ and spend), runs the streaming reply in an exclusive async worker, and runs bloc
 
 from __future__ import annotations
 
-import asyncio
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from tui_chat.config import AppConfig, GatewayProfile
-from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
-from tui_chat.core.accounting import estimate_cost
-from tui_chat.core.conversation import Conversation, Message, Outcome
-from tui_chat.core.endpoint import (
-    ROUTING_MODES,
-    EndpointError,
-    model_of,
-    parse_endpoint,
-    provider_of,
-)
-from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.core.conversation import Conversation, Message
+from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, model_of, parse_endpoint
 from tui_chat.core.text import inert
-from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
-from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
-from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
 from tui_chat.profiles import ProfileConnector
+from tui_chat.ui.account_watch import (
+    AccountWatch,
+    BalanceFailed,
+    BalanceLoaded,
+    BalanceNotReported,
+    DetailsFailed,
+    DetailsLoaded,
+    ModelsFailed,
+    ModelsLoaded,
+    ProvidersFailed,
+    ProvidersLoaded,
+)
+from tui_chat.ui.commands import PALETTE_ACTIONS, ModelCommands
+from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
+from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
+from tui_chat.ui.reply_stream import ReplyFinished, ReplyStreamer
 from tui_chat.ui.saving import SavedConversations, StoreOpener
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.markdown_stream import code_blocks
-from tui_chat.ui.widgets.messages import ErrorCard, ReplyView, tokens_per_second
+from tui_chat.ui.widgets.messages import ErrorCard
 from tui_chat.ui.widgets.prompt_stand_in import PromptStandIn
 from tui_chat.ui.widgets.selector import SelectorPanel
 from tui_chat.ui.widgets.status_bar import StatusBar
-from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
+    from tui_chat.gateways.base import Account, Gateway
     from tui_chat.keys import KeyringChoice
     from tui_chat.store import Store
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
-
-
-def _literal_hit(matcher: Matcher, label: str) -> Text:
-    """Like ``Matcher.highlight`` but ``label`` is data (a server's model name): never parsed as
-    markup, control characters made visible, the matched letters shown reversed."""
-    shown = inert(label)
-    display = Text(shown)
-    if len(shown) == len(label):  # C1 stand-ins are longer; then skip the highlight
-        score, offsets = matcher.fuzzy_search.match(matcher.query, label)
-        if score:
-            for offset in offsets:
-                if not label[offset].isspace():
-                    display.stylize("reverse", offset, offset + 1)
-    return display
-
-
-class ModelCommands(Provider):
-    """Command palette: fuzzy search over the gateway's models, or use a typed endpoint string."""
-
-    @property
-    def _app(self) -> UnifyTUI:
-        app = self.app
-        assert isinstance(app, UnifyTUI)
-        return app
-
-    async def search(self, query: str) -> Hits:
-        app = self._app
-        matcher = self.matcher(query)
-        typed = query.strip()
-        if "@" in typed:
-            try:
-                parse_endpoint(typed)
-            except EndpointError:
-                pass
-            else:
-                yield Hit(
-                    1.0,
-                    Text(inert(f"Use endpoint {typed}")),
-                    partial(app.switch_endpoint, typed),
-                    text=f"Use endpoint {typed}",
-                    help="Switch to this endpoint string from the next message",
-                )
-        for model in app.known_models:
-            label = f"Switch model: {model}"
-            score = matcher.match(label)
-            if score > 0:
-                yield Hit(
-                    score,
-                    _literal_hit(matcher, label),
-                    partial(app.switch_model, model),
-                    text=label,
-                    help="Keeps the routing mode or provider when it can",
-                )
-
-    async def discover(self) -> Hits:
-        app = self._app
-        for model in app.known_models[:20]:
-            yield DiscoveryHit(
-                Text(inert(f"Switch model: {model}")), partial(app.switch_model, model), text=model
-            )
 
 
 class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None]):
@@ -154,6 +93,10 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
+    gateway: Gateway | None  # None: no key yet, nothing is sent
+    account: Account | None  # None: nothing to list (or no key yet)
+    startup_problem: str | None
+
     show_credits: reactive[bool] = reactive(True)
     show_provider: reactive[bool] = reactive(True)
     paused: reactive[bool] = reactive(False)
@@ -162,8 +105,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     def __init__(
         self,
         *,
-        gateway: Any | None,
-        account: Any | None,
+        gateway: Gateway | None,
+        account: Account | None,
         model: str = DEFAULT_MODEL,
         gateway_label: str = "Unify",
         startup_problem: str | None = None,
@@ -206,30 +149,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.pin_model = pin_model
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.balance_poll_s = balance_poll_s
         self.clock = clock  # seconds; injected so tests and snapshots can pin timings
-        self.known_models: list[str] = []
-        self._details: dict[str, Any] = {}
-        self._reply_view: ReplyView | None = None
-        self._failed_prompt: str | None = None
-        # (reply, tokens so far, prompt characters, start time) while a reply streams.
-        self._live: tuple[Message, int, int, float] | None = None
+        # The collaborators: what the account reports, and the reply in flight.
+        self.account_watch = AccountWatch(self, balance_poll_s=balance_poll_s)
+        self.replies = ReplyStreamer(self, recorder=self, account=self.account_watch)
         self._prompt: PromptInput | None = None  # built after the first frame (prompt)
         # True between mount and unmount: watchers that touch widgets check it. (App.is_mounted
         # is a method taking a widget, so `if self.is_mounted` was always true.)
         self.ui_ready = False
-        # The automatic retry being waited for (gateways.retry), and its deadline on self.clock.
-        self._retry_wait: tuple[Retrying, float] | None = None
-        self._retry_timer: Any = None
-        self._balance_timer: Any = None
-        # Failed background polls wait longer each time (gateways.retry.PollBackoff).
-        self.balance_backoff = PollBackoff()
-        self.models_backoff = PollBackoff()
-        self.providers_backoff = PollBackoff()
-        self.details_backoff = PollBackoff()
-        # The one pending retry (a timer) of each endpoint whose details failed to load.
-        self._details_retries: dict[str, Any] = {}
-        self._balance_retry_at: float | None = None  # time.monotonic() of the next try
         # Called once, in a thread, when the first frame is on screen: what the first frame need
         # not wait for (the demo gateway's start, re-enabling the garbage collector).
         self._after_first_frame = list(after_first_frame)
@@ -281,8 +208,8 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     @property
     def prompt(self) -> PromptInput:
-        """The prompt box. The first frame shows a stand-in (tui_chat/ui/widgets/prompt_stand_in.py);
-        the prompt replaces it when the first frame is up (on_ready), or here on first use."""
+        """The prompt box. The first frame shows a stand-in (ui/widgets/prompt_stand_in.py); the
+        prompt replaces it when the first frame is up (on_ready), or here on first use."""
         return self._prompt if self._prompt is not None else self._build_prompt()
 
     def _build_prompt(self) -> PromptInput:
@@ -348,7 +275,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             Button(self._pause_label(), id="pause-button", compact=True),
         )
         self._warm_up()
-        self._start_account()
+        self.account_watch.start()
 
     @work(thread=True, exclusive=True, group="warm-up")
     def _warm_up(self) -> None:
@@ -366,24 +293,6 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         for job in self._after_warm_up:
             job()
 
-    def _start_account(self) -> None:
-        """Balance, listings and details for the current account (none: nothing to load)."""
-        if self.account is None:
-            return
-        self.refresh_balance()
-        self.load_models()
-        try:
-            current = parse_endpoint(self.endpoint)
-        except EndpointError:
-            current = None  # said when sending; the listings still load
-        if current is not None:
-            self.load_providers(current.model)
-            if not current.is_routing and not current.is_fallback:
-                self.load_details(self.endpoint)
-        if self._balance_timer is not None:
-            self._balance_timer.stop()
-        self._balance_timer = self.set_interval(self.balance_poll_s, self._poll_balance)
-
     def use_gateway(self, gateway: Any, account: Any, label: str) -> None:
         """Chat through ``gateway`` (and ``account`` for balance/listings) from now on.
 
@@ -399,7 +308,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.status.gateway = label
         self.status.connection = "connecting" if account is not None else "online"
         self.selector.set_gateway_note(label)
-        self._start_account()
+        self.account_watch.start()
 
     @property
     def spend_cap(self) -> float | None:
@@ -421,382 +330,91 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.send(event.text)
 
     def send(self, text: str) -> None:
-        """Send a prompt. On any refusal the typed text stays in the box."""
-        if self.streaming:
-            self.notify(
-                "A reply is still arriving: press esc to stop it, or wait.", severity="warning"
-            )
+        """Send a prompt (``ReplyStreamer.send``). On any refusal the typed text stays."""
+        self.replies.send(text)
+
+    # What the reply streamer reports for saving (``ReplyRecorder``).
+
+    def record_added(self, message: Message) -> None:
+        self._record_added(message)
+
+    def record_changed(self, message: Message, *, final: bool = False) -> None:
+        self._record_changed(message, final=final)
+
+    def record_removed(self, message: Message) -> None:
+        self._record_removed(message)
+
+    @property
+    def known_models(self) -> list[str]:
+        """The gateway's models, as last listed (empty until then)."""
+        return self.account_watch.known_models
+
+    @known_models.setter
+    def known_models(self, models: list[str]) -> None:
+        self.account_watch.known_models = models
+
+    # -- what the thread workers report --------------------------------------------------
+    # A result can arrive while the app closes (the screens already gone): then it is dropped,
+    # since nobody is left to show it.
+
+    @property
+    def showing(self) -> bool:
+        """True while the app's widgets are there to show what a worker reports."""
+        return self.ui_ready and self.is_running
+
+    @on(ReplyFinished)
+    def _reply_finished(self, event: ReplyFinished) -> None:
+        if self.showing and self.account is not None and not event.message.is_failed:
+            self.account_watch.refresh_balance()
+
+    @on(BalanceLoaded)
+    def _balance_loaded(self, event: BalanceLoaded) -> None:
+        if self.showing:
+            self.account_watch.balance_loaded(event.balance)
+
+    @on(BalanceNotReported)
+    def _balance_not_reported(self, event: BalanceNotReported) -> None:
+        if self.showing:
+            self.account_watch.balance_not_reported()
+
+    @on(BalanceFailed)
+    def _balance_failed(self, event: BalanceFailed) -> None:
+        if self.showing:
+            self.account_watch.balance_failed(event.error)
+
+    @on(ModelsLoaded)
+    def _models_loaded(self, event: ModelsLoaded) -> None:
+        if self.showing:
+            self.account_watch.models_loaded(event.models)
+
+    @on(ModelsFailed)
+    def _models_failed(self, event: ModelsFailed) -> None:
+        if self.showing:
+            self.account_watch.models_failed(event.error)
+
+    @on(ProvidersLoaded)
+    def _providers_loaded(self, event: ProvidersLoaded) -> None:
+        if self.showing:
+            self.account_watch.providers_loaded(event.model, event.providers)
+
+    @on(ProvidersFailed)
+    def _providers_failed(self, event: ProvidersFailed) -> None:
+        if self.showing:
+            self.account_watch.providers_failed(event.model, event.error)
+
+    @on(DetailsLoaded)
+    def _details_loaded(self, event: DetailsLoaded) -> None:
+        if not self.showing:
             return
-        self.paused = False
-        if self.gateway is None:
-            self.chat_log.add_error(
-                "No gateway to send to", self.startup_problem or "No API key set.", can_retry=False
-            )
-            return
-        over_cap = self.spend_cap_problem()
-        if over_cap:
-            self.notify(over_cap, title="Spend cap reached", severity="warning")
-            return
-        problem = self.endpoint_problem(self.endpoint)
-        if problem is not None:
-            self.chat_log.add_error("The model string is not valid", problem, can_retry=False)
-            return
-        self.prompt.remember(text)
-        self.prompt.clear()
-        user_message = self.conversation.add_user(text)
-        self._record_added(user_message)
-        self.chat_log.add_user(text, user_message)
-        self.chat_log.anchor()
-        self._begin_reply(text)
+        self.account_watch.details_loaded(event.endpoint, event.details)
+        live = self.replies.live_reply
+        if live is not None and live.served_endpoint == event.endpoint:
+            self.replies.tick_live()  # its prices are known now
 
-    def _begin_reply(self, prompt_text: str) -> None:
-        reply = self.conversation.start_reply(self.endpoint)
-        self._record_added(reply)
-        view = self.chat_log.add_reply(reply, streaming=True)
-        self._reply_view = view
-        self._failed_prompt = prompt_text
-        self.stream_reply(reply, view)
-
-    @work(exclusive=True, group="reply")
-    async def stream_reply(self, reply: Message, view: ReplyView) -> None:
-        """Consume the gateway's events for one reply and show them as they come."""
-        self.streaming = True
-        self.status.speed = None
-        self.status.live_cost = 0.0
-        started = self.clock()
-        messages = self.conversation.api_messages()
-        prompt_chars = sum(len(m.get("content", "")) for m in messages)
-        tokens = 0
-        last_status = 0.0
-        error: Any = None
-        try:
-            view.set_hold(self.paused)
-            async for event in self.gateway.stream_chat(
-                reply.requested_endpoint or self.endpoint,
-                messages,
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-            ):
-                reply.apply(event)
-                if isinstance(event, Retrying):
-                    self._show_retry(event, view)
-                    continue
-                if self._retry_wait is not None:
-                    self._clear_retry(view)
-                if isinstance(event, TextDelta):
-                    if reply.ttft_ms is None:
-                        reply.ttft_ms = (self.clock() - started) * 1000
-                    view.append(event.text)
-                    self._record_changed(reply)  # throttled: saved at most once a second
-                    tokens += 1
-                    self._live = (reply, tokens, prompt_chars, started)
-                    now = self.clock()
-                    if now - last_status > 0.1:  # the live figures tick ~10 times a second
-                        last_status = now
-                        self._tick_live()
-                elif isinstance(event, ServedEndpoint):
-                    self.status.served_endpoint = event.endpoint
-                    if event.endpoint not in self._details and self.account is not None:
-                        self.load_details(event.endpoint)
-                elif isinstance(event, StreamError):
-                    error = event.error
-            if reply.outcome is None:
-                reply.outcome = Outcome.COMPLETE
-        except asyncio.CancelledError:
-            reply.mark_stopped()
-            raise
-        except Exception as unexpected:  # a bug must not take the user's session down
-            error = unexpected
-            reply.outcome = Outcome.ERROR
-            reply.error = f"Unexpected error: {type(unexpected).__name__}: {unexpected}"
-        finally:
-            self._clear_retry(view)
-            if reply.duration_ms is None:
-                reply.duration_ms = (self.clock() - started) * 1000
-            if reply.completion_tokens is None and tokens:
-                reply.completion_tokens = tokens
-            if self.is_running and view.is_attached:  # not while the app shuts down
-                self._finish_reply(reply, view, error)
-            else:
-                self._record_changed(reply, final=True)
-
-    def _show_retry(self, event: Retrying, view: ReplyView) -> None:
-        """Count down to the next automatic attempt, in the reply area and the status bar."""
-        self._retry_wait = (event, self.clock() + event.delay_s)
-        self._tick_retry(view)
-        if self._retry_timer is None:
-            self._retry_timer = self.set_interval(0.25, partial(self._tick_retry, view))
-
-    def _tick_retry(self, view: ReplyView) -> None:
-        if self._retry_wait is None:
-            return
-        event, deadline = self._retry_wait
-        left = max(0, math.ceil(deadline - self.clock()))
-        text = (
-            f"{event.reason}, retrying in {left} s "
-            f"(attempt {event.attempt}/{event.max_attempts}; esc cancels)"
-        )
-        self.status.retry_countdown = text
-        view.set_note(text)
-
-    def _clear_retry(self, view: ReplyView) -> None:
-        timer, self._retry_timer = self._retry_timer, None
-        if timer is not None:
-            timer.stop()
-        if self._retry_wait is None:
-            return
-        self._retry_wait = None
-        if self.is_running:
-            self.status.retry_countdown = ""
-            if view.is_attached:
-                view.set_note("")
-
-    def _tick_live(self) -> None:
-        """Update the live spend estimate and speed of the reply that is streaming."""
-        if self._live is None:
-            return
-        reply, tokens, prompt_chars, started = self._live
-        elapsed = self.clock() - started
-        status = self.status
-        details = self._details.get(reply.served_endpoint or "")
-        if details is not None:
-            status.live_cost = estimate_cost(
-                prompt_tokens=prompt_chars // 4,
-                completion_tokens=tokens,
-                input_cost_per_m=details.input_cost,
-                output_cost_per_m=details.output_cost,
-            )
-        streaming_s = elapsed - (reply.ttft_ms or 0) / 1000
-        if streaming_s > 0.05:
-            status.speed = tokens / streaming_s
-
-    def _finish_reply(self, reply: Message, view: ReplyView, error: Any) -> None:
-        if reply.cost is None and self.status.live_cost:
-            # Stopped or cut before the gateway's final figure: keep the estimate, marked so.
-            reply.cost = self.status.live_cost
-            reply.cost_estimated = True
-        self.streaming = False
-        self._live = None
-        self._record_changed(reply, final=True)
-        view.finish(show_credits=self.show_credits, show_provider=self.show_provider)
-        if reply.outcome is Outcome.ERROR and not reply.content:
-            view.display = False  # nothing arrived: the error card says it all
-        if reply.outcome is Outcome.COMPLETE and self.paused:
-            # The user is still reading: keep holding until they resume.
-            self.status.paused_note = "reply complete, ctrl+s shows it"
-        else:
-            self.paused = False
-            self._reply_view = None
-        status = self.status
-        status.live_cost = None
-        status.speed = tokens_per_second(reply)
-        status.total_cost = self.conversation.total_cost
-        if reply.cost is not None:
-            status.last_cost = reply.cost
-        if reply.outcome is Outcome.ERROR:
-            title, detail = _describe_failure(error, reply)
-            self.chat_log.add_error(title, detail, can_retry=True)
-            status.connection = "online" if getattr(error, "status", None) else "offline"
-            # The prompt comes back to the box so nothing typed is lost (unless new text is there).
-            if self._failed_prompt and not self.prompt.text:
-                self.prompt.load_text(self._failed_prompt)
-                self.prompt.move_cursor(self.prompt.document.end)
-        else:
-            status.connection = "online"
-        if reply.outcome is Outcome.STOPPED:
-            self.notify("Reply stopped; the partial text is kept.", timeout=2)
-        if reply.outcome is not Outcome.COMPLETE:
-            # Stopped or failed: back to typing. A finished reply leaves focus where the user
-            # put it (they may be scrolling the log).
-            self.prompt.focus()
-        if self.account is not None and reply.outcome is not Outcome.ERROR:
-            self.refresh_balance()
-
-    # -- background listings (thread workers around blocking requests calls) ---------------
-
-    @work(thread=True, exclusive=True, group="balance")
-    def refresh_balance(self) -> None:
-        if not self.capabilities.has_balance:
-            deliver(self, self._no_balance)
-            return
-        try:
-            balance = self.account.credits()
-        except Exception as error:  # shown as stale, never fatal
-            deliver(self, self._balance_failed, error)
-        else:
-            deliver(self, self._balance_loaded, balance)
-
-    def _no_balance(self) -> None:
-        """A gateway kind without a balance: nothing to show, and no failure either."""
-        status = self.status
-        status.balance = None
-        status.balance_stale = False
-        if status.connection in ("connecting", "offline"):
-            status.connection = "online"
-
-    def _poll_balance(self) -> None:
-        """The periodic balance poll; skipped while backing off after a failure."""
-        if self._balance_retry_at is not None and time.monotonic() < self._balance_retry_at:
-            return
-        self.refresh_balance()
-
-    def _balance_loaded(self, balance: float) -> None:
-        self.balance_backoff.succeeded()
-        self._balance_retry_at = None
-        status = self.status
-        status.balance = balance
-        status.balance_stale = False
-        status.stale_reason = ""
-        if status.connection in ("connecting", "offline"):
-            status.connection = "online"
-
-    def _balance_failed(self, error: BaseException) -> None:
-        """Keep the last balance, marked stale with why; try again later, each time later."""
-        status = self.status
-        status.balance_stale = True
-        status.stale_reason = stale_reason(error)
-        if status.balance is None or status.stale_reason == "offline":
-            status.connection = "offline"
-        delay = self.balance_backoff.failed()
-        self._balance_retry_at = time.monotonic() + delay
-        self.set_timer(delay, self._poll_balance)
-        self.log.warning(f"balance refresh failed ({status.stale_reason}); next try in {delay:g} s")
-
-    @work(thread=True, exclusive=True, group="models")
-    def load_models(self) -> None:
-        try:
-            models = self.account.models()
-        except Exception as error:
-            deliver(self, self._models_failed, error)
-        else:
-            deliver(self, self._models_loaded, list(models))
-
-    def _models_failed(self, error: BaseException) -> None:
-        delay = self.models_backoff.failed()
-        self.selector.set_models_failed(
-            f"Could not list models ({stale_reason(error)}): {error}\nTrying again in {delay:g} s."
-        )
-        self.set_timer(delay, self.load_models)
-
-    def _models_loaded(self, models: list[str]) -> None:
-        self.models_backoff.succeeded()
-        self.known_models = models
-        self.selector.set_models(models)
-
-    @work(thread=True, exclusive=True, group="providers")
-    def load_providers(self, model: str) -> None:
-        if not self.capabilities.provider_choice:
-            return
-        try:
-            providers = self.account.providers(model)
-        except Exception as error:
-            deliver(self, self._providers_failed, model, error)
-            return
-        deliver(self, self._providers_loaded, model, list(providers))
-
-    def _providers_failed(self, model: str, error: BaseException) -> None:
-        """The routing modes still work; say why the providers are missing, try again later
-        (each time later) while the panel still shows this model."""
-        delay = self.providers_backoff.failed()
-        self.selector.set_providers(model, [])
-        self.selector.set_providers_note(
-            model,
-            f"Could not list the providers ({stale_reason(error)}); trying again in {delay:g} s. "
-            "The routing modes work meanwhile.",
-        )
-        self.log.warning(f"providers of {model}: {error}")
-        self.set_timer(delay, partial(self._retry_providers, model))
-
-    def _retry_providers(self, model: str) -> None:
-        if self.selector.model == model:
-            self.load_providers(model)
-
-    def _providers_loaded(self, model: str, providers: list[str]) -> None:
-        self.providers_backoff.succeeded()
-        self.selector.set_providers(model, providers)
-
-    def load_details(self, endpoint: str) -> None:
-        """Load the prices and context window of the concrete ``endpoint``: for the panel while
-        it shows that endpoint, and for the live spend estimate of a reply it serves.
-
-        A transient failure is tried again later (``_details_failed``); this request replaces
-        any retry of ``endpoint`` still pending.
-        """
-        self._cancel_details_retry(endpoint)
-        self._fetch_details(endpoint)
-
-    @work(thread=True, group="details")
-    def _fetch_details(self, endpoint: str) -> None:
-        try:
-            details = self.account.endpoint_details(endpoint)
-        except Exception as error:
-            deliver(self, self._details_failed, endpoint, error)
-            return
-        deliver(self, self._details_loaded, endpoint, details)
-
-    def _details_shown(self, endpoint: str) -> bool:
-        """True while the panel shows the details of ``endpoint`` (the endpoint in use)."""
-        return self.endpoint == endpoint
-
-    def _details_wanted(self, endpoint: str) -> bool:
-        """Still worth loading: the panel shows it, or a reply it serves is streaming now (the
-        live spend estimate needs its prices; a later reply asks again by itself)."""
-        if self.account is None:
-            return False
-        if self._details_shown(endpoint):
-            return True
-        serving = self.streaming and self.status.served_endpoint == endpoint
-        return serving and endpoint not in self._details
-
-    def _details_failed(self, endpoint: str, error: BaseException) -> None:
-        """Say why the details are missing; try a transient failure (429, 5xx, offline) again
-        later, each time later, while they are still wanted. What cannot succeed (the gateway
-        kind has no details, an unknown endpoint, a refused key) is said once, not retried."""
-        shown = self._details_shown(endpoint)
-        if isinstance(error, GatewayError):
-            transient = is_retryable(error)  # never UnsupportedByGateway, 400, 401, 404
-        else:
-            transient = isinstance(error, OSError)
-        if not transient or not self._details_wanted(endpoint):
-            if shown:
-                # what the gateway kind cannot do is said in its own words
-                text = error.detail if isinstance(error, UnsupportedByGateway) else error
-                self.selector.set_details(endpoint, f"No details: {text}")
-            return
-        delay = self.details_backoff.failed()
-        if shown:
-            self.selector.set_details(
-                endpoint,
-                f"Could not load the details ({stale_reason(error)}); trying again in {delay:g} s.",
-            )
-        self.log.warning(f"details of {endpoint}: {error}; next try in {delay:g} s")
-        self._cancel_details_retry(endpoint)  # one pending retry per endpoint
-        self._details_retries[endpoint] = self.set_timer(
-            delay, partial(self._retry_details, endpoint)
-        )
-
-    def _retry_details(self, endpoint: str) -> None:
-        self._details_retries.pop(endpoint, None)
-        if self._details_wanted(endpoint):
-            self.load_details(endpoint)
-
-    def _cancel_details_retry(self, endpoint: str) -> None:
-        timer = self._details_retries.pop(endpoint, None)
-        if timer is not None:
-            timer.stop()
-
-    def _details_loaded(self, endpoint: str, details: Any) -> None:
-        self.details_backoff.succeeded()
-        self._details[endpoint] = details
-        if self._live is not None and self._live[0].served_endpoint == endpoint:
-            self._tick_live()
-        if self._details_shown(endpoint):
-            context = f"{details.context_window:,}" if details.context_window else "?"
-            self.selector.set_details(
-                endpoint,
-                f"${details.input_cost:g} in · ${details.output_cost:g} out per M tokens\n"
-                f"context window {context} tokens",
-            )
+    @on(DetailsFailed)
+    def _details_failed(self, event: DetailsFailed) -> None:
+        if self.showing:
+            self.account_watch.details_failed(event.endpoint, event.error)
 
     # -- switching model ------------------------------------------------------------------
 
@@ -813,8 +431,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         if endpoint == self.endpoint:
             return True
         old, self.endpoint = self.endpoint, endpoint
-        if not self._details_wanted(old):
-            self._cancel_details_retry(old)  # the panel no longer shows it
+        watch = self.account_watch
+        if not watch.details_wanted(old):
+            watch.cancel_details_retry(old)  # the panel no longer shows it
         self._record_settings(model=endpoint)
         self.chat_log.add_marker(endpoint)
         self.selector.set_current(endpoint)
@@ -825,7 +444,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         except EndpointError:
             concrete = True  # a plain model name (OpenAI-compatible) or a native OpenRouter id
         if self.account is not None and concrete:
-            self.load_details(endpoint)
+            watch.load_details(endpoint)
         else:
             self.selector.set_details(endpoint, "")
         model = model_of(endpoint)
@@ -835,7 +454,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             and "->" not in endpoint  # (a fallback chain lists nothing)
             and model != model_of(old)
         ):
-            self.load_providers(model)  # another model (typed, palette): its own providers
+            watch.load_providers(model)  # another model (typed, palette): its own providers
         return True
 
     def switch_model(self, model: str) -> None:
@@ -853,7 +472,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         same_model = model == model_of(self.endpoint)
         self.switch_endpoint(f"{model}@{provider}")  # (lists another model's providers)
         if self.account is not None and same_model:
-            self.load_providers(model)  # chosen again: list them again (e.g. after a failure)
+            self.account_watch.load_providers(model)  # chosen again (e.g. after a failure)
 
     @on(SelectorPanel.EndpointChosen)
     def _endpoint_chosen(self, event: SelectorPanel.EndpointChosen) -> None:
@@ -862,7 +481,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     @on(SelectorPanel.ModelHighlighted)
     def _model_highlighted(self, event: SelectorPanel.ModelHighlighted) -> None:
         if self.account is not None:
-            self.load_providers(event.model)
+            self.account_watch.load_providers(event.model)
 
     @on(SelectorPanel.ToggleChanged)
     def _toggle_changed(self, event: SelectorPanel.ToggleChanged) -> None:
@@ -894,10 +513,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.status.paused = paused
         if not paused:
             self.status.paused_note = ""
-        if self._reply_view is not None:
-            self._reply_view.set_hold(paused)
-            if not paused and not self.streaming:
-                self._reply_view = None
+        self.replies.hold(paused)
         for button in self.query("#pause-button").results(Button):  # none before on_ready
             button.label = self._pause_label()
         self.refresh_bindings()
@@ -945,24 +561,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._retry(event.card)
 
     def _retry(self, card: ErrorCard) -> None:
-        """Send the failed turn again: drop the failed reply, keep the user's message."""
-        if self.streaming:
-            return
-        last = self.conversation.last_reply
-        if last is None or last.outcome is not Outcome.ERROR:
-            card.remove()
-            return
-        self.conversation.messages.remove(last)
-        self._record_removed(last)
-        for view in self.chat_log.replies:
-            if view.message is last:
-                view.remove()
-        card.remove()
-        user = self.conversation.messages[-1] if self.conversation.messages else None
-        if user is not None and user.role == "user":
-            if self.prompt.text == user.content:
-                self.prompt.clear()
-            self._begin_reply(user.content)
+        self.replies.retry(card)
 
     def action_toggle_panel(self) -> None:
         self.selector.display = not self.selector.display
@@ -999,7 +598,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
             reason = self.capabilities.reason("has_balance") or "This gateway has no balance."
             self.notify(reason, timeout=3)
             return
-        self.refresh_balance()
+        self.account_watch.refresh_balance()
 
     def action_copy_reply(self) -> None:
         last = self.conversation.last_reply
@@ -1032,84 +631,5 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands: list[tuple[str, str, Callable[[], Any]]] = [
-            ("Stop reply", "Stop the reply; the partial text is kept", self.action_stop),
-            ("Pause reply", "Hold the log still while the reply keeps arriving", self.action_pause),
-            ("Resume reply", "Show everything that arrived while paused", self.action_resume),
-            ("Retry", "Send the failed message again", self.action_retry),
-            (
-                "Toggle model panel",
-                "Show or hide the model/provider panel",
-                self.action_toggle_panel,
-            ),
-            ("New conversation", "Start a new conversation", self.action_new_conversation),
-            (
-                "Conversations",
-                "Open, search, rename or delete saved conversations",
-                self.action_conversations,
-            ),
-            (
-                "Conversation settings",
-                "System prompt, temperature, max tokens, spend cap",
-                self.action_settings,
-            ),
-            (
-                "Export conversation as Markdown",
-                "Write this conversation to a .md file",
-                self.action_export_markdown,
-            ),
-            (
-                "Export conversation as JSON",
-                "Write this conversation to a .json file",
-                self.action_export_json,
-            ),
-            ("Clear history", "Forget this conversation's messages", self.action_clear_history),
-            ("Toggle credits", "Show or hide costs and the balance", self.action_toggle_credits),
-            ("Toggle provider", "Show or hide the serving provider", self.action_toggle_provider),
-            ("Refresh balance", "Ask the gateway for the balance now", self.action_refresh_balance),
-            ("Copy last reply", "Copy the last reply to the clipboard", self.action_copy_reply),
-            ("Copy last code block", "Copy the last fenced code block", self.action_copy_code),
-            ("Enter API key", "Paste the API key (kept privately)", self.action_enter_key),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
-
-
-def _describe_failure(error: Any, reply: Message) -> tuple[str, str]:
-    """A plain-words title and the gateway's detail for an error card."""
-    status = getattr(error, "status", None)
-    detail = getattr(error, "detail", None) or reply.error or str(error)
-    kind = type(error).__name__ if error is not None else "Error"
-    titles = {
-        "AuthenticationError": "The gateway refused the API key",
-        "InsufficientCreditsError": "Out of credits",
-        "BadRequestError": "The gateway rejected the request",
-        "NotFoundError": "No endpoint matched",
-        "RateLimitError": "Rate limited by the gateway",
-        "ServerError": "The gateway had a server error",
-        "ConnectionFailed": "Could not reach the gateway",
-        "StreamInterrupted": "The reply was cut off",
-        "MalformedResponse": "The gateway sent something unreadable",
-    }
-    title = titles.get(kind, "The reply failed")
-    if status:
-        title = f"{title} (HTTP {status})"
-    if reply.content:
-        title += "; the partial reply above is kept"
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after:
-        wait = _duration(retry_after)
-        detail = f"{detail}\nThe gateway asked to wait {wait} before trying again."
-    served = reply.served_endpoint or reply.requested_endpoint
-    if served:
-        detail = f"{detail}\nEndpoint: {served} (provider: {provider_of(served) or '?'})"
-    return title, detail
-
-
-def _duration(seconds: float) -> str:
-    """A wait in plain words: "45 s", "3 min", "2 h"."""
-    if seconds < 120:
-        return f"{math.ceil(seconds)} s"
-    if seconds < 7200:
-        return f"{math.ceil(seconds / 60)} min"
-    return f"{math.ceil(seconds / 3600)} h"
+        for title, help_text, action in PALETTE_ACTIONS:
+            yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))

@@ -26,8 +26,8 @@ from tui_chat.gateways.config import SecretStr
 from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.ui.app import UnifyTUI
     from tui_chat.keys import KeyringChoice
+    from tui_chat.ui.app import UnifyTUI
 
 # tui_chat.keys (where keys are kept, whether one may be sent) is imported where it is used:
 # after the first frame.

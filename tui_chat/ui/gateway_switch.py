@@ -20,7 +20,6 @@ from textual import work
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui_chat.config import GatewayProfile
-from tui_chat.ui.connecting import PendingConnection
 from tui_chat.core.endpoint import endpoint_problem
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
@@ -32,12 +31,13 @@ from tui_chat.profiles import (
     connect,
     first_endpoint,
 )
+from tui_chat.ui.connecting import PendingConnection
 from tui_chat.ui.widgets.selector import SelectorPanel
 from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.ui.app import UnifyTUI
     from tui_chat.keys import KeyringChoice
+    from tui_chat.ui.app import UnifyTUI
 
 
 class GatewayCommands(Provider):
@@ -248,8 +248,7 @@ class GatewaySwitching:
         profile = self.profiles[name]
         self.profile_name = name
         self.capabilities = connection.capabilities
-        self.known_models = []
-        self._details.clear()
+        self.account_watch.forget_account()
         status = self.status
         status.balance = None
         status.balance_stale = False
@@ -267,7 +266,7 @@ class GatewaySwitching:
         self._apply_capabilities()
         if self.capabilities.provider_choice and "->" not in self.endpoint:
             # also for a native OpenRouter id, which the seed's parser does not take
-            self.load_providers(
+            self.account_watch.load_providers(
                 self.endpoint.rsplit("@", 1)[0] if "@" in self.endpoint else self.endpoint
             )
         turns = sum(1 for message in self.conversation.messages if message.role == "user")

@@ -25,10 +25,10 @@ from tui_chat.core.text import inert
 from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.ui.app import UnifyTUI
-    from tui_chat.ui.screens.conversations import ConversationChoice, ConversationDeleted
     from tui_chat.store import ConversationRecord, SavedConversation, Store
     from tui_chat.store.recorder import ConversationRecorder
+    from tui_chat.ui.app import UnifyTUI
+    from tui_chat.ui.screens.conversations import ConversationChoice, ConversationDeleted
 
 # ``tui_chat.store`` (with sqlite3) is imported when the database is opened, after the first
 # frame (UnifyTUI.on_ready), not at start-up.
@@ -152,8 +152,9 @@ class SavedConversations:
         self.recorder.close()
 
     def _save_live_reply(self: UnifyTUI) -> None:
-        if self.recorder is not None and self._live is not None:
-            self.recorder.message_changed(self._live[0], final=True)
+        live = self.replies.live_reply
+        if self.recorder is not None and live is not None:
+            self.recorder.message_changed(live, final=True)
 
     def _save_failed(self: UnifyTUI, text: str) -> None:
         # Called on the writer thread; post_message is thread-safe.

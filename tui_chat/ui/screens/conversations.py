@@ -21,9 +21,9 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui_chat.core.text import inert
-from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from tui_chat.store import MATCH_END, MATCH_START, ConversationSummary, SearchHit, Store
 from tui_chat.ui.screens import SCREEN_STYLES
+from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from tui_chat.ui.worker_calls import deliver
 
 

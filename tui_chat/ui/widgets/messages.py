@@ -26,12 +26,14 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
     if show_provider:
         parts.append(message.served_endpoint or message.requested_endpoint or "unknown endpoint")
     if message.completion_tokens is not None:
-        parts.append(f"{message.completion_tokens} tok")
+        # "~": counted from the text because the gateway reported no usage
+        estimated = "~" if message.tokens_estimated else ""
+        parts.append(f"{estimated}{message.completion_tokens} tok")
     if show_credits and message.cost is not None:
         parts.append(f"{format_credits(message.cost, NO_FIGURE)} credits")
     if message.ttft_ms is not None:
         parts.append(f"TTFT {message.ttft_ms:.0f} ms")
-    speed = tokens_per_second(message)
+    speed = message.tokens_per_second
     if speed is not None:
         parts.append(f"{speed:.0f} tok/s")
     if message.outcome is Outcome.STOPPED:
@@ -39,16 +41,6 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
     elif message.outcome is Outcome.ERROR and message.content:
         parts.append("incomplete: the reply failed (not resent as context)")
     return " · ".join(parts)
-
-
-def tokens_per_second(message: Message) -> float | None:
-    """Completion tokens over the time after the first token, when both are known."""
-    if not message.completion_tokens or not message.duration_ms:
-        return None
-    streaming_ms = message.duration_ms - (message.ttft_ms or 0.0)
-    if streaming_ms <= 0:
-        return None
-    return message.completion_tokens / (streaming_ms / 1000.0)
 
 
 class UserTurn(Static):

@@ -1,0 +1,384 @@
+"""The account watch: balance, model and provider listings, endpoint details, and their backoff.
+
+Every call to the account blocks (``requests``), so each runs in a thread worker that reports
+back with a typed message (``BalanceLoaded``, ``ProvidersFailed``, ...). The App routes those
+messages here (``UnifyTUI`` has one ``@on`` per message); this class decides what the panel and
+the status bar show and when a failed poll is tried again (each time later: ``PollBackoff``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.message import Message as TextualMessage
+
+from tui_chat.core.endpoint import EndpointError, parse_endpoint
+from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
+from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+    from textual.worker import Worker
+
+    from tui_chat.gateways.base import Account, Capabilities
+    from tui_chat.gateways.unify import EndpointDetails
+    from tui_chat.ui.widgets.selector import SelectorPanel
+    from tui_chat.ui.widgets.status_bar import StatusBar
+
+
+# -- what the thread workers report ---------------------------------------------------------
+
+
+@dataclass
+class BalanceLoaded(TextualMessage):
+    """The gateway reported the balance, in credits."""
+
+    balance: float
+
+
+@dataclass
+class BalanceNotReported(TextualMessage):
+    """The gateway kind has no balance: nothing to show, and no failure either."""
+
+
+@dataclass
+class BalanceFailed(TextualMessage):
+    error: BaseException
+
+
+@dataclass
+class ModelsLoaded(TextualMessage):
+    models: list[str]
+
+
+@dataclass
+class ModelsFailed(TextualMessage):
+    error: BaseException
+
+
+@dataclass
+class ProvidersLoaded(TextualMessage):
+    model: str
+    providers: list[str]
+
+
+@dataclass
+class ProvidersFailed(TextualMessage):
+    model: str
+    error: BaseException
+
+
+@dataclass
+class DetailsLoaded(TextualMessage):
+    """Prices and context window of a concrete ``endpoint``."""
+
+    endpoint: str
+    details: EndpointDetails
+
+
+@dataclass
+class DetailsFailed(TextualMessage):
+    endpoint: str
+    error: BaseException
+
+
+class AccountHost(Protocol):
+    """What the watch needs of the app."""
+
+    account: Account | None
+    capabilities: Capabilities
+    endpoint: str  # the endpoint the next message goes to (the panel shows its details)
+    streaming: bool
+
+    @property
+    def status(self) -> StatusBar: ...
+
+    @property
+    def selector(self) -> SelectorPanel: ...
+
+    @property
+    def log(self) -> Any: ...
+
+    def post_message(self, message: TextualMessage) -> bool: ...
+
+    def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Worker[Any]: ...
+
+    def set_timer(self, delay: float, callback: Any = None, *args: Any, **kwargs: Any) -> Timer: ...
+
+    def set_interval(
+        self, interval: float, callback: Any = None, *args: Any, **kwargs: Any
+    ) -> Timer: ...
+
+
+class AccountWatch:
+    """Keeps the balance, the listings and the endpoint details of the account in use."""
+
+    def __init__(self, host: AccountHost, *, balance_poll_s: float = 60.0) -> None:
+        self.host = host
+        self.balance_poll_s = balance_poll_s
+        self.known_models: list[str] = []
+        # Prices and context windows, by concrete endpoint (for the panel and live estimates).
+        self.details: dict[str, EndpointDetails] = {}
+        # Failed background polls wait longer each time.
+        self.balance_backoff = PollBackoff()
+        self.models_backoff = PollBackoff()
+        self.providers_backoff = PollBackoff()
+        self.details_backoff = PollBackoff()
+        self._balance_timer: Timer | None = None
+        self._balance_retry_at: float | None = None  # time.monotonic() of the next try
+        # The one pending retry (a timer) of each endpoint whose details failed to load.
+        self._details_retries: dict[str, Timer] = {}
+
+    # -- starting -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Balance, listings and details for the current account (none: nothing to load)."""
+        host = self.host
+        if host.account is None:
+            return
+        self.refresh_balance()
+        self.load_models()
+        try:
+            current = parse_endpoint(host.endpoint)
+        except EndpointError:
+            current = None  # said when sending; the listings still load
+        if current is not None:
+            self.load_providers(current.model)
+            if not current.is_routing and not current.is_fallback:
+                self.load_details(host.endpoint)
+        if self._balance_timer is not None:
+            self._balance_timer.stop()
+        self._balance_timer = host.set_interval(self.balance_poll_s, self._poll_balance)
+
+    def forget_account(self) -> None:
+        """Another gateway is in use: what was listed for the old one no longer applies."""
+        self.known_models = []
+        self.details.clear()
+
+    # -- balance --------------------------------------------------------------------------
+
+    def refresh_balance(self) -> None:
+        """Ask for the balance now, in a thread (one at a time)."""
+        host = self.host
+        if not host.capabilities.has_balance:
+            host.post_message(BalanceNotReported())
+            return
+        account = host.account
+        if account is None:
+            return
+        host.run_worker(
+            partial(self._fetch_balance, account), thread=True, exclusive=True, group="balance"
+        )
+
+    def _fetch_balance(self, account: Account) -> None:
+        try:
+            balance = account.credits()
+        except Exception as error:  # shown as stale, never fatal
+            self.host.post_message(BalanceFailed(error))
+        else:
+            self.host.post_message(BalanceLoaded(balance))
+
+    def _poll_balance(self) -> None:
+        """The periodic balance poll; skipped while backing off after a failure."""
+        if self._balance_retry_at is not None and time.monotonic() < self._balance_retry_at:
+            return
+        self.refresh_balance()
+
+    def balance_not_reported(self) -> None:
+        status = self.host.status
+        status.balance = None
+        status.balance_stale = False
+        if status.connection in ("connecting", "offline"):
+            status.connection = "online"
+
+    def balance_loaded(self, balance: float) -> None:
+        self.balance_backoff.succeeded()
+        self._balance_retry_at = None
+        status = self.host.status
+        status.balance = balance
+        status.balance_stale = False
+        status.stale_reason = ""
+        if status.connection in ("connecting", "offline"):
+            status.connection = "online"
+
+    def balance_failed(self, error: BaseException) -> None:
+        """Keep the last balance, marked stale with why; try again later, each time later."""
+        status = self.host.status
+        status.balance_stale = True
+        status.stale_reason = stale_reason(error)
+        if status.balance is None or status.stale_reason == "offline":
+            status.connection = "offline"
+        delay = self.balance_backoff.failed()
+        self._balance_retry_at = time.monotonic() + delay
+        self.host.set_timer(delay, self._poll_balance)
+        self.host.log.warning(
+            f"balance refresh failed ({status.stale_reason}); next try in {delay:g} s"
+        )
+
+    # -- models -----------------------------------------------------------------------------
+
+    def load_models(self) -> None:
+        account = self.host.account
+        if account is None:
+            return
+        self.host.run_worker(
+            partial(self._fetch_models, account), thread=True, exclusive=True, group="models"
+        )
+
+    def _fetch_models(self, account: Account) -> None:
+        try:
+            models = account.models()
+        except Exception as error:
+            self.host.post_message(ModelsFailed(error))
+        else:
+            self.host.post_message(ModelsLoaded(list(models)))
+
+    def models_failed(self, error: BaseException) -> None:
+        delay = self.models_backoff.failed()
+        self.host.selector.set_models_failed(
+            f"Could not list models ({stale_reason(error)}): {error}\nTrying again in {delay:g} s."
+        )
+        self.host.set_timer(delay, self.load_models)
+
+    def models_loaded(self, models: list[str]) -> None:
+        self.models_backoff.succeeded()
+        self.known_models = models
+        self.host.selector.set_models(models)
+
+    # -- providers --------------------------------------------------------------------------
+
+    def load_providers(self, model: str) -> None:
+        host = self.host
+        account = host.account
+        if account is None or not host.capabilities.provider_choice:
+            return
+        host.run_worker(
+            partial(self._fetch_providers, account, model),
+            thread=True,
+            exclusive=True,
+            group="providers",
+        )
+
+    def _fetch_providers(self, account: Account, model: str) -> None:
+        try:
+            providers = account.providers(model)
+        except Exception as error:
+            self.host.post_message(ProvidersFailed(model, error))
+        else:
+            self.host.post_message(ProvidersLoaded(model, list(providers)))
+
+    def providers_failed(self, model: str, error: BaseException) -> None:
+        """The routing modes still work; say why the providers are missing, try again later
+        (each time later) while the panel still shows this model."""
+        delay = self.providers_backoff.failed()
+        selector = self.host.selector
+        selector.set_providers(model, [])
+        selector.set_providers_note(
+            model,
+            f"Could not list the providers ({stale_reason(error)}); trying again in {delay:g} s. "
+            "The routing modes work meanwhile.",
+        )
+        self.host.log.warning(f"providers of {model}: {error}")
+        self.host.set_timer(delay, partial(self._retry_providers, model))
+
+    def _retry_providers(self, model: str) -> None:
+        if self.host.selector.model == model:
+            self.load_providers(model)
+
+    def providers_loaded(self, model: str, providers: list[str]) -> None:
+        self.providers_backoff.succeeded()
+        self.host.selector.set_providers(model, providers)
+
+    # -- endpoint details -------------------------------------------------------------------
+
+    def load_details(self, endpoint: str) -> None:
+        """Load the prices and context window of the concrete ``endpoint``: for the panel while
+        it shows that endpoint, and for the live spend estimate of a reply it serves.
+
+        A transient failure is tried again later (``details_failed``); this request replaces
+        any retry of ``endpoint`` still pending.
+        """
+        account = self.host.account
+        if account is None:
+            return
+        self.cancel_details_retry(endpoint)
+        self.host.run_worker(
+            partial(self._fetch_details, account, endpoint), thread=True, group="details"
+        )
+
+    def _fetch_details(self, account: Account, endpoint: str) -> None:
+        try:
+            details = account.endpoint_details(endpoint)
+        except Exception as error:
+            self.host.post_message(DetailsFailed(endpoint, error))
+        else:
+            self.host.post_message(DetailsLoaded(endpoint, details))
+
+    def details_shown(self, endpoint: str) -> bool:
+        """True while the panel shows the details of ``endpoint`` (the endpoint in use)."""
+        return self.host.endpoint == endpoint
+
+    def details_wanted(self, endpoint: str) -> bool:
+        """Still worth loading: the panel shows it, or a reply it serves is streaming now (the
+        live spend estimate needs its prices; a later reply asks again by itself)."""
+        host = self.host
+        if host.account is None:
+            return False
+        if self.details_shown(endpoint):
+            return True
+        serving = host.streaming and host.status.served_endpoint == endpoint
+        return serving and endpoint not in self.details
+
+    def details_failed(self, endpoint: str, error: BaseException) -> None:
+        """Say why the details are missing; try a transient failure (429, 5xx, offline) again
+        later, each time later, while they are still wanted. What cannot succeed (the gateway
+        kind has no details, an unknown endpoint, a refused key) is said once, not retried."""
+        shown = self.details_shown(endpoint)
+        if isinstance(error, GatewayError):
+            transient = is_retryable(error)  # never UnsupportedByGateway, 400, 401, 404
+        else:
+            transient = isinstance(error, OSError)
+        selector = self.host.selector
+        if not transient or not self.details_wanted(endpoint):
+            if shown:
+                # what the gateway kind cannot do is said in its own words
+                text = error.detail if isinstance(error, UnsupportedByGateway) else error
+                selector.set_details(endpoint, f"No details: {text}")
+            return
+        delay = self.details_backoff.failed()
+        if shown:
+            selector.set_details(
+                endpoint,
+                f"Could not load the details ({stale_reason(error)}); trying again in {delay:g} s.",
+            )
+        self.host.log.warning(f"details of {endpoint}: {error}; next try in {delay:g} s")
+        self.cancel_details_retry(endpoint)  # one pending retry per endpoint
+        self._details_retries[endpoint] = self.host.set_timer(
+            delay, partial(self._retry_details, endpoint)
+        )
+
+    def _retry_details(self, endpoint: str) -> None:
+        self._details_retries.pop(endpoint, None)
+        if self.details_wanted(endpoint):
+            self.load_details(endpoint)
+
+    def cancel_details_retry(self, endpoint: str) -> None:
+        timer = self._details_retries.pop(endpoint, None)
+        if timer is not None:
+            timer.stop()
+
+    def details_loaded(self, endpoint: str, details: EndpointDetails) -> None:
+        """Keep them (the live estimate of a reply this endpoint serves reads them) and show
+        them while the panel shows this endpoint."""
+        self.details_backoff.succeeded()
+        self.details[endpoint] = details
+        if self.details_shown(endpoint):
+            context = f"{details.context_window:,}" if details.context_window else "?"
+            self.host.selector.set_details(
+                endpoint,
+                f"${details.input_cost:g} in · ${details.output_cost:g} out per M tokens\n"
+                f"context window {context} tokens",
+            )

@@ -1,0 +1,395 @@
+"""The reply in flight: one streamer from the prompt to the provenance line.
+
+``ReplyStreamer.send`` checks what would refuse a message, shows it and starts one exclusive
+async worker (group ``"reply"``) that consumes the gateway's typed events with one ``match``.
+The core ``Message`` folds every event (``Message.apply``) and holds every figure: times on the
+app's one clock, tokens from the gateway's usage or a marked estimate. The live spend is
+estimated here, from that message and the served endpoint's prices (``core.accounting``); the
+status bar only shows it. When the stream is over the streamer posts ``ReplyFinished``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.message import Message as TextualMessage
+
+from tui_chat.core.accounting import estimate_reply_cost
+from tui_chat.core.conversation import Conversation, Message, Outcome
+from tui_chat.core.endpoint import provider_of
+from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+    from textual.worker import Worker
+
+    from tui_chat.gateways.base import Gateway
+    from tui_chat.ui.account_watch import AccountWatch
+    from tui_chat.ui.widgets.chat_log import ChatLog
+    from tui_chat.ui.widgets.messages import ErrorCard, ReplyView
+    from tui_chat.ui.widgets.prompt_input import PromptInput
+    from tui_chat.ui.widgets.status_bar import StatusBar
+
+LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
+
+
+@dataclass
+class ReplyFinished(TextualMessage):
+    """A reply's stream is over: finished, failed or stopped (``message.outcome`` says which)."""
+
+    message: Message
+
+
+class ReplyRecorder(Protocol):
+    """Where the streamer reports what should be saved (the saved-conversations collaborator)."""
+
+    def record_added(self, message: Message) -> None: ...
+
+    def record_changed(self, message: Message, *, final: bool = False) -> None: ...
+
+    def record_removed(self, message: Message) -> None: ...
+
+
+class ReplyHost(Protocol):
+    """What the streamer needs of the app."""
+
+    gateway: Gateway | None
+    conversation: Conversation
+    endpoint: str
+    temperature: float | None
+    max_tokens: int | None
+    clock: Callable[[], float]
+    startup_problem: str | None
+    paused: bool
+    streaming: bool
+    show_credits: bool
+    show_provider: bool
+
+    @property
+    def is_running(self) -> bool: ...
+
+    @property
+    def chat_log(self) -> ChatLog: ...
+
+    @property
+    def status(self) -> StatusBar: ...
+
+    @property
+    def prompt(self) -> PromptInput: ...
+
+    def endpoint_problem(self, endpoint: str) -> str | None: ...
+
+    def spend_cap_problem(self) -> str | None: ...
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None: ...
+
+    def post_message(self, message: TextualMessage) -> bool: ...
+
+    def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Worker[Any]: ...
+
+    def set_interval(
+        self, interval: float, callback: Any = None, *args: Any, **kwargs: Any
+    ) -> Timer: ...
+
+
+class ReplyStreamer:
+    """Sends the prompt, streams the reply into the log, and finishes it with its figures."""
+
+    def __init__(self, host: ReplyHost, *, recorder: ReplyRecorder, account: AccountWatch) -> None:
+        self.host = host
+        self.recorder = recorder
+        self.account = account
+        # The reply streaming now (or held on screen while paused after it ended).
+        self.message: Message | None = None
+        self.view: ReplyView | None = None
+        self._failed_prompt: str | None = None  # back to the box if the reply fails
+        self._live = False  # text has arrived and the stream is still open
+        self._prompt_chars = 0  # the length of what was sent, for the live estimate
+        # The automatic retry being waited for (gateways.retry), and its deadline on the clock.
+        self._retry_wait: tuple[Retrying, float] | None = None
+        self._retry_timer: Timer | None = None
+
+    @property
+    def live_reply(self) -> Message | None:
+        """The reply whose stream is open, if any (saved as it is when the app quits)."""
+        return self.message if self._live else None
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        """Send a prompt. On any refusal the typed text stays in the box."""
+        host = self.host
+        if host.streaming:
+            host.notify(
+                "A reply is still arriving: press esc to stop it, or wait.", severity="warning"
+            )
+            return
+        host.paused = False
+        if host.gateway is None:
+            host.chat_log.add_error(
+                "No gateway to send to", host.startup_problem or "No API key set.", can_retry=False
+            )
+            return
+        over_cap = host.spend_cap_problem()
+        if over_cap:
+            host.notify(over_cap, title="Spend cap reached", severity="warning")
+            return
+        problem = host.endpoint_problem(host.endpoint)
+        if problem is not None:
+            host.chat_log.add_error("The model string is not valid", problem, can_retry=False)
+            return
+        host.prompt.remember(text)
+        host.prompt.clear()
+        user_message = host.conversation.add_user(text)
+        self.recorder.record_added(user_message)
+        host.chat_log.add_user(text, user_message)
+        host.chat_log.anchor()
+        self._begin(text)
+
+    def retry(self, card: ErrorCard) -> None:
+        """Send the failed turn again: drop the failed reply, keep the user's message."""
+        host = self.host
+        if host.streaming:
+            return
+        conversation = host.conversation
+        last = conversation.last_reply
+        if last is None or last.outcome is not Outcome.ERROR:
+            card.remove()
+            return
+        conversation.messages.remove(last)
+        self.recorder.record_removed(last)
+        for view in host.chat_log.replies:
+            if view.message is last:
+                view.remove()
+        card.remove()
+        user = conversation.messages[-1] if conversation.messages else None
+        if user is not None and user.role == "user":
+            if host.prompt.text == user.content:
+                host.prompt.clear()
+            self._begin(user.content)
+
+    def _begin(self, prompt_text: str) -> None:
+        host = self.host
+        reply = host.conversation.start_reply(host.endpoint)
+        self.recorder.record_added(reply)
+        view = host.chat_log.add_reply(reply, streaming=True)
+        self.message, self.view = reply, view
+        self._failed_prompt = prompt_text
+        host.run_worker(self._stream(reply, view), exclusive=True, group="reply")
+
+    # -- the stream -------------------------------------------------------------------------
+
+    async def _stream(self, reply: Message, view: ReplyView) -> None:
+        """Consume the gateway's events for one reply and show them as they come."""
+        host = self.host
+        gateway = host.gateway
+        assert gateway is not None  # send() refuses without one
+        host.streaming = True
+        status = host.status
+        status.speed = None
+        status.live_cost = 0.0
+        clock = host.clock
+        messages = host.conversation.api_messages()
+        self._prompt_chars = sum(len(m.get("content", "")) for m in messages)
+        reply.begin(clock())
+        last_tick = 0.0
+        error: Any = None
+        try:
+            view.set_hold(host.paused)
+            async for event in gateway.stream_chat(
+                reply.requested_endpoint or host.endpoint,
+                messages,
+                temperature=host.temperature,
+                max_tokens=host.max_tokens,
+            ):
+                now = clock()
+                reply.apply(event, now)
+                if self._retry_wait is not None and not isinstance(event, Retrying):
+                    self._clear_retry(view)
+                match event:
+                    case Retrying():
+                        self._show_retry(event, view)
+                    case TextDelta(text=text):
+                        self._live = True
+                        view.append(text)
+                        self.recorder.record_changed(reply)  # throttled by the recorder
+                        if now - last_tick > LIVE_TICK_S:
+                            last_tick = now
+                            self.tick_live()
+                    case ServedEndpoint(endpoint=endpoint):
+                        status.served_endpoint = endpoint
+                        if endpoint not in self.account.details:
+                            self.account.load_details(endpoint)
+                    case StreamError(error=failure):
+                        error = failure
+                    case _:
+                        pass  # Usage and Done: folded into the message above
+            if reply.outcome is None:
+                reply.outcome = Outcome.COMPLETE
+        except asyncio.CancelledError:
+            reply.mark_stopped()
+            raise
+        except Exception as unexpected:  # a bug must not take the user's session down
+            error = unexpected
+            reply.outcome = Outcome.ERROR
+            reply.error = f"Unexpected error: {type(unexpected).__name__}: {unexpected}"
+        finally:
+            self._clear_retry(view)
+            self._live = False
+            reply.end(clock())
+            if host.is_running and view.is_attached:  # not while the app shuts down
+                self._finish(reply, view, error)
+            else:
+                self.recorder.record_changed(reply, final=True)
+
+    def estimated_cost(self, reply: Message) -> float | None:
+        """The reply's cost estimated from its served endpoint's prices (None: unknown)."""
+        details = self.account.details.get(reply.served_endpoint or "")
+        if details is None:
+            return None
+        return estimate_reply_cost(self._prompt_chars, reply.output_tokens, details)
+
+    def tick_live(self) -> None:
+        """Update the live spend estimate and speed of the reply that is streaming."""
+        reply = self.live_reply
+        if reply is None:
+            return
+        status = self.host.status
+        estimate = self.estimated_cost(reply)
+        if estimate is not None:
+            status.live_cost = estimate
+        speed = reply.live_tokens_per_second(self.host.clock())
+        if speed is not None:
+            status.speed = speed
+
+    def _finish(self, reply: Message, view: ReplyView, error: Any) -> None:
+        host = self.host
+        if reply.cost is None:
+            # Stopped or cut before the gateway's final figure: keep the estimate, marked so.
+            estimate = self.estimated_cost(reply)
+            if estimate:
+                reply.cost = estimate
+                reply.cost_estimated = True
+        host.streaming = False
+        self.recorder.record_changed(reply, final=True)
+        view.finish(show_credits=host.show_credits, show_provider=host.show_provider)
+        if reply.outcome is Outcome.ERROR and not reply.content:
+            view.display = False  # nothing arrived: the error card says it all
+        status = host.status
+        if reply.outcome is Outcome.COMPLETE and host.paused:
+            # The user is still reading: keep holding until they resume.
+            status.paused_note = "reply complete, ctrl+s shows it"
+        else:
+            host.paused = False
+            self.message = self.view = None
+        status.live_cost = None
+        status.speed = reply.tokens_per_second
+        status.total_cost = host.conversation.total_cost
+        if reply.cost is not None:
+            status.last_cost = reply.cost
+        if reply.outcome is Outcome.ERROR:
+            title, detail = describe_failure(error, reply)
+            host.chat_log.add_error(title, detail, can_retry=True)
+            status.connection = "online" if getattr(error, "status", None) else "offline"
+            # The prompt comes back to the box so nothing typed is lost (unless new text is there).
+            prompt = host.prompt
+            if self._failed_prompt and not prompt.text:
+                prompt.load_text(self._failed_prompt)
+                prompt.move_cursor(prompt.document.end)
+        else:
+            status.connection = "online"
+        if reply.outcome is Outcome.STOPPED:
+            host.notify("Reply stopped; the partial text is kept.", timeout=2)
+        if reply.outcome is not Outcome.COMPLETE:
+            # Stopped or failed: back to typing. A finished reply leaves focus where the user
+            # put it (they may be scrolling the log).
+            host.prompt.focus()
+        host.post_message(ReplyFinished(reply))
+
+    # -- pause ------------------------------------------------------------------------------
+
+    def hold(self, paused: bool) -> None:
+        """Hold the reply's text still (paused) or show everything that arrived."""
+        if self.view is None:
+            return
+        self.view.set_hold(paused)
+        if not paused and not self.host.streaming:
+            self.message = self.view = None  # it was held after it ended: now it is done
+
+    # -- automatic retries ------------------------------------------------------------------
+
+    def _show_retry(self, event: Retrying, view: ReplyView) -> None:
+        """Count down to the next automatic attempt, in the reply area and the status bar."""
+        self._retry_wait = (event, self.host.clock() + event.delay_s)
+        self._tick_retry(view)
+        if self._retry_timer is None:
+            self._retry_timer = self.host.set_interval(0.25, partial(self._tick_retry, view))
+
+    def _tick_retry(self, view: ReplyView) -> None:
+        if self._retry_wait is None:
+            return
+        event, deadline = self._retry_wait
+        left = max(0, math.ceil(deadline - self.host.clock()))
+        text = (
+            f"{event.reason}, retrying in {left} s "
+            f"(attempt {event.attempt}/{event.max_attempts}; esc cancels)"
+        )
+        self.host.status.retry_countdown = text
+        view.set_note(text)
+
+    def _clear_retry(self, view: ReplyView) -> None:
+        timer, self._retry_timer = self._retry_timer, None
+        if timer is not None:
+            timer.stop()
+        if self._retry_wait is None:
+            return
+        self._retry_wait = None
+        if self.host.is_running:
+            self.host.status.retry_countdown = ""
+            if view.is_attached:
+                view.set_note("")
+
+
+def describe_failure(error: Any, reply: Message) -> tuple[str, str]:
+    """A plain-words title and the gateway's detail for an error card."""
+    status = getattr(error, "status", None)
+    detail = getattr(error, "detail", None) or reply.error or str(error)
+    kind = type(error).__name__ if error is not None else "Error"
+    titles = {
+        "AuthenticationError": "The gateway refused the API key",
+        "InsufficientCreditsError": "Out of credits",
+        "BadRequestError": "The gateway rejected the request",
+        "NotFoundError": "No endpoint matched",
+        "RateLimitError": "Rate limited by the gateway",
+        "ServerError": "The gateway had a server error",
+        "ConnectionFailed": "Could not reach the gateway",
+        "StreamInterrupted": "The reply was cut off",
+        "MalformedResponse": "The gateway sent something unreadable",
+    }
+    title = titles.get(kind, "The reply failed")
+    if status:
+        title = f"{title} (HTTP {status})"
+    if reply.content:
+        title += "; the partial reply above is kept"
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        wait = duration_words(retry_after)
+        detail = f"{detail}\nThe gateway asked to wait {wait} before trying again."
+    served = reply.served_endpoint or reply.requested_endpoint
+    if served:
+        detail = f"{detail}\nEndpoint: {served} (provider: {provider_of(served) or '?'})"
+    return title, detail
+
+
+def duration_words(seconds: float) -> str:
+    """A wait in plain words: "45 s", "3 min", "2 h"."""
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 7200:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{math.ceil(seconds / 3600)} h"
