@@ -34,3 +34,19 @@ def test_token_estimate_is_rough_but_never_zero_for_text() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("a") == 1
     assert estimate_tokens("x" * 400) == 100
+
+
+def test_reply_estimate_needs_both_prices() -> None:
+    from dataclasses import dataclass
+
+    from tui_chat.core.accounting import estimate_reply_cost
+
+    @dataclass
+    class Details:
+        input_cost: float | None
+        output_cost: float | None
+
+    # 4,000 characters of prompt (1,000 tokens) at $1/M in, 500 reply tokens at $2/M out.
+    assert estimate_reply_cost(4000, 500, Details(1.0, 2.0)) == pytest.approx(0.002)
+    assert estimate_reply_cost(4000, 500, Details(None, 2.0)) is None
+    assert estimate_reply_cost(4000, 500, Details(1.0, None)) is None

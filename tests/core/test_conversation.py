@@ -145,3 +145,66 @@ def test_done_without_times_keeps_times_the_caller_measured() -> None:
     reply.ttft_ms, reply.duration_ms = 5.0, 9.0
     reply.apply(Done("stop"))
     assert (reply.ttft_ms, reply.duration_ms, reply.outcome) == (5.0, 9.0, Outcome.COMPLETE)
+
+
+def test_reply_is_timed_on_the_callers_clock() -> None:
+    reply = Message(role="assistant", content="")
+    reply.begin(10.0)
+    reply.apply(ServedEndpoint("m@p"), 10.1)
+    reply.apply(TextDelta("Hello"), 10.25)
+    reply.apply(TextDelta(" there"), 10.5)
+    reply.end(11.25)
+    assert reply.ttft_ms == 250.0  # the first text, not the first event
+    assert reply.duration_ms == 1250.0
+
+
+def test_the_gateways_own_timings_win_over_the_callers_clock() -> None:
+    reply = Message(role="assistant", content="")
+    reply.begin(10.0)
+    reply.apply(TextDelta("Hi"), 10.5)
+    reply.apply(Done("stop", ttft_ms=120.0, duration_ms=300.0), 10.6)
+    reply.end(10.7)
+    assert (reply.ttft_ms, reply.duration_ms) == (120.0, 300.0)
+
+
+def test_reported_tokens_are_kept_and_not_marked() -> None:
+    reply = Message(role="assistant", content="")
+    reply.begin(0.0)
+    for piece in ("one ", "two ", "three"):  # three chunks, not three tokens
+        reply.apply(TextDelta(piece), 0.1)
+    reply.apply(Usage(prompt_tokens=9, completion_tokens=7, cost=0.001), 0.2)
+    reply.end(0.3)
+    assert reply.completion_tokens == 7
+    assert not reply.tokens_estimated
+
+
+def test_without_usage_tokens_are_estimated_from_the_text_not_counted_in_chunks() -> None:
+    reply = Message(role="assistant", content="")
+    reply.begin(0.0)
+    text = "x" * 240  # about 60 tokens, sent as 3 chunks
+    for start in range(0, 240, 80):
+        reply.apply(TextDelta(text[start : start + 80]), 0.1)
+    assert reply.output_tokens == 60  # while streaming
+    reply.mark_stopped()
+    reply.end(0.5)
+    assert reply.completion_tokens == 60
+    assert reply.tokens_estimated
+
+
+def test_an_empty_reply_gets_no_token_estimate() -> None:
+    reply = Message(role="assistant", content="")
+    reply.begin(0.0)
+    reply.end(1.0)
+    assert reply.completion_tokens is None
+    assert not reply.tokens_estimated
+
+
+def test_speed_counts_the_time_after_the_first_token() -> None:
+    reply = Message(role="assistant", content="")
+    reply.begin(0.0)
+    reply.apply(TextDelta("a"), 1.0)
+    assert reply.live_tokens_per_second(1.01) is None  # too early to say
+    reply.apply(Usage(prompt_tokens=1, completion_tokens=100, cost=None), 3.0)
+    assert reply.live_tokens_per_second(3.0) == 50.0
+    reply.end(3.0)
+    assert reply.tokens_per_second == 50.0
