@@ -654,7 +654,7 @@ async def test_save_failure_text_with_markup_is_shown_literally(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
     # Regression: the reason was passed to notify() as markup; "[/]" in a path raised MarkupError.
-    from tui_chat.ui.saving import SaveFailed
+    from tui_chat.ui.saved_messages import SaveFailed
 
     app = make_app(store=open_store())
     async with app.run_test(size=APP_SIZE, notifications=True) as pilot:

@@ -42,7 +42,18 @@ from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
 from tui_chat.profiles import ProfileConnector
-from tui_chat.ui.saving import SavedConversations, StoreOpener
+from tui_chat.ui.saved_conversations import SavedConversations, StoreOpener
+from tui_chat.ui.saved_messages import (
+    ConversationDeleted,
+    ConversationListReady,
+    ConversationLoaded,
+    ConversationNotFound,
+    ConversationWriteFailed,
+    ExportFailed,
+    ExportWritten,
+    SaveFailed,
+    StoreOpened,
+)
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.markdown_stream import code_blocks
 from tui_chat.ui.widgets.messages import ErrorCard, ReplyView, tokens_per_second
@@ -54,6 +65,8 @@ from tui_chat.ui.worker_calls import deliver
 if TYPE_CHECKING:
     from tui_chat.keys import KeyringChoice
     from tui_chat.store import Store
+    from tui_chat.core.conversation import ConversationSettings
+    from tui_chat.store.recorder import ConversationRecorder
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
@@ -120,7 +133,7 @@ class ModelCommands(Provider):
             )
 
 
-class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None]):
+class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
@@ -238,9 +251,18 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._after_warm_up = list(after_warm_up)
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
-        # Saved conversations (tui_chat/ui/saving.py); store None: chat without saving.
-        # ``store``, or ``open_store`` to open it after the first frame (the command line's way).
-        self._init_saving(store, store_notice, export_dir, save_interval_s, open_store)
+        # Saved conversations (tui_chat/ui/saved_conversations.py); store None: chat without
+        # saving. ``store``, or ``open_store`` to open it after the first frame (the command
+        # line's way).
+        self.saved = SavedConversations(
+            self,
+            store=store,
+            store_notice=store_notice,
+            export_dir=export_dir,
+            flush_interval_s=save_interval_s,
+            open_store=open_store,
+            live_reply=lambda: None if self._live is None else self._live[0],
+        )
         # From config.toml (tui_chat/ui/connecting.py): defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
@@ -332,16 +354,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 "ctrl+p opens the command palette."
             )
         self._apply_setup()
-        if self._open_store is None:
-            self._start_saving()
+        self.saved.start()  # with a store given; one opened after the first frame: later
         self._start_connection()
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
         if self._prompt is None:
             self._build_prompt()  # in the stand-in's place
-        if self._open_store is not None:
-            self.open_store_and_start_saving()  # then reopens the last conversation
+        self.saved.open_store_in_background()  # if it opens it itself; then reopens the last
         self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
         self.query_one("#reply-controls").mount(
             Button("■ Stop (esc)", id="stop-button", compact=True),
@@ -404,12 +424,11 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     @property
     def spend_cap(self) -> float | None:
         """The cap in force, in credits: the conversation's own, else config.toml's."""
-        own = self.conversation_settings.spend_cap
-        return self.default_spend_cap if own is None else own
+        return self.saved.spend_cap
 
     async def on_unmount(self) -> None:
         self.ui_ready = False
-        self._stop_saving()
+        self.saved.stop()
         # Close the HTTP client while its event loop is still running.
         if self.gateway is not None:
             await self.gateway.aclose()
@@ -1073,6 +1092,118 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         ]
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
+
+    # -- saving: forwarding to self.saved (lead removes at merge) --------------------------
+
+    def _record_added(self, message: Message) -> None:
+        self.saved.message_added(message)
+
+    def _record_changed(self, message: Message, *, final: bool = False) -> None:
+        self.saved.message_changed(message, final=final)
+
+    def _record_removed(self, message: Message) -> None:
+        self.saved.message_removed(message)
+
+    def _record_settings(self, **settings: Any) -> None:
+        self.saved.settings_changed(**settings)
+
+    def _record_cleared(self) -> None:
+        self.saved.history_cleared()
+
+    def _leave_conversation(self) -> None:
+        self.saved.leave_conversation()
+
+    def _apply_settings(self, settings: ConversationSettings) -> None:
+        self.saved.apply_settings(settings)
+
+    def spend_cap_problem(self) -> str | None:
+        return self.saved.spend_cap_problem()
+
+    def _save_live_reply(self) -> None:
+        self.saved.save_live_reply()
+
+    # -- saved conversations (self.saved): the app's surface, actions and messages ------------
+
+    @property
+    def store(self) -> Store | None:
+        """The conversation database (None: not saving, or not opened yet)."""
+        return self.saved.store
+
+    @property
+    def recorder(self) -> ConversationRecorder | None:
+        return self.saved.recorder
+
+    @property
+    def conversation_id(self) -> int | None:
+        """The store id of the conversation on screen (None before its first message is saved)."""
+        return self.saved.conversation_id
+
+    @property
+    def conversation_title(self) -> str | None:
+        return self.saved.title
+
+    @property
+    def conversation_settings(self) -> ConversationSettings:
+        return self.saved.settings
+
+    @property
+    def export_dir(self) -> Path | None:
+        """Where exports go (None: ``store.export.default_export_dir()``)."""
+        return self.saved.export_dir
+
+    def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
+        self.saved.open_conversation(conversation_id, message_id)
+
+    def restore_last_conversation(self) -> None:
+        self.saved.restore_last_conversation()
+
+    def action_conversations(self) -> None:
+        self.saved.show_conversations()
+
+    def action_settings(self) -> None:
+        self.saved.edit_settings()
+
+    def action_export_markdown(self) -> None:
+        self.saved.export("markdown")
+
+    def action_export_json(self) -> None:
+        self.saved.export("json")
+
+    @on(StoreOpened)
+    def _store_opened(self, event: StoreOpened) -> None:
+        self.saved.store_opened(event)
+
+    @on(ConversationLoaded)
+    def _conversation_loaded(self, event: ConversationLoaded) -> None:
+        self.saved.conversation_loaded(event)
+
+    @on(ConversationNotFound)
+    def _conversation_not_found(self, event: ConversationNotFound) -> None:
+        self.saved.conversation_not_found(event)
+
+    @on(ConversationListReady)
+    def _conversation_list_ready(self, event: ConversationListReady) -> None:
+        self.saved.conversation_list_ready(event)
+
+    @on(ConversationDeleted)
+    def _conversation_deleted(self, event: ConversationDeleted) -> None:
+        self.saved.conversation_deleted(event)
+
+    @on(ConversationWriteFailed)
+    def _conversation_write_failed(self, event: ConversationWriteFailed) -> None:
+        self.saved.conversation_write_failed(event)
+
+    @on(ExportWritten)
+    def _export_written(self, event: ExportWritten) -> None:
+        self.saved.export_written(event)
+
+    @on(ExportFailed)
+    def _export_failed(self, event: ExportFailed) -> None:
+        self.saved.export_failed(event)
+
+    @on(SaveFailed)
+    def _save_failed(self, event: SaveFailed) -> None:
+        self.saved.save_failed(event)
 
 
 def _describe_failure(error: Any, reply: Message) -> tuple[str, str]:
