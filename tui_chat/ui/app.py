@@ -46,8 +46,6 @@ from tui_chat.ui.saved_conversations import SavedConversations, StoreOpener
 from tui_chat.ui.saved_messages import (
     ConversationDeleted,
     ConversationListReady,
-    ConversationLoaded,
-    ConversationNotFound,
     ConversationWriteFailed,
     ExportFailed,
     ExportWritten,
@@ -1172,14 +1170,6 @@ class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
     @on(StoreOpened)
     def _store_opened(self, event: StoreOpened) -> None:
         self.saved.store_opened(event)
-
-    @on(ConversationLoaded)
-    def _conversation_loaded(self, event: ConversationLoaded) -> None:
-        self.saved.conversation_loaded(event)
-
-    @on(ConversationNotFound)
-    def _conversation_not_found(self, event: ConversationNotFound) -> None:
-        self.saved.conversation_not_found(event)
 
     @on(ConversationListReady)
     def _conversation_list_ready(self, event: ConversationListReady) -> None:

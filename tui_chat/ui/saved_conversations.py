@@ -1,16 +1,20 @@
 """The app's saved conversations: recording, reopening, the conversation list, settings, export.
 
 ``SavedConversations`` is built and owned by the app (``app.saved``). Everything here that
-touches SQLite or a file runs on the recorder's writer thread or in a thread worker, never on the
-event loop; a worker reports back with a message from ``tui_chat.ui.saved_messages``, which the
-app's ``@on`` handlers hand to the matching method here. Without a store (``--no-save``, a
-read-only data directory, tests) the app chats as before and the status bar says "not saving".
+touches SQLite or a file runs on the recorder's writer thread or in a worker thread, never on the
+event loop. A thread worker reports back with a message from ``tui_chat.ui.saved_messages``,
+which the app's ``@on`` handlers hand to the matching method here; loading a conversation to
+show is an async worker that reads in a thread and then shows it. Without a store
+(``--no-save``, a read-only data directory, tests) the app chats as before and the status bar
+says "not saving".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,8 +24,6 @@ from tui_chat.core.text import inert
 from tui_chat.ui.saved_messages import (
     ConversationDeleted,
     ConversationListReady,
-    ConversationLoaded,
-    ConversationNotFound,
     ConversationWriteFailed,
     ExportFailed,
     ExportWritten,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
     from textual.worker import Worker
 
-    from tui_chat.store import ConversationRecord, Store
+    from tui_chat.store import ConversationRecord, SavedConversation, Store
     from tui_chat.store.export import ExportKind
     from tui_chat.store.recorder import ConversationRecorder
     from tui_chat.ui.screens.conversations import ConversationChoice
@@ -48,6 +50,20 @@ if TYPE_CHECKING:
 # frame, not at start-up.
 StoreOpener = Callable[[], "tuple[Store | None, str | None]"]
 LiveReply = Callable[[], "Message | None"]
+
+
+def _last_opened(store: Store) -> SavedConversation | None:
+    """The conversation open when the app was left last time, read (blocking), or None."""
+    record = store.last_opened_conversation()
+    return store.load(record.id) if record is not None else None
+
+
+def _flushed_and_loaded(
+    store: Store, recorder: ConversationRecorder, conversation_id: int
+) -> SavedConversation:
+    """Conversation ``conversation_id`` once every queued write is in (blocking)."""
+    recorder.flush()
+    return store.load(conversation_id)
 
 
 class SavingApp(Protocol):
@@ -102,7 +118,7 @@ class SavingApp(Protocol):
 
     def run_worker(
         self,
-        work: Callable[[], None],
+        work: Callable[[], None] | Callable[[], Coroutine[None, None, None]],
         name: str | None = "",
         group: str = "default",
         description: str = "",
@@ -333,63 +349,60 @@ class SavedConversations:
         self._app.notify(f"Settings used from the next message ({where}).", timeout=3)
 
     # -- reopening --------------------------------------------------------------------------
+    # Async workers that read in a thread (``asyncio.to_thread``), then show the conversation on
+    # the loop: a "store-load" worker ends only once the conversation is on screen, so whoever
+    # waits for it (tests/test_kill9.py types only after the start-up restore) sees it shown.
+    # A thread worker posting a message would end before the message is handled. Exclusive: a
+    # newer load cancels an older one, whose result is then dropped.
 
     def restore_last_conversation(self) -> None:
         """On start: show the conversation that was open last time, if any."""
         self._app.run_worker(
-            self._restore_in_thread,
-            name="restore_last_conversation",
-            group="store-load",
-            exclusive=True,
-            thread=True,
+            self._restore, name="restore_last_conversation", group="store-load", exclusive=True
         )
 
-    def _restore_in_thread(self) -> None:
+    async def _restore(self) -> None:
         store = self.store
         if store is None:
             return
         try:
-            record = store.last_opened_conversation()
-            saved = store.load(record.id) if record is not None else None
+            saved = await asyncio.to_thread(_last_opened, store)
         except Exception as error:  # a damaged row must not stop the app from starting
             self._save_failed(f"could not reopen: {error}")
             return
         if saved is not None:
-            self._app.post_message(ConversationLoaded(saved, None, at_start=True))
+            self._show_saved(saved, None, at_start=True)
 
     def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
         """Read a saved conversation and show it (jumping to ``message_id``, a search hit)."""
-
-        def load() -> None:
-            self._load_in_thread(conversation_id, message_id)
-
         self._app.run_worker(
-            load, name="open_conversation", group="store-load", exclusive=True, thread=True
+            partial(self._open, conversation_id, message_id),
+            name="open_conversation",
+            group="store-load",
+            exclusive=True,
         )
 
-    def _load_in_thread(self, conversation_id: int, message_id: int | None) -> None:
-        from tui_chat.store import RecordNotFound
-
+    async def _open(self, conversation_id: int, message_id: int | None) -> None:
         store, recorder = self.store, self.recorder
         if store is None or recorder is None:
             return
-        recorder.flush()
+        from tui_chat.store import RecordNotFound  # loaded already: the store is open
+
         try:
-            saved = store.load(conversation_id)
+            saved = await asyncio.to_thread(_flushed_and_loaded, store, recorder, conversation_id)
         except RecordNotFound:
-            self._app.post_message(ConversationNotFound(conversation_id))
+            self._app.notify("That conversation was deleted.", severity="warning")
             return
         except Exception as error:
             self._save_failed(f"could not open: {error}")
             return
-        self._app.post_message(ConversationLoaded(saved, message_id, at_start=False))
+        self._show_saved(saved, message_id, at_start=False)
 
-    def conversation_not_found(self, event: ConversationNotFound) -> None:
-        self._app.notify("That conversation was deleted.", severity="warning")
-
-    def conversation_loaded(self, event: ConversationLoaded) -> None:
+    def _show_saved(
+        self, saved: SavedConversation, message_id: int | None, *, at_start: bool
+    ) -> None:
         """Show a loaded conversation: messages, model, settings, spend; jump to a message."""
-        app, saved, at_start = self._app, event.saved, event.at_start
+        app = self._app
         if at_start and (app.conversation.messages or app.streaming):
             return  # the user started chatting before the last conversation was read
         if app.streaming:
@@ -430,7 +443,6 @@ class SavedConversations:
         status.total_cost = conversation.total_cost
         status.last_cost = None if last is None else last.cost
         status.served_endpoint = "" if last is None else (last.served_endpoint or "")
-        message_id = event.message_id
         if message_id is not None and message_id in saved.message_ids:
             log.reveal(conversation.messages[saved.message_ids.index(message_id)])
         else:

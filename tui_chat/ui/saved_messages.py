@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from tui_chat.store import SavedConversation, Store
+    from tui_chat.store import Store
 
 
 @dataclass
@@ -26,22 +26,6 @@ class StoreOpened(Message):
 
     store: Store | None
     notice: str | None  # for the user: a recovered file, or why nothing is saved
-
-
-@dataclass
-class ConversationLoaded(Message):
-    """A saved conversation was read, to be shown; ``at_start``: the one reopened at start."""
-
-    saved: SavedConversation
-    message_id: int | None  # a search hit to jump to
-    at_start: bool
-
-
-@dataclass
-class ConversationNotFound(Message):
-    """The conversation asked for is no longer in the store (deleted meanwhile)."""
-
-    conversation_id: int
 
 
 @dataclass
