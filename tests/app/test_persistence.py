@@ -18,13 +18,13 @@ from textual.command import CommandList
 from textual.widgets import Input, OptionList, TextArea
 
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.core.conversation import Message, Outcome
+from tui_chat.store import Store, StoreUnavailable
+from tui_chat.store.recorder import title_from_prompt
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.ui.screens.conversations import ConversationsScreen
 from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
 from tui_chat.ui.screens.settings import SettingsScreen
-from tui_chat.store import Store, StoreUnavailable
-from tui_chat.store.recorder import title_from_prompt
 from tui_chat.ui.widgets.messages import ModelMarker, ReplyView, UserTurn
 
 
@@ -77,7 +77,7 @@ async def open_conversation_list(pilot: Any, rows: int | None = None) -> OptionL
     app = pilot.app
     await pilot.press("ctrl+o")
     await wait_until(pilot, lambda: isinstance(app.screen, ConversationsScreen), what="list")
-    options = app.screen.query_one("#conversation-list", OptionList)
+    options: OptionList = app.screen.query_one("#conversation-list", OptionList)
     if rows is not None:
         await wait_until(pilot, lambda: options.option_count == rows, what=f"{rows} rows")
     return options
@@ -654,7 +654,7 @@ async def test_save_failure_text_with_markup_is_shown_literally(
     make_app: Any, sim: Any, open_store: Callable[[], Store]
 ) -> None:
     # Regression: the reason was passed to notify() as markup; "[/]" in a path raised MarkupError.
-    from tui_chat.ui.saving import SaveFailed
+    from tui_chat.ui.saved_messages import SaveFailed
 
     app = make_app(store=open_store())
     async with app.run_test(size=APP_SIZE, notifications=True) as pilot:
@@ -666,3 +666,49 @@ async def test_save_failure_text_with_markup_is_shown_literally(
 
         await wait_until(pilot, lambda: "disk [/]full [bold]x" in toast_text(), what="literal")
         assert app.is_running
+
+
+class _ClosingApp:
+    """Just enough of an app for ``SavedConversations`` to open its store: workers run at once,
+    and ``post_message`` answers as an app that is closing does (False), or queues (True) a
+    message the closing app will never handle."""
+
+    def __init__(self, *, accepts_messages: bool) -> None:
+        self.temperature: float | None = None
+        self.max_tokens: int | None = None
+        self.accepts_messages = accepts_messages
+        self.posted: list[Any] = []
+
+    def run_worker(self, work: Callable[[], None], **options: Any) -> None:
+        work()
+
+    def post_message(self, message: Any) -> bool:
+        self.posted.append(message)
+        return self.accepts_messages
+
+
+@pytest.mark.parametrize("accepts_messages", [False, True])
+def test_a_store_opened_as_the_app_closes_is_closed(
+    open_store: Callable[[], Store], accepts_messages: bool
+) -> None:
+    """Regression guard: the database opened after the first frame, when the app is already
+    closing, must not stay open (the command line closes only the store the app took)."""
+    from tui_chat.ui.saved_conversations import SavedConversations
+    from tui_chat.ui.saved_messages import StoreOpened
+
+    app = _ClosingApp(accepts_messages=accepts_messages)
+    opened = open_store()
+    saved = SavedConversations(
+        app,  # type: ignore[arg-type]
+        store=None,
+        store_notice=None,
+        export_dir=None,
+        flush_interval_s=1.0,
+        open_store=lambda: (opened, None),
+    )
+    saved.open_store_in_background()
+    assert [type(message) for message in app.posted] == [StoreOpened]
+    saved.stop()  # on unmount: the message was refused, or queued but never handled
+    assert saved.store is None
+    with pytest.raises(StoreUnavailable):
+        opened.list_conversations()

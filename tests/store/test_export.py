@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC
+from pathlib import Path
 
+import platformdirs
 import pytest
 
 from tests.store.conftest import reply, user
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.store import Store
-from tui_chat.store.export import EXPORT_FORMAT, to_json, to_markdown
+from tui_chat.store.export import (
+    EXPORT_FORMAT,
+    ExportError,
+    default_export_dir,
+    export_file_name,
+    export_folder_problem,
+    to_json,
+    to_markdown,
+    write_export,
+)
 
 FAKE_KEY = "sk-unify-0123456789abcdefSECRET"
 
@@ -142,3 +154,60 @@ def test_key_typed_into_a_message_is_exported_as_the_text_it_is() -> None:
 def test_endpoint_with_backticks_stays_inline_code() -> None:
     conversation = Conversation(messages=[reply("x", served="odd`name@p", requested="odd`name@p")])
     assert "served by `` odd`name@p ``" in to_markdown(conversation, "t", tz=UTC)
+
+
+NOW = 1_700_000_000.0
+
+
+def _stamp(now: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+
+
+def test_file_name_is_a_safe_slug_of_the_title_and_the_local_time() -> None:
+    assert export_file_name("What is 2+2?", ".md", NOW) == f"What-is-2-2-{_stamp(NOW)}.md"
+    assert export_file_name("../../etc/passwd", ".json", NOW) == f"etc-passwd-{_stamp(NOW)}.json"
+    long = export_file_name("x" * 100, ".md", NOW)
+    assert long == f"{'x' * 40}-{_stamp(NOW)}.md"
+
+
+def test_file_name_of_a_title_with_no_safe_letters_says_conversation() -> None:
+    assert export_file_name("¿¡ ... !?", ".md", NOW) == f"conversation-{_stamp(NOW)}.md"
+
+
+def test_default_export_dir_is_unify_tui_in_the_documents_folder() -> None:
+    assert default_export_dir() == Path(platformdirs.user_documents_dir()) / "unify-tui"
+
+
+def test_write_export_creates_the_folder_and_writes_markdown_or_json(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "exports"
+    conversation = _conversation()
+    markdown = write_export(conversation, "Sums", "markdown", folder, now=NOW)
+    document = write_export(conversation, "Sums", "json", folder, now=NOW)
+    assert markdown == folder / f"Sums-{_stamp(NOW)}.md"
+    assert document == folder / f"Sums-{_stamp(NOW)}.json"
+    assert markdown.read_text(encoding="utf-8") == to_markdown(
+        conversation, "Sums", exported_at=NOW
+    )
+    assert json.loads(document.read_text(encoding="utf-8"))["format"] == EXPORT_FORMAT
+
+
+@pytest.mark.parametrize("below", [(), ("sub", "folder")])
+def test_a_file_where_the_export_folder_should_be_is_named(
+    tmp_path: Path, below: tuple[str, ...]
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("kept\n")
+    folder = blocker.joinpath(*below)
+    with pytest.raises(ExportError) as raised:
+        write_export(_conversation(), "Sums", "markdown", folder, now=NOW)
+    error = raised.value
+    assert error.folder == folder
+    assert error.path == folder / f"Sums-{_stamp(NOW)}.md"
+    assert error.reason == f"{blocker} is a file, not a folder"
+    assert blocker.read_text() == "kept\n"
+
+
+def test_folder_problem_without_a_file_in_the_way_is_the_system_s_words(tmp_path: Path) -> None:
+    error = PermissionError(13, "Permission denied")
+    assert export_folder_problem(tmp_path / "missing", error) == "Permission denied"
+    assert export_folder_problem(tmp_path, OSError("odd")) == "odd"

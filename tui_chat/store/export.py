@@ -12,7 +12,10 @@ import json
 import re
 import time
 from datetime import datetime, tzinfo
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
 
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.store.records import ConversationRecord
@@ -23,6 +26,70 @@ EXPORT_FORMAT_VERSION = 1
 
 _ROLE_HEADINGS = {"user": "You", "assistant": "Assistant", "system": "System"}
 _BACKTICKS = re.compile("`+")
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+ExportKind = Literal["markdown", "json"]
+
+
+class ExportError(Exception):
+    """An export could not be written: ``folder`` and ``path`` it was meant for, and why."""
+
+    def __init__(self, folder: Path, path: Path, reason: str) -> None:
+        super().__init__(reason)
+        self.folder = folder
+        self.path = path
+        self.reason = reason
+
+
+def default_export_dir() -> Path:
+    """Where exports go unless told otherwise: ``~/Documents/unify-tui``."""
+    return Path(platformdirs.user_documents_dir()) / "unify-tui"
+
+
+def export_file_name(title: str, suffix: str, now: float) -> str:
+    """``<title as a safe slug>-<YYYYmmdd-HHMMSS><suffix>``, in local time (``now``: Unix s)."""
+    slug = _UNSAFE_FILE_CHARS.sub("-", title).strip("-.")[:40] or "conversation"
+    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}{suffix}"
+
+
+def export_folder_problem(folder: Path, error: OSError) -> str:
+    """Why ``folder`` could not take an export, in words. It looks at the disk (which of the
+    folder and its parents is a file), so call it where blocking is fine."""
+    try:
+        # A file where the folder (or one of its parents) should be: say which one.
+        for place in (folder, *folder.parents):
+            if place.exists():
+                if not place.is_dir():
+                    return f"{place} is a file, not a folder"
+                break
+    except OSError:
+        pass
+    return error.strerror or str(error)
+
+
+def write_export(
+    conversation: Conversation,
+    title: str,
+    kind: ExportKind,
+    folder: Path,
+    *,
+    record: ConversationRecord | None = None,
+    now: float | None = None,
+) -> Path:
+    """Write the conversation as Markdown or JSON into ``folder`` (created if missing) under
+    ``export_file_name``; the path written. Blocking (disk). Raises ``ExportError``."""
+    now = time.time() if now is None else now
+    if kind == "json":
+        text, suffix = to_json(conversation, title, record=record, exported_at=now), ".json"
+    else:
+        text, suffix = to_markdown(conversation, title, record=record, exported_at=now), ".md"
+    path = folder / export_file_name(title, suffix, now)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)  # created at the first export
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ExportError(folder, path, export_folder_problem(folder, error)) from error
+    return path
 
 
 def to_markdown(

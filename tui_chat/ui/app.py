@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from tui_chat.config import AppConfig, GatewayProfile
-from tui_chat.core.conversation import Conversation, Message
+from tui_chat.core.conversation import Conversation
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, model_of, parse_endpoint
 from tui_chat.core.text import inert
 from tui_chat.profiles import ProfileConnector
@@ -41,7 +41,16 @@ from tui_chat.ui.commands import PALETTE_ACTIONS, ModelCommands
 from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
 from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.ui.reply_stream import ReplyFinished, ReplyStreamer
-from tui_chat.ui.saving import SavedConversations, StoreOpener
+from tui_chat.ui.saved_conversations import SavedConversations, StoreOpener
+from tui_chat.ui.saved_messages import (
+    ConversationDeleted,
+    ConversationListReady,
+    ConversationWriteFailed,
+    ExportFailed,
+    ExportWritten,
+    SaveFailed,
+    StoreOpened,
+)
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.markdown_stream import code_blocks
 from tui_chat.ui.widgets.messages import ErrorCard
@@ -50,16 +59,18 @@ from tui_chat.ui.widgets.selector import SelectorPanel
 from tui_chat.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from tui_chat.core.conversation import ConversationSettings
     from tui_chat.gateways.base import Account, Gateway
     from tui_chat.keys import KeyringChoice
     from tui_chat.store import Store
+    from tui_chat.store.recorder import ConversationRecorder
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
 
 
-class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None]):
+class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
@@ -96,6 +107,10 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     gateway: Gateway | None  # None: no key yet, nothing is sent
     account: Account | None  # None: nothing to list (or no key yet)
     startup_problem: str | None
+    # The collaborators, built in __init__.
+    saved: SavedConversations
+    account_watch: AccountWatch
+    replies: ReplyStreamer
 
     show_credits: reactive[bool] = reactive(True)
     show_provider: reactive[bool] = reactive(True)
@@ -145,14 +160,11 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self.conversation = Conversation()
         self.endpoint = model
         # ``model`` was asked for on the command line (--model, --gateway): the conversation
-        # reopened at start continues with it instead of its saved model (saving._show_saved).
+        # reopened at start continues with it instead of its saved model (SavedConversations).
         self.pin_model = pin_model
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.clock = clock  # seconds; injected so tests and snapshots can pin timings
-        # The collaborators: what the account reports, and the reply in flight.
-        self.account_watch = AccountWatch(self, balance_poll_s=balance_poll_s)
-        self.replies = ReplyStreamer(self, recorder=self, account=self.account_watch)
         self._prompt: PromptInput | None = None  # built after the first frame (prompt)
         # True between mount and unmount: watchers that touch widgets check it. (App.is_mounted
         # is a method taking a widget, so `if self.is_mounted` was always true.)
@@ -165,9 +177,21 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         self._after_warm_up = list(after_warm_up)
         self.set_reactive(UnifyTUI.show_credits, show_credits)
         self.set_reactive(UnifyTUI.show_provider, show_provider)
-        # Saved conversations (tui_chat/ui/saving.py); store None: chat without saving.
-        # ``store``, or ``open_store`` to open it after the first frame (the command line's way).
-        self._init_saving(store, store_notice, export_dir, save_interval_s, open_store)
+        # Saved conversations (tui_chat/ui/saved_conversations.py); store None: chat without
+        # saving. ``store``, or ``open_store`` to open it after the first frame (the command
+        # line's way).
+        self.saved = SavedConversations(
+            self,
+            store=store,
+            store_notice=store_notice,
+            export_dir=export_dir,
+            flush_interval_s=save_interval_s,
+            open_store=open_store,
+            live_reply=lambda: self.replies.live_reply,
+        )
+        # What the account reports, and the reply in flight.
+        self.account_watch = AccountWatch(self, balance_poll_s=balance_poll_s)
+        self.replies = ReplyStreamer(self, saving=self.saved, account=self.account_watch)
         # From config.toml (tui_chat/ui/connecting.py): defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
@@ -259,16 +283,14 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
                 "ctrl+p opens the command palette."
             )
         self._apply_setup()
-        if self._open_store is None:
-            self._start_saving()
+        self.saved.start()  # with a store given; one opened after the first frame: later
         self._start_connection()
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
         if self._prompt is None:
             self._build_prompt()  # in the stand-in's place
-        if self._open_store is not None:
-            self.open_store_and_start_saving()  # then reopens the last conversation
+        self.saved.open_store_in_background()  # if it opens it itself; then reopens the last
         self.selector.call_next(self.selector.build)  # its widgets (and their stylesheets)
         self.query_one("#reply-controls").mount(
             Button("■ Stop (esc)", id="stop-button", compact=True),
@@ -313,12 +335,11 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     @property
     def spend_cap(self) -> float | None:
         """The cap in force, in credits: the conversation's own, else config.toml's."""
-        own = self.conversation_settings.spend_cap
-        return self.default_spend_cap if own is None else own
+        return self.saved.spend_cap
 
     async def on_unmount(self) -> None:
         self.ui_ready = False
-        self._stop_saving()
+        self.saved.stop()
         # Close the HTTP client while its event loop is still running.
         if self.gateway is not None:
             await self.gateway.aclose()
@@ -332,17 +353,6 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     def send(self, text: str) -> None:
         """Send a prompt (``ReplyStreamer.send``). On any refusal the typed text stays."""
         self.replies.send(text)
-
-    # What the reply streamer reports for saving (``ReplyRecorder``).
-
-    def record_added(self, message: Message) -> None:
-        self._record_added(message)
-
-    def record_changed(self, message: Message, *, final: bool = False) -> None:
-        self._record_changed(message, final=final)
-
-    def record_removed(self, message: Message) -> None:
-        self._record_removed(message)
 
     @property
     def known_models(self) -> list[str]:
@@ -434,7 +444,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         watch = self.account_watch
         if not watch.details_wanted(old):
             watch.cancel_details_retry(old)  # the panel no longer shows it
-        self._record_settings(model=endpoint)
+        self.saved.settings_changed(model=endpoint)
         self.chat_log.add_marker(endpoint)
         self.selector.set_current(endpoint)
         self.notify(inert(f"Next messages go to {endpoint}"), timeout=2, markup=False)
@@ -571,9 +581,9 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     def action_new_conversation(self) -> None:
         self.workers.cancel_group(self, "reply")
-        self._leave_conversation()
+        self.saved.leave_conversation()
         self.conversation = Conversation()
-        self._apply_settings(self.conversation_settings)
+        self.saved.apply_settings(self.conversation_settings)
         self.chat_log.clear_turns()
         self.status.total_cost = 0.0
         self.status.last_cost = None
@@ -581,7 +591,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
 
     def action_clear_history(self) -> None:
         self.workers.cancel_group(self, "reply")
-        self._record_cleared()
+        self.saved.history_cleared()
         self.conversation.clear()
         self.chat_log.clear_turns()
         self.status.total_cost = self.conversation.total_cost
@@ -633,3 +643,78 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
         yield from super().get_system_commands(screen)
         for title, help_text, action in PALETTE_ACTIONS:
             yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+    # -- saved conversations (self.saved): the app's surface, actions and messages ------------
+
+    @property
+    def store(self) -> Store | None:
+        """The conversation database (None: not saving, or not opened yet)."""
+        return self.saved.store
+
+    @property
+    def recorder(self) -> ConversationRecorder | None:
+        return self.saved.recorder
+
+    @property
+    def conversation_id(self) -> int | None:
+        """The store id of the conversation on screen (None before its first message is saved)."""
+        return self.saved.conversation_id
+
+    @property
+    def conversation_title(self) -> str | None:
+        return self.saved.title
+
+    @property
+    def conversation_settings(self) -> ConversationSettings:
+        return self.saved.settings
+
+    @property
+    def export_dir(self) -> Path | None:
+        """Where exports go (None: ``store.export.default_export_dir()``)."""
+        return self.saved.export_dir
+
+    def open_conversation(self, conversation_id: int, message_id: int | None = None) -> None:
+        self.saved.open_conversation(conversation_id, message_id)
+
+    def restore_last_conversation(self) -> None:
+        self.saved.restore_last_conversation()
+
+    def action_conversations(self) -> None:
+        self.saved.show_conversations()
+
+    def action_settings(self) -> None:
+        self.saved.edit_settings()
+
+    def action_export_markdown(self) -> None:
+        self.saved.export("markdown")
+
+    def action_export_json(self) -> None:
+        self.saved.export("json")
+
+    @on(StoreOpened)
+    def _store_opened(self, event: StoreOpened) -> None:
+        self.saved.store_opened(event)
+
+    @on(ConversationListReady)
+    def _conversation_list_ready(self, event: ConversationListReady) -> None:
+        self.saved.conversation_list_ready(event)
+
+    @on(ConversationDeleted)
+    def _conversation_deleted(self, event: ConversationDeleted) -> None:
+        self.saved.conversation_deleted(event)
+
+    @on(ConversationWriteFailed)
+    def _conversation_write_failed(self, event: ConversationWriteFailed) -> None:
+        self.saved.conversation_write_failed(event)
+
+    @on(ExportWritten)
+    def _export_written(self, event: ExportWritten) -> None:
+        self.saved.export_written(event)
+
+    @on(ExportFailed)
+    def _export_failed(self, event: ExportFailed) -> None:
+        self.saved.export_failed(event)
+
+    @on(SaveFailed)
+    def _save_failed(self, event: SaveFailed) -> None:
+        self.saved.save_failed(event)

@@ -45,14 +45,16 @@ class ReplyFinished(TextualMessage):
     message: Message
 
 
-class ReplyRecorder(Protocol):
-    """Where the streamer reports what should be saved (the saved-conversations collaborator)."""
+class ReplySaving(Protocol):
+    """What the streamer needs of the saved conversations (``SavedConversations``)."""
 
-    def record_added(self, message: Message) -> None: ...
+    def message_added(self, message: Message) -> None: ...
 
-    def record_changed(self, message: Message, *, final: bool = False) -> None: ...
+    def message_changed(self, message: Message, *, final: bool = False) -> None: ...
 
-    def record_removed(self, message: Message) -> None: ...
+    def message_removed(self, message: Message) -> None: ...
+
+    def spend_cap_problem(self) -> str | None: ...
 
 
 class ReplyHost(Protocol):
@@ -84,8 +86,6 @@ class ReplyHost(Protocol):
 
     def endpoint_problem(self, endpoint: str) -> str | None: ...
 
-    def spend_cap_problem(self) -> str | None: ...
-
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None: ...
 
     def post_message(self, message: TextualMessage) -> bool: ...
@@ -100,9 +100,9 @@ class ReplyHost(Protocol):
 class ReplyStreamer:
     """Sends the prompt, streams the reply into the log, and finishes it with its figures."""
 
-    def __init__(self, host: ReplyHost, *, recorder: ReplyRecorder, account: AccountWatch) -> None:
+    def __init__(self, host: ReplyHost, *, saving: ReplySaving, account: AccountWatch) -> None:
         self.host = host
-        self.recorder = recorder
+        self.saving = saving
         self.account = account
         # The reply streaming now (or held on screen while paused after it ended).
         self.message: Message | None = None
@@ -135,7 +135,7 @@ class ReplyStreamer:
                 "No gateway to send to", host.startup_problem or "No API key set.", can_retry=False
             )
             return
-        over_cap = host.spend_cap_problem()
+        over_cap = self.saving.spend_cap_problem()
         if over_cap:
             host.notify(over_cap, title="Spend cap reached", severity="warning")
             return
@@ -146,7 +146,7 @@ class ReplyStreamer:
         host.prompt.remember(text)
         host.prompt.clear()
         user_message = host.conversation.add_user(text)
-        self.recorder.record_added(user_message)
+        self.saving.message_added(user_message)
         host.chat_log.add_user(text, user_message)
         host.chat_log.anchor()
         self._begin(text)
@@ -162,7 +162,7 @@ class ReplyStreamer:
             card.remove()
             return
         conversation.messages.remove(last)
-        self.recorder.record_removed(last)
+        self.saving.message_removed(last)
         for view in host.chat_log.replies:
             if view.message is last:
                 view.remove()
@@ -176,7 +176,7 @@ class ReplyStreamer:
     def _begin(self, prompt_text: str) -> None:
         host = self.host
         reply = host.conversation.start_reply(host.endpoint)
-        self.recorder.record_added(reply)
+        self.saving.message_added(reply)
         view = host.chat_log.add_reply(reply, streaming=True)
         self.message, self.view = reply, view
         self._failed_prompt = prompt_text
@@ -217,7 +217,7 @@ class ReplyStreamer:
                     case TextDelta(text=text):
                         self._live = True
                         view.append(text)
-                        self.recorder.record_changed(reply)  # throttled by the recorder
+                        self.saving.message_changed(reply)  # throttled: saved at most once a second
                         if now - last_tick > LIVE_TICK_S:
                             last_tick = now
                             self.tick_live()
@@ -245,7 +245,7 @@ class ReplyStreamer:
             if host.is_running and view.is_attached:  # not while the app shuts down
                 self._finish(reply, view, error)
             else:
-                self.recorder.record_changed(reply, final=True)
+                self.saving.message_changed(reply, final=True)
 
     def estimated_cost(self, reply: Message) -> float | None:
         """The reply's cost estimated from its served endpoint's prices (None: unknown)."""
@@ -276,7 +276,7 @@ class ReplyStreamer:
                 reply.cost = estimate
                 reply.cost_estimated = True
         host.streaming = False
-        self.recorder.record_changed(reply, final=True)
+        self.saving.message_changed(reply, final=True)
         view.finish(show_credits=host.show_credits, show_provider=host.show_provider)
         if reply.outcome is Outcome.ERROR and not reply.content:
             view.display = False  # nothing arrived: the error card says it all

@@ -1,7 +1,8 @@
 """The conversation list: open, new, rename, delete, and full-text search that jumps to a hit.
 
-It reads the store in thread workers (SQLite is local but blocking) and hands its choice back
-to the app through ``dismiss``; the app does the opening.
+It reads the store in thread workers (SQLite is local but blocking), which post what they found
+to the screen itself as messages; it hands its choice back to the app through ``dismiss`` (the
+app does the opening) and tells the app of a deletion or a failed write with a message.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ from textual.widgets.option_list import Option
 
 from tui_chat.core.text import inert
 from tui_chat.store import MATCH_END, MATCH_START, ConversationSummary, SearchHit, Store
+from tui_chat.ui.saved_messages import ConversationDeleted, ConversationWriteFailed
 from tui_chat.ui.screens import SCREEN_STYLES
 from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
-from tui_chat.ui.worker_calls import deliver
+
+__all__ = [
+    "ConversationChoice",
+    "ConversationDeleted",
+    "ConversationsScreen",
+    "NewConversation",
+    "OpenConversation",
+    "hit_line",
+    "summary_line",
+]
 
 
 @dataclass(frozen=True)
@@ -44,10 +55,30 @@ ConversationChoice = OpenConversation | NewConversation | None
 
 
 @dataclass
-class ConversationDeleted(TextualMessage):
-    """Posted to the app when a conversation is deleted (it may be the one on screen)."""
+class SummariesLoaded(TextualMessage):
+    """The list of saved conversations, newest first (posted to the screen by its worker)."""
 
-    conversation_id: int
+    summaries: list[ConversationSummary]
+
+
+@dataclass
+class HitsFound(TextualMessage):
+    """The search for ``text`` found ``hits`` (posted to the screen by its worker)."""
+
+    text: str
+    hits: list[SearchHit]
+
+
+@dataclass
+class ListFailed(TextualMessage):
+    """Listing or searching failed; ``text`` says so (posted to the screen by its worker)."""
+
+    text: str
+
+
+@dataclass
+class ConversationsChanged(TextualMessage):
+    """A rename or delete was tried: the list is read again (posted to the screen)."""
 
 
 def _when(timestamp: float) -> str:
@@ -130,11 +161,13 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             summaries = self.store.list_conversations()
         except Exception as error:
-            deliver(self, self._show_problem, f"Could not list conversations: {error}")
+            self.post_message(ListFailed(f"Could not list conversations: {error}"))
             return
-        deliver(self, self._show_summaries, summaries)
+        self.post_message(SummariesLoaded(summaries))
 
-    def _show_summaries(self, summaries: list[ConversationSummary]) -> None:
+    @on(SummariesLoaded)
+    def _show_summaries(self, event: SummariesLoaded) -> None:
+        summaries = event.summaries
         self._summaries = summaries
         self._searching = False
         options = self.option_list
@@ -150,10 +183,11 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         else:
             options.highlighted = 0
 
-    def _show_problem(self, text: str) -> None:
+    @on(ListFailed)
+    def _show_problem(self, event: ListFailed) -> None:
         options = self.option_list
         options.clear_options()
-        options.add_option(Option(Content(inert(text)), disabled=True))
+        options.add_option(Option(Content(inert(event.text)), disabled=True))
 
     @on(Input.Changed, "#conversation-search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -168,11 +202,13 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             hits = self.store.search(text, limit=100)
         except Exception as error:
-            deliver(self, self._show_problem, f"Search failed: {error}")
+            self.post_message(ListFailed(f"Search failed: {error}"))
             return
-        deliver(self, self._show_hits, text, hits)
+        self.post_message(HitsFound(text, hits))
 
-    def _show_hits(self, text: str, hits: list[SearchHit]) -> None:
+    @on(HitsFound)
+    def _show_hits(self, event: HitsFound) -> None:
+        text, hits = event.text, event.hits
         self._searching = True
         options = self.option_list
         options.clear_options()
@@ -236,8 +272,8 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             self.store.rename(conversation_id, title)
         except Exception as error:
-            deliver(self.app, self.app.notify, str(error), severity="error")
-        deliver(self, self.load_list)
+            self.app.post_message(ConversationWriteFailed(str(error)))
+        self.post_message(ConversationsChanged())
 
     def action_delete(self) -> None:
         summary = self._highlighted_summary()
@@ -256,7 +292,11 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
         try:
             self.store.delete(conversation_id)
         except Exception as error:
-            deliver(self.app, self.app.notify, str(error), severity="error")
+            self.app.post_message(ConversationWriteFailed(str(error)))
         else:
             self.app.post_message(ConversationDeleted(conversation_id))
-        deliver(self, self.load_list)
+        self.post_message(ConversationsChanged())
+
+    @on(ConversationsChanged)
+    def _reload(self) -> None:
+        self.load_list()
