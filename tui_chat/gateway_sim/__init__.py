@@ -31,7 +31,8 @@ from __future__ import annotations
 from .catalog import PROVIDERS, Catalog, EndpointMetrics, EndpointSpec
 from .faults import Fault, FaultKind
 from .replies import compose_reply, tokenize
-from .server import CONTROL_NAMES, GatewaySim, RecordedRequest, SimControls, is_loopback
+from .server import GatewaySim
+from .state import CONTROL_NAMES, RecordedRequest, SimControls, is_loopback
 
 __all__ = [
     "CONTROL_NAMES",

@@ -25,7 +25,7 @@ chunk and a last chunk with ``choices: []``), ``data: [DONE]``; errors
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -36,6 +36,9 @@ from .catalog import Catalog, EndpointMetrics, EndpointSpec
 UNIFY = "unify"
 OPENROUTER = "openrouter"
 OPENAI = "openai"
+
+#: An endpoint's figures (prices, speeds) as they are now.
+MetricsOf = Callable[[EndpointSpec], EndpointMetrics]
 
 OPENROUTER_PREFIX = "/api/v1"
 OPENAI_PREFIX = "/v1"
@@ -122,6 +125,11 @@ def openrouter_model_id(model: str) -> str:
     if author == "meta-llama" and model.startswith("llama-3") and model.endswith("-chat"):
         slug = model.removesuffix("-chat") + "-instruct"
     return f"{author}/{slug}"
+
+
+def prefix(dialect: str) -> str:
+    """The path every route of ``dialect`` starts with ("" for Unify: its paths are whole)."""
+    return {OPENROUTER: OPENROUTER_PREFIX, OPENAI: OPENAI_PREFIX}.get(dialect, "")
 
 
 def dialect_for_path(path: str) -> str:
@@ -317,7 +325,7 @@ class OpenRouterNames:
 def openrouter_candidates(
     request: Mapping[str, Any],
     names: OpenRouterNames,
-    metrics_of: Any,
+    metrics_of: MetricsOf,
     prompt_tokens: int,
 ) -> list[EndpointMetrics]:
     """The endpoints to try for an OpenRouter request, in order; raises ``SimHTTPError``.
@@ -378,7 +386,7 @@ def _sort_key(sort: str | None) -> Any:
 
 
 def openai_candidates(
-    request: Mapping[str, Any], catalog: Catalog, metrics_of: Any
+    request: Mapping[str, Any], catalog: Catalog, metrics_of: MetricsOf
 ) -> list[EndpointMetrics]:
     """The one endpoint that plays a plain server's model: its cheapest provider."""
     model = request["model"]
@@ -408,7 +416,7 @@ def validate_body(body: Any) -> Mapping[str, Any]:
 # --- listings -------------------------------------------------------------------------------
 
 
-def openrouter_models(names: OpenRouterNames, metrics_of: Any) -> dict[str, Any]:
+def openrouter_models(names: OpenRouterNames, metrics_of: MetricsOf) -> dict[str, Any]:
     """``GET /api/v1/models``: every model with its cheapest endpoint's prices per token."""
     data = []
     for model_id in names.ids:
@@ -432,7 +440,7 @@ def openrouter_models(names: OpenRouterNames, metrics_of: Any) -> dict[str, Any]
 
 
 def openrouter_endpoints(
-    model_id: str, names: OpenRouterNames, metrics_of: Any
+    model_id: str, names: OpenRouterNames, metrics_of: MetricsOf
 ) -> dict[str, Any] | None:
     """``GET /api/v1/models/{author}/{slug}/endpoints``; None for an unknown model."""
     specs = names.specs(model_id)

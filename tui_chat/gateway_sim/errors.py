@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 NOT_AUTHENTICATED = "Not authenticated"
@@ -38,6 +39,14 @@ RETRYABLE_STATUSES = frozenset({400, 403, 404, 429})
 def internal_error(digest: str) -> str:
     """The generic 500 detail; ``digest`` is 8 hex digits."""
     return f"Internal Server Error. Digest: {digest}"
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP status ("Not Found"), or "Error" for an odd one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def is_retryable(status: int) -> bool:
