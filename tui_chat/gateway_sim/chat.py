@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import dialects, errors
+from .completions import Plan, serve
 from .exchange import Exchange
 from .faults import DEFAULT_DETAILS, ERROR_KINDS, HTML_ERROR_PAGE, Fault, FaultKind
 from .listings import metrics_now
 from .replies import estimate_prompt_tokens
-from .completions import Plan, serve
 from .routing import MAX_FALLBACKS, expand_fallbacks, resolve
 from .state import SimState
 
@@ -26,7 +26,7 @@ def unify_chat(exchange: Exchange) -> None:
     try:
         body = json.loads(raw)
     except ValueError as error:
-        sim._record(path, None, dict(exchange.headers.items()))
+        sim.record_request(path, None, dict(exchange.headers.items()))
         exchange.check_unify_key()
         raise errors.SimHTTPError(
             422,
@@ -38,7 +38,7 @@ def unify_chat(exchange: Exchange) -> None:
                 }
             ],
         ) from None
-    sim._record(path, body, dict(exchange.headers.items()))
+    sim.record_request(path, body, dict(exchange.headers.items()))
     exchange.check_unify_key()
     items = _validate_chat_body(body)
     if sim.credits <= 0:
@@ -70,7 +70,7 @@ def _unify_plan(sim: SimState, request: Mapping[str, Any]) -> Plan:
                 now=sim.now(),
                 interval_s=sim.controls.metrics_interval_s,
                 prompt_tokens=prompt_tokens,
-                digest=sim._digest,
+                digest=sim.digest,
             )
         except errors.SimHTTPError as error:
             if not errors.is_retryable(error.status):
@@ -78,7 +78,7 @@ def _unify_plan(sim: SimState, request: Mapping[str, Any]) -> Plan:
             last_error = error
             continue
         for metrics in ranked:
-            fault = sim._take_fault(metrics.endpoint)
+            fault = sim.take_fault(metrics.endpoint)
             if fault is not None and fault.kind in ERROR_KINDS:
                 fault_error = _fault_error(fault)
                 if not errors.is_retryable(fault_error.status):
@@ -133,10 +133,10 @@ def dialect_chat(exchange: Exchange) -> None:
     try:
         body = json.loads(raw)
     except ValueError as error:
-        sim._record(path, None, dict(exchange.headers.items()))
+        sim.record_request(path, None, dict(exchange.headers.items()))
         exchange.check_dialect_key()
         raise errors.SimHTTPError(400, f"Invalid JSON in the request body: {error}") from None
-    sim._record(path, body, dict(exchange.headers.items()))
+    sim.record_request(path, body, dict(exchange.headers.items()))
     exchange.check_dialect_key()
     request = dialects.validate_body(body)
     if dialect == dialects.OPENROUTER and sim.credits <= 0:
@@ -150,7 +150,7 @@ def dialect_chat(exchange: Exchange) -> None:
         ranked = dialects.openai_candidates(request, sim.catalog, metrics_now(sim))
     last_error: errors.SimHTTPError | None = None
     for metrics in ranked:
-        fault = sim._take_fault(metrics.endpoint)
+        fault = sim.take_fault(metrics.endpoint)
         if fault is not None and fault.kind in ERROR_KINDS:
             fault_error = _fault_error(fault, dialect)
             # OpenRouter moves on to the next provider; a plain server has no other

@@ -88,6 +88,8 @@ def _huge_text(size: int) -> str:
 
 
 def serve(exchange: Exchange, plan: Plan, started: float) -> None:
+    """Answer with the reply ``plan`` describes; ``started`` is when the request arrived
+    (``time.monotonic()``), for the whole response's ``openai-processing-ms``."""
     sim = exchange.sim
     controls = dataclasses.replace(sim.controls)
     request = plan.request
@@ -115,6 +117,15 @@ def serve(exchange: Exchange, plan: Plan, started: float) -> None:
         _stream(exchange, plan, tokens, finish_reason, ttft_s, itl_s, controls)
     else:
         _complete(exchange, plan, tokens, finish_reason, ttft_s, itl_s, started)
+
+
+def _text_chunk(head: str, first: bool, text: str, finish_reason: str | None) -> str:
+    """One ``chat.completion.chunk`` carrying ``text``; ``head`` is its JSON up to "choices"."""
+    role = '"role": "assistant", ' if first else ""
+    return (
+        f'{head}"choices": [{{"index": 0, "delta": {{{role}"content": {_json(text)}}}, '
+        f'"finish_reason": {_json(finish_reason)}, "logprobs": null}}]}}'
+    )
 
 
 def _cost(plan: Plan, completion_tokens: int) -> float:
@@ -145,8 +156,8 @@ def _complete(
     sim, fault = exchange.sim, plan.fault
     kind = fault.kind if fault is not None else None
     if fault is not None and kind in (FaultKind.STALL, FaultKind.SLOW_FIRST_TOKEN):
-        sim._wait(fault.seconds)
-    sim._wait(ttft_s + itl_s * len(tokens))
+        sim.wait(fault.seconds)
+    sim.wait(ttft_s + itl_s * len(tokens))
     if kind is FaultKind.DROP:
         exchange.drop()
         return
@@ -181,7 +192,7 @@ def _complete(
     response = {
         **dialects.whole_response_fields(plan.dialect, plan.metrics),
         "created": int(sim.now()),
-        "id": sim._completion_id(),
+        "id": sim.completion_id(),
         "object": "chat.completion",
         "usage": whole_usage,
         "choices": []
@@ -192,7 +203,7 @@ def _complete(
     if kind in (FaultKind.MALFORMED_CHUNK, FaultKind.TRUNCATED_CHUNK):
         body = body[: len(body) // 2]
     if plan.dialect != dialects.OPENAI:
-        sim._charge(usage["cost"])
+        sim.charge(usage["cost"])
     elapsed_ms = int((time.monotonic() - started) * 1000)
     exchange.send(200, body, headers={"openai-processing-ms": str(elapsed_ms)})
 
@@ -209,14 +220,14 @@ def _stream(
     sim, fault = exchange.sim, plan.fault
     kind = fault.kind if fault is not None else None
     if fault is not None and kind is FaultKind.STALL and fault.before_headers:
-        sim._wait(fault.seconds)
+        sim.wait(fault.seconds)
         fault = None
     chunked = not controls.close_delimited
     exchange.start_stream(content_type=not controls.omit_stream_content_type, chunked=chunked)
 
     served = _json(plan.metrics.endpoint)
     wire = dialects.stream_format(
-        plan.dialect, plan.request, plan.metrics, int(sim.now()), sim._completion_id()
+        plan.dialect, plan.request, plan.metrics, int(sim.now()), sim.completion_id()
     )
     # head: a chunk's JSON up to "choices", with the dialect's per-chunk usage
     head = wire.head + wire.chunk_usage
@@ -241,7 +252,7 @@ def _stream(
         if not billed:
             billed = True
             if wire.bills:
-                sim._charge(_cost(plan, completion_tokens))
+                sim.charge(_cost(plan, completion_tokens))
 
     next_at = time.monotonic() + ttft_s
     if kind is FaultKind.SLOW_FIRST_TOKEN and fault is not None:
@@ -266,30 +277,21 @@ def _stream(
             delay = next_at - time.monotonic()
             if delay > 0:
                 writer.flush()
-                sim._wait(delay)
-            elif sim._stopping.is_set():
+                sim.wait(delay)
+            elif sim.is_stopping():
                 raise Stopped
-            content = _json("".join(group))
-            role = '"role": "assistant", ' if index == 0 else ""
+            text = "".join(group)
             if index == len(groups) - 1:
                 completion_tokens = sent + len(group) + extra_tokens
                 bill(completion_tokens)
                 usage_fields = _usage(plan, completion_tokens)
                 usage = f'"usage": {_json(usage_fields)}, ' if wire.usage_in_last_chunk else ""
                 last_head = wire.head + usage if wire.usage_in_last_chunk else head
-                writer.event(
-                    f'{last_head}"choices": [{{"index": 0, "delta": '
-                    f'{{{role}"content": {content}}}, "finish_reason": '
-                    f'{_json(finish_reason)}, "logprobs": null}}]}}'
-                )
+                writer.event(_text_chunk(last_head, index == 0, text, finish_reason))
                 for data in wire.closing_events(usage_fields):
                     writer.event(data)
             else:
-                writer.event(
-                    f'{head}"choices": [{{"index": 0, "delta": '
-                    f'{{{role}"content": {content}}}, "finish_reason": null, '
-                    '"logprobs": null}]}'
-                )
+                writer.event(_text_chunk(head, index == 0, text, None))
             sent += len(group)
             next_at += itl_s * len(group)
         writer.finish()
@@ -347,5 +349,5 @@ def _stream_fault(
     elif kind in (FaultKind.STALL, FaultKind.SLOW_FIRST_TOKEN):
         writer.flush()
         if kind is FaultKind.STALL:
-            exchange.sim._wait(fault.seconds)
+            exchange.sim.wait(fault.seconds)
     return "go"

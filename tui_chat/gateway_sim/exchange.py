@@ -130,7 +130,7 @@ class Exchange:
 
     def check_key_beyond_loopback(self) -> None:
         """The test controls are open on loopback; served further, they need the key."""
-        if not self.sim._loopback:
+        if not self.sim.loopback:
             self.check_unify_key()
 
     def check_dialect_key(self) -> None:

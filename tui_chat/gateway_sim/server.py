@@ -94,7 +94,7 @@ class GatewaySim(SimState):
     def stop(self) -> None:
         """Stop serving; cuts open streams and ends hanging faults. Returns within ~2 s."""
         server = self._server
-        if server is None or self._stopping.is_set():
+        if server is None or self.is_stopping():
             return
         self._stopping.set()
         server.shutdown()
@@ -312,4 +312,4 @@ class _Handler(BaseHTTPRequestHandler):
             if exchange.responded:
                 exchange.drop()
             else:
-                exchange.send_json(500, {"detail": errors.internal_error(self.sim._digest())})
+                exchange.send_json(500, {"detail": errors.internal_error(self.sim.digest())})

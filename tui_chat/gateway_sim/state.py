@@ -176,7 +176,7 @@ class SimState:
         self._requests: list[RecordedRequest] = []
         self._counter = 0
         self._stopping = threading.Event()
-        self._loopback = loopback
+        self.loopback = loopback
 
     # --- account and test controls -------------------------------------------------------------
 
@@ -207,7 +207,8 @@ class SimState:
         with self._lock:
             return self._spent
 
-    def _charge(self, cost: float) -> None:
+    def charge(self, cost: float) -> None:
+        """Deduct ``cost`` credits (USD) for a reply."""
         with self._lock:
             self._credits -= cost
             self._spent += cost
@@ -300,7 +301,10 @@ class SimState:
 
     # --- what the request handlers use ----------------------------------------------------------
 
-    def _record(self, path: str, body: Any, headers: Mapping[str, str] | None = None) -> None:
+    def record_request(
+        self, path: str, body: Any, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Keep a chat request for ``requests`` (its identifying headers only, never the key)."""
         kept = {
             name.lower(): value
             for name, value in (headers or {}).items()
@@ -309,7 +313,8 @@ class SimState:
         with self._lock:
             self._requests.append(RecordedRequest(path, body, self.now(), kept))
 
-    def _take_fault(self, endpoint: str) -> Fault | None:
+    def take_fault(self, endpoint: str) -> Fault | None:
+        """The first queued fault for ``endpoint`` (or for any), counting one use of it."""
         with self._lock:
             for index, pending in enumerate(self._faults):
                 if pending.fault.endpoint not in (None, endpoint):
@@ -326,17 +331,23 @@ class SimState:
             self._counter += 1
             return self._counter
 
-    def _digest(self) -> str:
+    def digest(self) -> str:
+        """A fresh 8-hex-digit digest, as the backend puts in its 500 details."""
         return hashlib.sha256(f"digest:{self.seed}:{self._next_number()}".encode()).hexdigest()[:8]
 
-    def _completion_id(self) -> str:
+    def completion_id(self) -> str:
+        """A fresh ``chatcmpl-...`` id for one reply."""
         number = self._next_number()
         return "chatcmpl-" + hashlib.sha256(f"id:{self.seed}:{number}".encode()).hexdigest()[:24]
 
-    def _wait(self, seconds: float | None) -> None:
+    def is_stopping(self) -> bool:
+        """True once the sim has begun to stop: open replies end."""
+        return self._stopping.is_set()
+
+    def wait(self, seconds: float | None) -> None:
         """Sleep ``seconds`` (None: until stop); raises ``Stopped`` if the sim stops meanwhile."""
         if seconds is not None and seconds <= 0:
-            if self._stopping.is_set():
+            if self.is_stopping():
                 raise Stopped
             return
         if self._stopping.wait(seconds):
