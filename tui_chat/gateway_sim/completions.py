@@ -40,7 +40,7 @@ class Plan:
 
 
 class _Writable(Protocol):
-    def write(self, data: bytes, /) -> Any: ...
+    def write(self, data: bytes, /) -> object: ...
 
 
 class _EventWriter:

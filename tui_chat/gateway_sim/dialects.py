@@ -1,13 +1,14 @@
 """The embedded gateway's other APIs: OpenRouter's (``/api/v1``) and plain OpenAI's (``/v1``).
 
-The Unify API under ``/v0`` stays in ``server.py``. A dialect here decides three things and
-leaves everything else (the reply composer, pacing, faults, billing) to the server:
+The Unify API under ``/v0`` is the default; routes.py says which path of each dialect reaches
+which answer. A dialect here decides three things and leaves everything else (the reply
+composer, pacing, faults, billing) to chat.py and completions.py:
 
 * which catalog endpoints may serve a request, in order (``candidates``);
 * how each streamed chunk and the whole response look (``StreamFormat``);
 * how errors look (``error_body``).
 
-OpenRouter (docs/specs/gateways.md): model ids ``<author>/<slug>`` (``:nitro`` sorts by
+OpenRouter: model ids ``<author>/<slug>`` (``:nitro`` sorts by
 throughput, ``:floor`` by price), a ``provider`` object (``order``, ``only``, ``ignore``,
 ``allow_fallbacks``, ``sort``), a ``models`` fallback list, streams that start with the comment
 ``: OPENROUTER PROCESSING``, carry a top-level ``provider`` (display name) on every chunk, end with
@@ -377,7 +378,7 @@ def openrouter_candidates(
     return ranked
 
 
-def _sort_key(sort: str | None) -> Any:
+def _sort_key(sort: str | None) -> Callable[[EndpointMetrics], float]:
     if sort == "throughput":
         return lambda m: m.itl
     if sort == "latency":

@@ -1,4 +1,5 @@
-"""Error texts of the Unify API, verbatim (spec §5), and the exception that carries them."""
+"""Error texts of the Unify API, word for word as its backend sends them, and the exception
+that carries them."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ AT_MOST_ONE_OF_MODEL_PROVIDER = "You can only specify at most one of (model, pro
 NOT_FOUND = "Not Found"
 METHOD_NOT_ALLOWED = "Method Not Allowed"
 
-#: Statuses (besides >= 500) after which a fallback chain tries its next candidate (spec §3.4).
+#: Statuses (besides >= 500) after which a fallback chain tries its next candidate.
 RETRYABLE_STATUSES = frozenset({400, 403, 404, 429})
 
 

@@ -1,6 +1,6 @@
 """OpenRouter: the seed's endpoint syntax translated to OpenRouter requests, and its account API.
 
-Translation (docs/specs/gateways.md, "Translating the seed's syntax to OpenRouter"):
+How the seed's endpoint syntax is sent to OpenRouter:
 
 ==========================================  ================================================
 the user writes                             sent to OpenRouter
@@ -18,10 +18,10 @@ the user writes                             sent to OpenRouter
 
 A bare model name gets its ``author/`` from the model listing (``GET /models``, fetched once per
 gateway). Both ``only`` and ``order`` + ``allow_fallbacks: false`` pin one provider; ``only`` is
-used when the provider is the model's own author (the first-party API), ``order`` otherwise, as in
-the spec's two example rows. ``author/slug@provider`` (what the account's ``endpoints()`` lists)
-is pinned the same way. Thresholds, factors and ``router@...`` have no OpenRouter equivalent and
-are refused with a sentence saying so.
+used when the provider is the model's own author (the first-party API), ``order`` otherwise.
+``author/slug@provider`` (what the account's ``endpoints()`` lists) is pinned the same way.
+Thresholds, factors and ``router@...`` have no OpenRouter equivalent and are refused with a
+sentence saying so.
 
 The served endpoint shown is ``<model>@<provider>`` from each chunk's ``model`` and ``provider``
 fields; the cost is ``usage.cost``; the balance is ``total_credits - total_usage`` from
