@@ -43,7 +43,7 @@ from tui_chat.gateways.errors import (
     NotFoundError,
     UnsupportedByGateway,
 )
-from tui_chat.gateways.numbers import as_float, as_int
+from tui_chat.gateways.json_values import as_float, as_int
 from tui_chat.gateways.streaming import ChatRequest, StreamingGateway
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"

@@ -43,7 +43,7 @@ from tui_chat.gateways.errors import (
     from_error_object,
     from_response,
 )
-from tui_chat.gateways.numbers import as_float, as_int
+from tui_chat.gateways.json_values import as_float, as_int
 from tui_chat.gateways.sse import SSEParser
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from tui_chat.core.endpoint import model_of, parse_endpoint
 from tui_chat.gateways.account import AccountClient
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, EndpointDetails
 from tui_chat.gateways.errors import MalformedResponse, NotFoundError
-from tui_chat.gateways.numbers import as_float, as_int
+from tui_chat.gateways.json_values import as_float, as_int
 from tui_chat.gateways.streaming import StreamingGateway
 
 
