@@ -122,9 +122,10 @@ def serve(exchange: Exchange, plan: Plan, started: float) -> None:
 def _text_chunk(head: str, first: bool, text: str, finish_reason: str | None) -> str:
     """One ``chat.completion.chunk`` carrying ``text``; ``head`` is its JSON up to "choices"."""
     role = '"role": "assistant", ' if first else ""
+    finish = "null" if finish_reason is None else _json(finish_reason)  # per token: no dumps
     return (
         f'{head}"choices": [{{"index": 0, "delta": {{{role}"content": {_json(text)}}}, '
-        f'"finish_reason": {_json(finish_reason)}, "logprobs": null}}]}}'
+        f'"finish_reason": {finish}, "logprobs": null}}]}}'
     )
 
 
