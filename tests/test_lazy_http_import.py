@@ -61,7 +61,7 @@ def test_importing_and_building_the_gateways_loads_no_http_stack() -> None:
 def test_warm_up_imports_requests_and_the_openai_sdk() -> None:
     run_fresh(
         "import sys\n"
-        "from tui_chat.gateways.unify import warm_up\n"
+        "from tui_chat.gateways.http_stacks import warm_up\n"
         "assert 'requests' not in sys.modules\n"
         "warm_up()\n"
         "for name in ('requests', 'urllib3', 'openai'):\n"

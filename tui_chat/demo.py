@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported by start(), after the app's first frame
+    from tui_chat.gateway_sim import GatewaySim
 
 DEMO_KEY = "demo-key"
 DEMO_CREDITS = 25.0
@@ -28,7 +31,7 @@ class DemoGateway:
         port = self._listener.getsockname()[1]
         self.url = f"http://{_HOST}:{port}"
         self.base_url = f"{self.url}/v0"
-        self._sim: Any = None
+        self._sim: GatewaySim | None = None
         self._lock = threading.Lock()
 
     @property

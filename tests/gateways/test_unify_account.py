@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.gateways.scripted_server import ScriptedServer, whole_response
+from tui_chat.gateways.base import EndpointDetails
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.errors import (
     AuthenticationError,
@@ -15,7 +16,7 @@ from tui_chat.gateways.errors import (
     MalformedResponse,
     MissingAPIKeyError,
 )
-from tui_chat.gateways.unify import EndpointDetails, UnifyAccount
+from tui_chat.gateways.unify import UnifyAccount
 
 INVALID_KEY = "Invalid API key. You can generate one at https://console.unify.ai/login"
 

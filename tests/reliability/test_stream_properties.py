@@ -21,7 +21,8 @@ from tui_chat.core.events import Done, StreamError, StreamEvent, TextDelta
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import GatewayError, detail_from_body, from_error_object
 from tui_chat.gateways.sse import SSEParser
-from tui_chat.gateways.unify import UnifyGateway, _ReplyReader, parse_usage
+from tui_chat.gateways.streaming import _ReplyReader, parse_usage
+from tui_chat.gateways.unify import UnifyGateway
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,6 +1,6 @@
 """Endpoint strings: ``<model>@<provider>``, routing modes, the router, and ``->`` fallbacks.
 
-What is accepted (see docs/specs: unify-api.md §2.1, §3):
+What is accepted (the Unify API's model strings):
 
 - ``llama-2-70b-chat@anyscale``: a concrete endpoint. The legacy ``<uploaded_by>/`` prefix of
   April 2024 (``john_doe/llama-2-70b-chat@anyscale``) is accepted and removed.
@@ -255,7 +255,7 @@ def parse_endpoint(text: str) -> Endpoint:
 
 def _parse_fallback_chain(pieces: list[str]) -> Endpoint:
     # A bare step before the first "m@p" is a model waiting for that provider; a bare step
-    # after one is another provider for the latest model (unify-api.md §3.4).
+    # after one is another provider for the latest model (as the Unify backend reads a chain).
     candidates: list[str] = []
     normalized: list[str] = []
     waiting_models: list[str] = []

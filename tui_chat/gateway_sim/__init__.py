@@ -6,7 +6,7 @@ Used by ``--demo``, by the test suite and by the benchmarks. Stdlib only, no Tex
         client = openai.OpenAI(base_url=sim.base_url, api_key="demo-key")
         ...
 
-What it serves (shapes and error texts as in docs/specs, see docs/gateway_sim.md):
+What it serves (shapes and error texts as the real API's; more in docs/gateway_sim.md):
 
 * ``POST /v0/chat/completions``: one request object or a JSON array of fallback request objects;
   streamed (``data: <json>`` events, ``usage: {}`` until the last chunk, which carries
@@ -31,7 +31,8 @@ from __future__ import annotations
 from .catalog import PROVIDERS, Catalog, EndpointMetrics, EndpointSpec
 from .faults import Fault, FaultKind
 from .replies import compose_reply, tokenize
-from .server import CONTROL_NAMES, GatewaySim, RecordedRequest, SimControls, is_loopback
+from .server import GatewaySim
+from .state import CONTROL_NAMES, RecordedRequest, SimControls, is_loopback
 
 __all__ = [
     "CONTROL_NAMES",

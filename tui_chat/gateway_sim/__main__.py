@@ -9,7 +9,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .server import GatewaySim, is_loopback
+from .server import GatewaySim
+from .state import is_loopback
 
 DEFAULT_PORT = 8765
 

@@ -1,13 +1,14 @@
 """The embedded gateway's other APIs: OpenRouter's (``/api/v1``) and plain OpenAI's (``/v1``).
 
-The Unify API under ``/v0`` stays in ``server.py``. A dialect here decides three things and
-leaves everything else (the reply composer, pacing, faults, billing) to the server:
+The Unify API under ``/v0`` is the default; routes.py says which path of each dialect reaches
+which answer. A dialect here decides three things and leaves everything else (the reply
+composer, pacing, faults, billing) to chat.py and completions.py:
 
 * which catalog endpoints may serve a request, in order (``candidates``);
 * how each streamed chunk and the whole response look (``StreamFormat``);
 * how errors look (``error_body``).
 
-OpenRouter (docs/specs/gateways.md): model ids ``<author>/<slug>`` (``:nitro`` sorts by
+OpenRouter: model ids ``<author>/<slug>`` (``:nitro`` sorts by
 throughput, ``:floor`` by price), a ``provider`` object (``order``, ``only``, ``ignore``,
 ``allow_fallbacks``, ``sort``), a ``models`` fallback list, streams that start with the comment
 ``: OPENROUTER PROCESSING``, carry a top-level ``provider`` (display name) on every chunk, end with
@@ -25,7 +26,7 @@ chunk and a last chunk with ``choices: []``), ``data: [DONE]``; errors
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -36,6 +37,9 @@ from .catalog import Catalog, EndpointMetrics, EndpointSpec
 UNIFY = "unify"
 OPENROUTER = "openrouter"
 OPENAI = "openai"
+
+#: An endpoint's figures (prices, speeds) as they are now.
+MetricsOf = Callable[[EndpointSpec], EndpointMetrics]
 
 OPENROUTER_PREFIX = "/api/v1"
 OPENAI_PREFIX = "/v1"
@@ -122,6 +126,11 @@ def openrouter_model_id(model: str) -> str:
     if author == "meta-llama" and model.startswith("llama-3") and model.endswith("-chat"):
         slug = model.removesuffix("-chat") + "-instruct"
     return f"{author}/{slug}"
+
+
+def prefix(dialect: str) -> str:
+    """The path every route of ``dialect`` starts with ("" for Unify: its paths are whole)."""
+    return {OPENROUTER: OPENROUTER_PREFIX, OPENAI: OPENAI_PREFIX}.get(dialect, "")
 
 
 def dialect_for_path(path: str) -> str:
@@ -317,7 +326,7 @@ class OpenRouterNames:
 def openrouter_candidates(
     request: Mapping[str, Any],
     names: OpenRouterNames,
-    metrics_of: Any,
+    metrics_of: MetricsOf,
     prompt_tokens: int,
 ) -> list[EndpointMetrics]:
     """The endpoints to try for an OpenRouter request, in order; raises ``SimHTTPError``.
@@ -369,7 +378,7 @@ def openrouter_candidates(
     return ranked
 
 
-def _sort_key(sort: str | None) -> Any:
+def _sort_key(sort: str | None) -> Callable[[EndpointMetrics], float]:
     if sort == "throughput":
         return lambda m: m.itl
     if sort == "latency":
@@ -378,7 +387,7 @@ def _sort_key(sort: str | None) -> Any:
 
 
 def openai_candidates(
-    request: Mapping[str, Any], catalog: Catalog, metrics_of: Any
+    request: Mapping[str, Any], catalog: Catalog, metrics_of: MetricsOf
 ) -> list[EndpointMetrics]:
     """The one endpoint that plays a plain server's model: its cheapest provider."""
     model = request["model"]
@@ -408,7 +417,7 @@ def validate_body(body: Any) -> Mapping[str, Any]:
 # --- listings -------------------------------------------------------------------------------
 
 
-def openrouter_models(names: OpenRouterNames, metrics_of: Any) -> dict[str, Any]:
+def openrouter_models(names: OpenRouterNames, metrics_of: MetricsOf) -> dict[str, Any]:
     """``GET /api/v1/models``: every model with its cheapest endpoint's prices per token."""
     data = []
     for model_id in names.ids:
@@ -432,7 +441,7 @@ def openrouter_models(names: OpenRouterNames, metrics_of: Any) -> dict[str, Any]
 
 
 def openrouter_endpoints(
-    model_id: str, names: OpenRouterNames, metrics_of: Any
+    model_id: str, names: OpenRouterNames, metrics_of: MetricsOf
 ) -> dict[str, Any] | None:
     """``GET /api/v1/models/{author}/{slug}/endpoints``; None for an unknown model."""
     specs = names.specs(model_id)

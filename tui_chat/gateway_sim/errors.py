@@ -1,7 +1,9 @@
-"""Error texts of the Unify API, verbatim (spec §5), and the exception that carries them."""
+"""Error texts of the Unify API, word for word as its backend sends them, and the exception
+that carries them."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 NOT_AUTHENTICATED = "Not authenticated"
@@ -31,13 +33,21 @@ AT_MOST_ONE_OF_MODEL_PROVIDER = "You can only specify at most one of (model, pro
 NOT_FOUND = "Not Found"
 METHOD_NOT_ALLOWED = "Method Not Allowed"
 
-#: Statuses (besides >= 500) after which a fallback chain tries its next candidate (spec §3.4).
+#: Statuses (besides >= 500) after which a fallback chain tries its next candidate.
 RETRYABLE_STATUSES = frozenset({400, 403, 404, 429})
 
 
 def internal_error(digest: str) -> str:
     """The generic 500 detail; ``digest`` is 8 hex digits."""
     return f"Internal Server Error. Digest: {digest}"
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP status ("Not Found"), or "Error" for an odd one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def is_retryable(status: int) -> bool:

@@ -1,17 +1,17 @@
 """Model strings as Unify reads them: concrete endpoints, routing modes, thresholds, fallbacks.
 
-Spec §3. ``expand_fallbacks`` turns ``a->b@p1->c@p2->p3`` into the candidates to try in order;
+``expand_fallbacks`` turns ``a->b@p1->c@p2->p3`` into the candidates to try in order;
 ``resolve`` turns one candidate into the ranked concrete endpoints that may serve it (one for a
 concrete endpoint or a routed model, up to five for ``router@...``).
 
 Accepted routing specs (the part after ``@`` when it is not a provider name):
 
-* the seed's modes (§3.1): ``lowest-input-cost``, ``lowest-output-cost``, ``lowest-itl``,
+* the seed's modes: ``lowest-input-cost``, ``lowest-output-cost``, ``lowest-itl``,
   ``lowest-ttft``, ``highest-tks-per-sec`` and their aliases (``ic``, ``oc``, ``itl``, ``ttft``,
   ``tks-per-sec``, ``ots``, ``output-tks-per-sec``, ``...-per-token``), with the old ``<``
   thresholds: ``lowest-itl<0.5input-cost``, ``ttft<0.5ic<15itl``. An old ``<X tks-per-sec``
   threshold is inverted (the backend compares ``itl < 1/x``), so it means "faster than X tok/s".
-* the later metrics (§3.2): ``quality|q``, ``ttft|time-to-first-token|t``,
+* the later metrics: ``quality|q``, ``ttft|time-to-first-token|t``,
   ``itl|inter-token-latency|i``, ``cost|c``, ``input-cost|ic``, ``output-cost|oc``, each with an
   optional ``lowest-``/``highest-`` prefix, ``|``-separated thresholds with ``< > <= >=``
   (``itl>1|itl<20``), search-space filters ``models:``, ``providers:``, ``skip_models:``,
@@ -95,7 +95,7 @@ def _invalid_provider() -> errors.SimHTTPError:
 
 
 def expand_fallbacks(model_field: str) -> list[str]:
-    """The candidates of a ``->`` chain in order, at most five (spec §3.4).
+    """The candidates of a ``->`` chain in order, at most five.
 
     A bare segment before any ``model@provider`` segment is a model waiting for the next
     provider; a bare segment after one is a provider for the last model. Raises a 400 with the
@@ -195,7 +195,7 @@ def parse_routing_spec(text: str) -> RoutingSpec:
             raise _invalid_provider()
         routing.metric, routing.highest = direction
     if routing.factors and routing.metric is not None:
-        # a meta-provider can't be combined with factors (spec §3.2)
+        # the backend refuses a meta-provider (lowest-..., highest-...) combined with factors
         raise _invalid_provider()
     return routing
 

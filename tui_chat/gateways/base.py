@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from tui_chat.core.events import StreamEvent
 
@@ -78,6 +78,16 @@ OPENAI_COMPATIBLE_CAPABILITIES = Capabilities(
 )
 
 
+@dataclass(frozen=True)
+class EndpointDetails:
+    """Prices in credits (USD) per million tokens, and the context window in tokens."""
+
+    endpoint: str
+    input_cost: float | None
+    output_cost: float | None
+    context_window: int | None
+
+
 class Gateway(Protocol):
     """A chat gateway: streams a reply as typed events and never raises for gateway failures."""
 
@@ -113,7 +123,7 @@ class Account(Protocol):
 
     def has_endpoint(self, endpoint: str) -> bool: ...
 
-    def endpoint_details(self, endpoint: str) -> Any: ...
+    def endpoint_details(self, endpoint: str) -> EndpointDetails: ...
 
     def clear_cache(self) -> None: ...
 

@@ -11,6 +11,7 @@ pages from proxies, which are reduced to a short sentence.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -320,3 +321,30 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
         return None
     return max(0.0, seconds)
+
+
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^\n]+)")
+
+
+def cause_text(exc: BaseException) -> str:
+    """A short reason from an exception chain ("Connection refused"), not a wall of repr."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for candidate in reversed(chain):
+        if isinstance(candidate, OSError) and isinstance(candidate.errno, int):
+            if candidate.errno > 0:
+                return os.strerror(candidate.errno)
+            if candidate.strerror:
+                return str(candidate.strerror)  # getaddrinfo: "Name or service not known"
+    for candidate in reversed(chain):
+        match = _ERRNO_RE.search(str(candidate))
+        if match:
+            return match.group(1).strip()[:200]
+    for candidate in reversed(chain):
+        text = " ".join(str(candidate).split())
+        if text and text != "Connection error.":
+            return text[:200]
+    return type(chain[-1]).__name__

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.events import StreamEvent, Usage
-from tui_chat.gateways.base import OPENAI_COMPATIBLE_CAPABILITIES
+from tui_chat.gateways.account import AccountClient
+from tui_chat.gateways.base import OPENAI_COMPATIBLE_CAPABILITIES, EndpointDetails
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import MalformedResponse, UnsupportedByGateway
-from tui_chat.gateways.unify import AccountClient, ChatRequest, EndpointDetails, StreamingGateway
+from tui_chat.gateways.streaming import ChatRequest, StreamingGateway
 
 _CAPS = OPENAI_COMPATIBLE_CAPABILITIES
 

@@ -1,6 +1,6 @@
 """OpenRouter: the seed's endpoint syntax translated to OpenRouter requests, and its account API.
 
-Translation (docs/specs/gateways.md, "Translating the seed's syntax to OpenRouter"):
+How the seed's endpoint syntax is sent to OpenRouter:
 
 ==========================================  ================================================
 the user writes                             sent to OpenRouter
@@ -18,10 +18,10 @@ the user writes                             sent to OpenRouter
 
 A bare model name gets its ``author/`` from the model listing (``GET /models``, fetched once per
 gateway). Both ``only`` and ``order`` + ``allow_fallbacks: false`` pin one provider; ``only`` is
-used when the provider is the model's own author (the first-party API), ``order`` otherwise, as in
-the spec's two example rows. ``author/slug@provider`` (what the account's ``endpoints()`` lists)
-is pinned the same way. Thresholds, factors and ``router@...`` have no OpenRouter equivalent and
-are refused with a sentence saying so.
+used when the provider is the model's own author (the first-party API), ``order`` otherwise.
+``author/slug@provider`` (what the account's ``endpoints()`` lists) is pinned the same way.
+Thresholds, factors and ``router@...`` have no OpenRouter equivalent and are refused with a
+sentence saying so.
 
 The served endpoint shown is ``<model>@<provider>`` from each chunk's ``model`` and ``provider``
 fields; the cost is ``usage.cost``; the balance is ``total_credits - total_usage`` from
@@ -35,21 +35,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
-from tui_chat.gateways.base import OPENROUTER_CAPABILITIES
+from tui_chat.gateways.account import AccountClient
+from tui_chat.gateways.base import OPENROUTER_CAPABILITIES, EndpointDetails
 from tui_chat.gateways.errors import (
     BadRequestError,
     MalformedResponse,
     NotFoundError,
     UnsupportedByGateway,
 )
-from tui_chat.gateways.unify import (
-    AccountClient,
-    ChatRequest,
-    EndpointDetails,
-    StreamingGateway,
-    _as_float,
-    _as_int,
-)
+from tui_chat.gateways.json_values import as_float, as_int
+from tui_chat.gateways.streaming import ChatRequest, StreamingGateway
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 APP_URL = "https://github.com/unifyai/unify-tui"
@@ -236,7 +231,7 @@ def _needs_listing(endpoint: str) -> bool:
 
 
 def _per_million(per_token: object) -> float | None:
-    value = _as_float(per_token)
+    value = as_float(per_token)
     return None if value is None else round(value * 1_000_000, 6)
 
 
@@ -254,8 +249,8 @@ class OpenRouterAccount(AccountClient):
         """The balance in credits (USD): ``total_credits - total_usage``."""
         data = self._get("credits")
         inner = data.get("data") if isinstance(data, Mapping) else None
-        total = _as_float(inner.get("total_credits")) if isinstance(inner, Mapping) else None
-        used = _as_float(inner.get("total_usage")) if isinstance(inner, Mapping) else None
+        total = as_float(inner.get("total_credits")) if isinstance(inner, Mapping) else None
+        used = as_float(inner.get("total_usage")) if isinstance(inner, Mapping) else None
         if total is None or used is None:
             raise MalformedResponse("/credits did not contain total_credits and total_usage")
         return total - used
@@ -335,6 +330,6 @@ class OpenRouterAccount(AccountClient):
                     endpoint=f"{base}@{self._tag(item)}",
                     input_cost=_per_million(prices.get("prompt")),
                     output_cost=_per_million(prices.get("completion")),
-                    context_window=_as_int(item.get("context_length")),
+                    context_window=as_int(item.get("context_length")),
                 )
         raise NotFoundError(f"OpenRouter lists no provider {spec!r} for {base}")

@@ -305,7 +305,7 @@ class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
         then the HTTP client stack the first message needs (~0.5 s kept out of start-up and out
         of the first reply's wait; benchmarks/bench_startup.py) and the code highlighters, so no
         frame of a first reply stalls on them."""
-        from tui_chat.gateways.unify import warm_up
+        from tui_chat.gateways.http_stacks import warm_up
         from tui_chat.ui.widgets.markdown_stream import warm_up_highlighting
 
         for job in self._after_first_frame:
