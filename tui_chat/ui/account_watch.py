@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from textual.timer import Timer
     from textual.worker import Worker
 
-    from tui_chat.gateways.base import Account, Capabilities
-    from tui_chat.gateways.unify import EndpointDetails
+    from tui_chat.gateways.base import Account, Capabilities, EndpointDetails
     from tui_chat.ui.widgets.selector import SelectorPanel
     from tui_chat.ui.widgets.status_bar import StatusBar
 
