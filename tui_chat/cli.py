@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tui_chat import __version__
+from tui_chat._version import __version__
 from tui_chat.demo import DEMO_KEY, DemoGateway
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported on first use, never at start-up
     import requests
 
-from tui_chat import __version__
+from tui_chat._version import __version__
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import (
     ConnectionFailed,
