@@ -17,12 +17,12 @@ from textual.widgets import Input
 
 from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wait_until
 from tests.conftest import start_sim
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import GatewayProfile
+from tui_chat.connection import profile_connector
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import resolve_key
-from tui_chat.profiles import profile_connector
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.ui.screens.key_entry import KeyEntryScreen
 
 REMOTE_KEY = "uk-REMOTE-SWITCH-0123456789abcdef"

@@ -26,7 +26,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from tui_chat.config import AppConfig, GatewayProfile
-from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
+from tui_chat.connection import PendingConnection, ProfileConnector
+from tui_chat.ui.connecting import ConnectionSetup
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import (
@@ -41,7 +42,6 @@ from tui_chat.core.text import inert
 from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
-from tui_chat.profiles import ProfileConnector
 from tui_chat.ui.saving import SavedConversations, StoreOpener
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.markdown_stream import code_blocks

@@ -10,78 +10,24 @@ host (``ConfirmScreen``), then saves the key and connects.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-from tui_chat.config import KNOWN_BINDING_IDS, GatewayProfile, display_path
+from tui_chat.config import KNOWN_BINDING_IDS, display_path
+from tui_chat.connection import PendingConnection, how_to_set_key
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
     from tui_chat.ui.app import UnifyTUI
-    from tui_chat.keys import KeyringChoice
 
 # tui_chat.keys (where keys are kept, whether one may be sent) is imported where it is used:
 # after the first frame.
-
-# Builds (gateway, account) for a key; None for a keyless local server.
-Connector = Callable[[SecretStr | None], tuple[Any, Any]]
-
-
-@dataclass(frozen=True)
-class PendingConnection:
-    """A gateway the app connects to once it has a key the user is willing to send.
-
-    ``key`` None: ask for one (saved with ``keys.save_key`` to ``keyring``/``keys_file``).
-    ``connect`` builds the gateway and account (called on the event loop; it must not block).
-    """
-
-    profile: GatewayProfile
-    base_url: str
-    connect: Connector
-    label: str
-    key: SecretStr | None = None
-    keyring: KeyringChoice = None
-    keys_file: Path | None = None
-
-    @property
-    def host(self) -> str:
-        """The host the key would be sent to (never the whole URL)."""
-        try:
-            return urlsplit(self.base_url).hostname or self.base_url
-        except ValueError:
-            return "?"
-
-    @property
-    def where_saved(self) -> str:
-        """Where a typed key will be kept, in words for the dialog."""
-        from tui_chat.keys import default_keys_path
-
-        if self.keyring is not None:
-            return "the system keyring"
-        path = self.keys_file or default_keys_path()
-        return f"{display_path(path)} (readable only by you)"
-
-
-def startup_notice(problems: Sequence[str], warnings: Sequence[str] = ()) -> str | None:
-    """One notice listing config problems (``file:line: key: message``) and key warnings."""
-    lines: list[str] = []
-    if problems:
-        lines.append(
-            "The configuration file has problems; the app started on the default for each of these:"
-        )
-        lines.extend(f"• {problem}" for problem in problems)
-    lines.extend(f"• {warning}" for warning in warnings)
-    return "\n".join(lines) or None
-
 
 # The screens and the prompt have bindings of their own. They are imported on first use, not
 # at start-up, so the keymap check imports them itself.
@@ -223,8 +169,6 @@ class ConnectionSetup:
         if pending is None:
             return
         if not key:
-            from tui_chat.ui.screens.key_entry import how_to_set_key
-
             text = how_to_set_key(pending.profile, in_app=True)
             self.startup_problem = text
             self.chat_log.add_notice(text)

@@ -20,24 +20,24 @@ from textual import work
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui_chat.config import GatewayProfile
-from tui_chat.ui.connecting import PendingConnection
+from tui_chat.connection import (
+    Connection,
+    PendingConnection,
+    ProfileConnector,
+    connect,
+    first_endpoint,
+)
 from tui_chat.core.endpoint import endpoint_problem
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.gateways.config import SecretStr
 from tui_chat.gateways.errors import MissingAPIKeyError
-from tui_chat.profiles import (
-    Connection,
-    ProfileConnector,
-    connect,
-    first_endpoint,
-)
 from tui_chat.ui.widgets.selector import SelectorPanel
 from tui_chat.ui.worker_calls import deliver
 
 if TYPE_CHECKING:
-    from tui_chat.ui.app import UnifyTUI
     from tui_chat.keys import KeyringChoice
+    from tui_chat.ui.app import UnifyTUI
 
 
 class GatewayCommands(Provider):
