@@ -244,7 +244,7 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
         from textual.theme import BUILTIN_THEMES
 
         import tui_chat.ui.app  # noqa: F401  (its widgets declare bindings; known_binding_ids adds the screens)
-        from tui_chat.ui.connecting import known_binding_ids
+        from tui_chat.ui.binding_ids import known_binding_ids
 
         binding_ids, themes = known_binding_ids, set(BUILTIN_THEMES)
     config, problems = load_config(path, binding_ids=binding_ids, themes=themes)
