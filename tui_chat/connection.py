@@ -236,7 +236,7 @@ def plan_connection(
     if not base_url and profile.kind == "unify":
         url = env.get("UNIFY_BASE_URL") or url
     keyring = startup_keyring(profile, env)
-    lookup = resolve_key(profile, keyring=keyring)
+    lookup = resolve_key(profile, env, keyring=keyring)
     return ConnectionPlan(
         profile=profile,
         base_url=url,
