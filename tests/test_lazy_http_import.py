@@ -1,6 +1,6 @@
 """No HTTP stack is imported at start-up: ``requests`` and the openai SDK load on first use.
 
-Importing the gateways (what ``tui_chat.profiles`` pulls in before the app's first frame) and
+Importing the gateways (what ``tui_chat.connection`` pulls in before the app's first frame) and
 building every kind's gateway and account client must not import ``requests``, ``urllib3``,
 ``openai`` or ``httpx``: together they cost ~0.6 s. ``warm_up()``, which the app runs in a
 thread after its first frame, imports them; an account client's first call imports ``requests``
@@ -45,7 +45,7 @@ CHECK_NONE_LOADED = (
 def test_importing_and_building_the_gateways_loads_no_http_stack() -> None:
     run_fresh(
         "import importlib, pkgutil, sys\n"
-        "import tui_chat.profiles\n"
+        "import tui_chat.connection\n"
         "import tui_chat.gateways\n"
         "from tui_chat.gateways.config import GatewaySettings\n"
         "from tui_chat.gateways.factory import KINDS, build_gateway\n"

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_chat._version import __version__
 from tui_chat.demo import DEMO_KEY, DemoGateway
+
+if TYPE_CHECKING:
+    from tui_chat.connection import ConnectionPlan
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from tui_chat.config import UnknownGatewayError
+    from tui_chat.connection import first_endpoint
     from tui_chat.core.endpoint import endpoint_problem
-    from tui_chat.profiles import first_endpoint
 
     config, problems = _load_config(args)
     try:
@@ -242,7 +244,7 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
         from textual.theme import BUILTIN_THEMES
 
         import tui_chat.ui.app  # noqa: F401  (its widgets declare bindings; known_binding_ids adds the screens)
-        from tui_chat.ui.connecting import known_binding_ids
+        from tui_chat.ui.binding_ids import known_binding_ids
 
         binding_ids, themes = known_binding_ids, set(BUILTIN_THEMES)
     config, problems = load_config(path, binding_ids=binding_ids, themes=themes)
@@ -252,133 +254,47 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     return config, [str(problem) for problem in found]
 
 
-@dataclass
-class ConnectionPlan:
-    """What the command line found out about the chosen gateway before anything is sent.
-
-    ``key`` None with ``needs_key``: ask the user. ``transport_ok`` False: the key would go over
-    plain http to another host, so ask before sending it. ``warnings`` never contain the key.
-    """
-
-    profile: Any
-    base_url: str
-    label: str
-    key: Any  # SecretStr | None
-    needs_key: bool
-    transport_ok: bool
-    keyring: Any = None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ready(self) -> bool:
-        return (self.key is not None or not self.needs_key) and self.transport_ok
-
-
 def _plan_connection(
     profile: Any, args: argparse.Namespace, demo: DemoGateway | None
 ) -> ConnectionPlan:
-    from tui_chat.gateways.config import SecretStr
+    """What ``tui_chat.connection`` finds out about the chosen gateway (a ``ConnectionPlan``)."""
+    from tui_chat.connection import demo_plan, plan_connection
 
     if demo is not None:  # its own key: no key lookup (tui_chat.keys is not even imported)
-        return ConnectionPlan(
-            profile, demo.base_url, "Demo gateway", SecretStr(DEMO_KEY), False, True
-        )
-    from tui_chat.keys import (
-        check_key_transport,
-        clean_key,
-        needs_key,
-        resolve_key,
-        system_keyring,
-    )
-
-    base_url = args.base_url or profile.base_url or ""
-    if not args.base_url and profile.kind == "unify":
-        base_url = os.environ.get("UNIFY_BASE_URL") or base_url
-    in_env = bool(profile.key_env and clean_key(os.environ.get(profile.key_env, "")))
-    # Only look for a keyring when it may be needed: a locked one can take seconds to answer.
-    keyring = None if in_env else system_keyring()
-    lookup = resolve_key(profile, keyring=keyring)
-    return ConnectionPlan(
-        profile=profile,
-        base_url=base_url,
-        label=profile.label,
-        key=lookup.key,
-        needs_key=needs_key(profile),
-        transport_ok=lookup.key is None or check_key_transport(base_url).ok,
-        keyring=keyring,
-        warnings=list(lookup.warnings),
-    )
-
-
-def _connector(plan: ConnectionPlan) -> Any:
-    """A function building (gateway, account) for a key, for the chosen profile."""
-
-    def connect(key: Any) -> tuple[Any, Any]:
-        from tui_chat.gateways.config import GatewaySettings
-        from tui_chat.gateways.retry import RetryingGateway
-        from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
-
-        gateway: Any
-        account: Any
-        connect_profile = _profiles_connect() if plan.profile.kind != "demo" else None
-        if connect_profile is not None:
-            profile = replace(plan.profile, base_url=plan.base_url)
-            connection = connect_profile(profile, key)
-            gateway, account = connection.gateway, connection.account
-        else:
-            # A keyless local server still needs some bearer value for the openai client.
-            settings = GatewaySettings(base_url=plan.base_url, api_key=key or "no-key")
-            gateway, account = UnifyGateway(settings), UnifyAccount(settings)
-        # Early 429/5xx/connection failures are retried with backoff, never once text has arrived.
-        if not isinstance(gateway, RetryingGateway):
-            gateway = RetryingGateway(gateway)
-        return gateway, account
-
-    return connect
-
-
-def _profiles_connect() -> Any:
-    """``tui_chat.profiles.connect`` (the gateway factory) when it is there, else None."""
-    try:
-        from tui_chat.profiles import connect
-    except ImportError:
-        return None
-    return connect
+        return demo_plan(profile, demo.base_url, DEMO_KEY)
+    return plan_connection(profile, base_url=args.base_url)
 
 
 def _run_plain(
     plan: ConnectionPlan, problems: list[str], model: str, args: argparse.Namespace
 ) -> int:
+    from tui_chat.connection import (
+        PLAIN_NOT_SENT,
+        PLAIN_SEND_ANYWAY_PROMPT,
+        how_to_set_key,
+        transport_verdict,
+    )
     from tui_chat.core.text import inert
-    from tui_chat.keys import check_key_transport
-    from tui_chat.ui.screens.key_entry import how_to_set_key
 
     for line in [*problems, *plan.warnings]:
         print(f"unify-tui: {inert(line)}", file=sys.stderr)
-    if plan.key is None and plan.needs_key:
+    if plan.missing_key:
         print(f"unify-tui: {how_to_set_key(plan.profile)}", file=sys.stderr)
         return 2
     if not plan.transport_ok:
-        print(f"unify-tui: {check_key_transport(plan.base_url).message}", file=sys.stderr)
+        print(f"unify-tui: {transport_verdict(plan.base_url).message}", file=sys.stderr)
         try:
-            answer = input("Send the API key anyway? [y/N] ")
+            answer = input(PLAIN_SEND_ANYWAY_PROMPT)
         except EOFError:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):
-            print("unify-tui: not sent.", file=sys.stderr)
+            print(f"unify-tui: {PLAIN_NOT_SENT}", file=sys.stderr)
             return 2
-    from dataclasses import replace
-
     from tui_chat.agent import Agent
-    from tui_chat.profiles import connect
 
-    # The profile's own gateway kind (Unify, OpenRouter, OpenAI-compatible, demo), at the base
-    # URL the command line settled on; the Agent checks model strings for that kind.
-    profile = plan.profile
-    if profile.kind != "demo":
-        profile = replace(profile, base_url=plan.base_url)
-    connection = connect(profile, plan.key, demo_base_url=plan.base_url)
-    agent = Agent(model, gateway=connection.gateway, gateway_kind=profile.kind)
+    # The Agent checks model strings for the profile's gateway kind.
+    connection = plan.plain_connection()
+    agent = Agent(model, gateway=connection.gateway, gateway_kind=plan.profile.kind)
     agent.run(show_credits=args.show_credits, show_provider=args.show_provider)
     return 0
 
@@ -392,10 +308,8 @@ def _switchable_profiles(
     OpenAI-compatible), so switching can be tried with no key. Otherwise the configured profiles
     (the demo only when it runs).
     """
-    from dataclasses import replace
-
     from tui_chat.config import GatewayProfile
-    from tui_chat.profiles import profile_connector
+    from tui_chat.connection import profile_connector
 
     if args.demo:
         root = plan.base_url.rsplit("/", 1)[0]  # the sim's root: .../v0 -> ...
@@ -433,22 +347,14 @@ def _run_app(
     args: argparse.Namespace,
     demo: DemoGateway | None = None,
 ) -> int:
+    from tui_chat.connection import startup_notice
     from tui_chat.ui.app import UnifyTUI
-    from tui_chat.ui.connecting import PendingConnection, startup_notice
 
-    connect = _connector(plan)
     gateway = account = pending = None
     if plan.ready:
-        gateway, account = connect(plan.key)
+        gateway, account = plan.connector()(plan.key)
     else:
-        pending = PendingConnection(
-            profile=plan.profile,
-            base_url=plan.base_url,
-            connect=connect,
-            label=plan.label,
-            key=plan.key,
-            keyring=plan.keyring,
-        )
+        pending = plan.pending()
     # The database (and sqlite3) is opened when the first frame is up, by the app.
     store_notice = "Not saving: --no-save was given." if args.no_save else None
     open_store = None if args.no_save else partial(_open_store_at, args)

@@ -11,11 +11,11 @@ import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import GatewayProfile
+from tui_chat.connection import connect
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
-from tui_chat.profiles import connect
+from tui_chat.ui.app import UnifyTUI
 
 APP_SIZE = (120, 40)
 

@@ -16,7 +16,7 @@ from textual.widgets import Button, Input
 from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
 from tests.conftest import start_sim
 from tui_chat.config import GatewayProfile, load_config
-from tui_chat.ui.connecting import PendingConnection, startup_notice
+from tui_chat.connection import PendingConnection, startup_notice
 from tui_chat.core.conversation import Outcome
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateway_sim.faults import Fault, FaultKind

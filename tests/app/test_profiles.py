@@ -7,9 +7,9 @@ from typing import Any
 from textual.widgets import Select, Static
 
 from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wait_until
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import GatewayProfile
-from tui_chat.profiles import profile_connector
+from tui_chat.connection import profile_connector
+from tui_chat.ui.app import UnifyTUI
 from tui_chat.ui.screens.key_entry import KeyEntryScreen
 
 

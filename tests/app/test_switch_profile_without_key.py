@@ -17,12 +17,13 @@ from textual.widgets import Input
 
 from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wait_until
 from tests.conftest import start_sim
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import GatewayProfile
+from tui_chat.connection import profile_connector
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import resolve_key
-from tui_chat.profiles import profile_connector
+from tui_chat.ui.app import UnifyTUI
+from tui_chat.ui.screens.dialogs import ConfirmScreen
 from tui_chat.ui.screens.key_entry import KeyEntryScreen
 
 REMOTE_KEY = "uk-REMOTE-SWITCH-0123456789abcdef"
@@ -116,3 +117,40 @@ async def test_escape_in_key_dialog_keeps_the_current_gateway(
         await wait_for_reply(pilot)
         assert sim.requests_for("unify")[-1].messages[-1]["content"] == "still here?"
         assert not keyed_sim.requests_for("unify")
+
+
+async def test_key_typed_for_a_plain_http_profile_is_not_sent_unless_confirmed(
+    sim: Any, keyed_sim: GatewaySim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up question ("send it over plain http anyway?") is asked when switching too;
+    declining keeps the gateway in use, saves nothing and says why."""
+    monkeypatch.delenv("H6_REMOTE_KEY_UNSET", raising=False)
+    keys_file = tmp_path / "keys.toml"
+    profiles = {
+        "demo": GatewayProfile("demo", "demo", base_url=sim.base_url),
+        "far": GatewayProfile(
+            "far", "unify", base_url="http://gateway.example.com/v0", key_env="H6_REMOTE_KEY_UNSET"
+        ),
+    }
+    app = profiles_app(
+        profiles, connect_profile=profile_connector(keyring=None), keys_file=keys_file
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        gateway = app.gateway
+        app.switch_gateway("far")
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press(*REMOTE_KEY)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="question")
+        screen = app.screen
+        assert isinstance(screen, ConfirmScreen)
+        question = screen.question
+        assert "gateway.example.com" in question and "plain http" in question
+        assert REMOTE_KEY not in question
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+        assert app.profile_name == "demo" and app.gateway is gateway
+        assert app.selector.query_one("#gateway-select").value == "demo"
+        assert "the API key was not sent to gateway.example.com over plain http" in notices(app)
+        assert not keys_file.exists()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tui_chat.config import GatewayProfile, ModelPrice
+from tui_chat.connection import connect
 from tui_chat.core.conversation import Conversation
 from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
 from tui_chat.gateway_sim import Fault
@@ -21,7 +22,6 @@ from tui_chat.gateways.errors import (
 )
 from tui_chat.gateways.factory import build_gateway, capabilities_for
 from tui_chat.gateways.openai_compat import OpenAICompatibleAccount, OpenAICompatibleGateway
-from tui_chat.profiles import connect
 
 HELLO = [{"role": "user", "content": "Hi, my name is Ada."}]
 PRICES = {"gpt-4o-mini": ModelPrice(input=0.15, output=0.6)}

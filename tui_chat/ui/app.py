@@ -21,10 +21,11 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from tui_chat.config import AppConfig, GatewayProfile
+from tui_chat.connection import PendingConnection, ProfileConnector
 from tui_chat.core.conversation import Conversation
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, model_of, parse_endpoint
 from tui_chat.core.text import inert
-from tui_chat.profiles import ProfileConnector
+from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.ui.account_watch import (
     AccountWatch,
     BalanceFailed,
@@ -37,9 +38,16 @@ from tui_chat.ui.account_watch import (
     ProvidersFailed,
     ProvidersLoaded,
 )
+from tui_chat.ui.binding_ids import known_binding_ids
 from tui_chat.ui.commands import PALETTE_ACTIONS, ModelCommands
-from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
-from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
+from tui_chat.ui.gateway_switcher import (
+    GatewayCommands,
+    GatewayConnected,
+    GatewayKeyMissing,
+    GatewaySwitcher,
+    GatewaySwitchFailed,
+)
+from tui_chat.ui.key_flow import KeyFlow, KeyNotSaved, KeySaved
 from tui_chat.ui.reply_stream import ReplyFinished, ReplyStreamer
 from tui_chat.ui.saved_conversations import SavedConversations, StoreOpener
 from tui_chat.ui.saved_messages import (
@@ -70,7 +78,7 @@ DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
 
 
-class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
+class UnifyTUI(App[None]):
     """A chat client for unified LLM gateways."""
 
     TITLE = "unify-tui"
@@ -192,18 +200,26 @@ class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
         # What the account reports, and the reply in flight.
         self.account_watch = AccountWatch(self, balance_poll_s=balance_poll_s)
         self.replies = ReplyStreamer(self, saving=self.saved, account=self.account_watch)
-        # From config.toml (tui_chat/ui/connecting.py): defaults a conversation's own settings
+        # From config.toml: defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
         self.default_system_prompt = system_prompt
         self.default_spend_cap = spend_cap
         self.conversation.system_prompt = system_prompt
-        self._init_setup(
-            pending=pending_connection, notice=startup_notice, theme=theme, keymap=keymap
+        # The connection still to make at start-up (tui_chat/ui/key_flow.py asks for its key).
+        self.pending_connection: PendingConnection | None = pending_connection
+        self.startup_notice = startup_notice
+        self.theme_name = theme
+        self.keymap_setting: dict[str, str] = dict(keymap or {})
+        if self.keymap_setting:
+            self.set_keymap(self.keymap_setting)
+        self.capabilities: Capabilities = (
+            getattr(gateway, "capabilities", None) or UNIFY_CAPABILITIES
         )
-        # Gateway profiles the selector can switch between (tui_chat/ui/gateway_switch.py).
-        self._init_switching(
-            gateway=gateway,
+        self.key_flow = KeyFlow(self)
+        # Gateway profiles the selector can switch between (tui_chat/ui/gateway_switcher.py).
+        self.switcher = GatewaySwitcher(
+            self,
             profiles=profiles,
             profile_name=profile_name,
             connect_profile=connect_profile,
@@ -270,7 +286,7 @@ class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
         self.selector.set_current(self.endpoint)
         self.selector.set_toggles(show_credits=self.show_credits, show_provider=self.show_provider)
         self.selector.set_gateway_note(self.gateway_label)
-        self._mount_switching()
+        self.switcher.mount()
         self.selector.display = self.size.width >= WIDE_TERMINAL
         # At once, not later as focus() would: the prompt built in its place takes it over.
         self.screen.set_focus(self.query_one(PromptStandIn))
@@ -284,7 +300,7 @@ class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
             )
         self._apply_setup()
         self.saved.start()  # with a store given; one opened after the first frame: later
-        self._start_connection()
+        self.key_flow.connect_pending()
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
@@ -643,6 +659,120 @@ class UnifyTUI(ConnectionSetup, GatewaySwitching, App[None]):
         yield from super().get_system_commands(screen)
         for title, help_text, action in PALETTE_ACTIONS:
             yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+    # -- connecting, the key flow and gateway switching (ui/key_flow.py, ui/gateway_switcher.py)
+
+    @property
+    def profiles(self) -> dict[str, GatewayProfile]:
+        """The gateway profiles the app can switch between, by name."""
+        return self.switcher.profiles
+
+    @property
+    def profile_name(self) -> str | None:
+        """The name of the gateway profile in use (None when the app was given no profiles)."""
+        return self.switcher.profile_name
+
+    @property
+    def gateway_kind(self) -> str:
+        """The kind of the profile in use ("unify" when the app was given no profiles)."""
+        return self.switcher.gateway_kind
+
+    def endpoint_problem(self, endpoint: str) -> str | None:
+        """Why ``endpoint`` cannot go to the gateway in use, or None."""
+        return self.switcher.endpoint_problem(endpoint)
+
+    def switch_gateway(self, name: str) -> None:
+        """Connect to profile ``name`` and chat through it from the next message on."""
+        self.switcher.switch(name)
+
+    def load_providers(self, model: str) -> None:
+        """List the providers of ``model`` (for the switcher, after a switch)."""
+        self.account_watch.load_providers(model)
+
+    def forget_gateway_listings(self) -> None:
+        """Drop the model list and endpoint details of the gateway being left (switching)."""
+        self.account_watch.forget_account()
+
+    def action_enter_key(self) -> None:
+        """Ask for the key again (after escape in the key dialog, or a refused plain-http send)."""
+        if self.pending_connection is None:
+            self.notify(
+                inert(f"Already connected to {self.gateway_label}."), timeout=3, markup=False
+            )
+            return
+        self.key_flow.connect_pending()
+
+    @on(SelectorPanel.GatewayChosen)
+    def _gateway_chosen(self, event: SelectorPanel.GatewayChosen) -> None:
+        self.switcher.switch(event.name)
+
+    @on(GatewayConnected)
+    async def _gateway_connected(self, message: GatewayConnected) -> None:
+        await self.switcher.connected(message)
+
+    @on(GatewayKeyMissing)
+    def _gateway_key_missing(self, message: GatewayKeyMissing) -> None:
+        self.switcher.key_missing(message)
+
+    @on(GatewaySwitchFailed)
+    def _gateway_switch_failed(self, message: GatewaySwitchFailed) -> None:
+        self.switcher.failed(message)
+
+    @on(KeySaved)
+    def _key_saved(self, message: KeySaved) -> None:
+        self.key_flow.key_saved(message)
+
+    @on(KeyNotSaved)
+    def _key_not_saved(self, message: KeyNotSaved) -> None:
+        self.key_flow.key_not_saved(message)
+
+    def known_binding_ids(self) -> frozenset[str]:
+        """Every binding id a keymap can name: the app's, its screens' and widgets' ones."""
+        return known_binding_ids()
+
+    def _apply_setup(self) -> None:
+        """On mount: the theme and keymap checks, and the notice of what was wrong."""
+        extra: list[str] = []
+        if self.theme_name:
+            if self.theme_name in self.available_themes:
+                self.theme = self.theme_name
+            else:
+                known = ", ".join(sorted(self.available_themes))
+                extra.append(f"theme: there is no theme {self.theme_name!r}; known: {known}")
+        unknown = (
+            sorted(set(self.keymap_setting) - self.known_binding_ids())
+            if self.keymap_setting
+            else []
+        )
+        if unknown:
+            extra.append(
+                f"bindings: unknown binding id(s) {', '.join(unknown)}; "
+                "see unify-tui --print-config for the ids"
+            )
+        notice = self.startup_notice
+        if extra:
+            lines = "\n".join(f"• {line}" for line in extra)
+            notice = f"{notice}\n{lines}" if notice else f"Settings not applied:\n{lines}"
+        if notice:
+            self.chat_log.add_notice(notice)
+
+    def _fatal_error(self) -> None:
+        """Exit after an unhandled exception, printing the traceback WITHOUT local variables.
+
+        Textual's own crash report shows every frame's locals, and a frame on the way to the
+        gateway can hold the API key as a plain string (a header, the openai client's
+        arguments). The frames and the error still show, which is what a bug report needs.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
 
     # -- saved conversations (self.saved): the app's surface, actions and messages ------------
 

@@ -21,21 +21,6 @@ from tui_chat.keys import clean_key, validate_key_format
 from tui_chat.ui.screens import SCREEN_STYLES
 
 
-def how_to_set_key(profile: GatewayProfile, *, in_app: bool = False) -> str:
-    """A sentence saying how to give ``profile`` a key later (for the notice after escape)."""
-    env = f"`export {profile.key_env}=...` and restart" if profile.key_env else None
-    paste = (
-        "press ctrl+p and choose “Enter API key”"
-        if in_app
-        else "run unify-tui (full screen) and paste it when asked"
-    )
-    ways = [way for way in (env, paste) if way]
-    return (
-        f"No API key for the {profile.label} gateway, so nothing can be sent. To set one: "
-        f"{', or '.join(ways)}. To try the app without a key: unify-tui --demo"
-    )
-
-
 class KeyEntryScreen(ModalScreen[SecretStr | None]):
     """Ask for a profile's API key. Dismisses with the cleaned key (a ``SecretStr``), or None.
 
