@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 import platformdirs
 
+from tui_chat.bindings import BINDING_IDS, DEFAULT_KEYS
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.gateways.config import normalize_base_url
 from tui_chat.gateways.errors import ConfigurationError
@@ -60,29 +61,14 @@ _KIND_LABELS: Final[Mapping[str, str]] = MappingProxyType(
 )
 BUILTIN_PROFILE_NAMES: Final[tuple[str, ...]] = ("unify", "openrouter", "demo")
 
-# The app's key bindings as shipped (binding id -> keys). The app owns the bindings; this copy
-# feeds the commented template and lets the app tell a known id from a typo.
-DEFAULT_BINDING_KEYS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "stop": "escape",
-        "pause": "ctrl+s",
-        "resume": "ctrl+s",
-        "retry": "ctrl+r",
-        "toggle_panel": "ctrl+b",
-        "switch_model": "ctrl+l",
-        "new_conversation": "ctrl+n",
-        "conversations": "ctrl+o",
-        "settings": "f2",
-        "clear_history": "f8",
-        "toggle_credits": "f3",
-        "toggle_provider": "f4",
-        "refresh_balance": "f5",
-        "copy_reply": "f6",
-        "copy_code": "f7",
-        "quit": "ctrl+q",
-    }
-)
-KNOWN_BINDING_IDS: Final[frozenset[str]] = frozenset(DEFAULT_BINDING_KEYS)
+# The key bindings as shipped (binding id -> keys), from the one bindings table; they feed the
+# commented template and let the app tell a known id from a typo.
+DEFAULT_BINDING_KEYS: Final[Mapping[str, str]] = DEFAULT_KEYS
+KNOWN_BINDING_IDS: Final[frozenset[str]] = BINDING_IDS
+
+DEFAULT_MODEL: Final = "llama-3.1-8b-chat@highest-tks-per-sec"
+"""The endpoint the full-screen app starts on when neither --model, the profile nor
+config.toml names one."""
 
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _BINDING_ID = re.compile(r"[a-z_]+")
@@ -651,7 +637,7 @@ def _check_known(
     reader: _Reader,
     settings: dict[str, Any],
     binding_ids: Collection[str] | Callable[[], Collection[str]] | None,
-    themes: Collection[str] | None,
+    themes: Collection[str] | Callable[[], Collection[str]] | None,
 ) -> None:
     """Drop (with a problem) bindings and a theme the app does not know."""
     if binding_ids is not None and "bindings" in settings:
@@ -667,7 +653,9 @@ def _check_known(
             reader.problem(("bindings", binding_id), f"no binding has this id; {hint}")
         settings["bindings"] = kept
     theme = settings.get("theme")
-    if themes is not None and theme is not None and theme not in themes:
+    if callable(themes) and theme is not None:
+        themes = themes()
+    if themes is not None and not callable(themes) and theme is not None and theme not in themes:
         close = difflib.get_close_matches(theme, list(themes), n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(themes))}"
         reader.problem(("theme",), f"there is no theme {theme!r}; {hint}")
@@ -877,15 +865,15 @@ def load_config(
     path: Path | None = None,
     *,
     binding_ids: Collection[str] | Callable[[], Collection[str]] | None = None,
-    themes: Collection[str] | None = None,
+    themes: Collection[str] | Callable[[], Collection[str]] | None = None,
 ) -> tuple[AppConfig, list[ConfigProblem]]:
     """Read the configuration file (``default_config_path()`` when ``path`` is None).
 
     Never raises for a bad file: returns the settings that could be read, defaults for the rest,
     and one ``ConfigProblem`` per thing that was wrong. A missing file is not a problem.
     ``binding_ids`` / ``themes``: the ids and theme names the app knows; when given, a binding
-    or theme not among them is a problem (with its line) and left out. ``binding_ids`` may be a
-    function giving them, called only when the file has bindings.
+    or theme not among them is a problem (with its line) and left out. Either may be a
+    function giving them, called only when the file has bindings / a theme.
     """
     file = default_config_path() if path is None else Path(path)
     try:
@@ -968,7 +956,7 @@ def default_config_text() -> str:
 #default_gateway = "unify"
 # The model to start with, as an endpoint string (model@provider); a profile's own
 # default_model wins over this.
-#default_model = "llama-3.1-8b-chat@highest-tks-per-sec"
+#default_model = "{DEFAULT_MODEL}"
 # Show the cost of each reply and the balance; show the provider that served each reply.
 #show_credits = true
 #show_provider = true

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
-from tui_chat.config import AppConfig, GatewayProfile
+from tui_chat.config import DEFAULT_MODEL, AppConfig, GatewayProfile
 from tui_chat.ui.connecting import ConnectionSetup, PendingConnection
 from tui_chat.core.accounting import estimate_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
@@ -42,6 +42,7 @@ from tui_chat.ui.gateway_switch import GatewayCommands, GatewaySwitching
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
 from tui_chat.profiles import ProfileConnector
+from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.saving import SavedConversations, StoreOpener
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.markdown_stream import code_blocks
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from tui_chat.store import Store
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
-DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
 
 
@@ -135,24 +135,7 @@ class UnifyTUI(SavedConversations, ConnectionSetup, GatewaySwitching, App[None])
     # The footer shows the keys a user needs to find; the others (toggles with a checkbox in
     # the panel, copying) are in the command palette's key list (ctrl+p). Each footer key is a
     # widget, ~1.5 ms of start-up (measured), and at 120 columns more would be cut off.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop", id="stop"),
-        Binding("ctrl+s", "pause", "Pause", id="pause"),
-        Binding("ctrl+s", "resume", "Resume", id="resume"),
-        Binding("ctrl+r", "retry", "Retry", id="retry"),
-        Binding("ctrl+b", "toggle_panel", "Models", id="toggle_panel"),
-        Binding("ctrl+l", "switch_model", "Switch model", id="switch_model"),
-        Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
-        Binding("ctrl+o", "conversations", "Chats", id="conversations"),
-        Binding("f2", "settings", "Settings", id="settings"),
-        Binding("f8", "clear_history", "Clear history", id="clear_history", show=False),
-        Binding("f3", "toggle_credits", "Credits", id="toggle_credits", show=False),
-        Binding("f4", "toggle_provider", "Provider", id="toggle_provider", show=False),
-        Binding("f5", "refresh_balance", "Balance", id="refresh_balance", show=False),
-        Binding("f6", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
-        Binding("f7", "copy_code", "Copy code", id="copy_code", priority=True, show=False),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("app")
 
     show_credits: reactive[bool] = reactive(True)
     show_provider: reactive[bool] = reactive(True)

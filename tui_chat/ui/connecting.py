@@ -9,7 +9,6 @@ host (``ConfirmScreen``), then saves the key and connects.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import work
-from textual.binding import Binding
-from textual.dom import DOMNode
 
-from tui_chat.config import KNOWN_BINDING_IDS, GatewayProfile, display_path
+from tui_chat.bindings import BINDING_IDS
+from tui_chat.config import GatewayProfile, display_path
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.ui.worker_calls import deliver
@@ -83,45 +81,6 @@ def startup_notice(problems: Sequence[str], warnings: Sequence[str] = ()) -> str
     return "\n".join(lines) or None
 
 
-# The screens and the prompt have bindings of their own. They are imported on first use, not
-# at start-up, so the keymap check imports them itself.
-_LAZY_MODULES = (
-    "tui_chat.ui.screens.conversations",
-    "tui_chat.ui.screens.dialogs",
-    "tui_chat.ui.screens.key_entry",
-    "tui_chat.ui.screens.settings",
-    "tui_chat.ui.widgets.prompt_input",
-)
-
-
-def known_binding_ids() -> frozenset[str]:
-    """Every binding id a keymap can name: the app's, its screens' and its widgets'.
-
-    Import ``tui_chat.ui.app`` first (its widgets); this imports the screens (~20 ms), so call it
-    only when there is a keymap to check."""
-    for name in _LAZY_MODULES:
-        importlib.import_module(name)
-    return KNOWN_BINDING_IDS | _declared_binding_ids()
-
-
-def _declared_binding_ids() -> frozenset[str]:
-    """The ids of every ``Binding`` declared by a loaded Textual class (app, screens, widgets)."""
-    ids: set[str] = set()
-    seen: set[type] = set()
-    stack: list[type] = [DOMNode]
-    while stack:
-        cls = stack.pop()
-        for binding in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(binding, Binding) and binding.id:
-                ids.add(binding.id)
-        subclasses: list[type] = cls.__subclasses__()
-        for sub in subclasses:
-            if sub not in seen:
-                seen.add(sub)
-                stack.append(sub)
-    return frozenset(ids)
-
-
 class ConnectionSetup:
     """The start-up half of ``UnifyTUI``: theme, keymap, config notice, key entry, connecting."""
 
@@ -145,10 +104,6 @@ class ConnectionSetup:
         if self.keymap_setting:
             self.set_keymap(self.keymap_setting)
 
-    def known_binding_ids(self: UnifyTUI) -> frozenset[str]:
-        """Every binding id a keymap can name: the app's, its screens' and widgets' ones."""
-        return known_binding_ids()
-
     def _apply_setup(self: UnifyTUI) -> None:
         """On mount: the theme and keymap checks, and the notice of what was wrong."""
         extra: list[str] = []
@@ -158,11 +113,7 @@ class ConnectionSetup:
             else:
                 known = ", ".join(sorted(self.available_themes))
                 extra.append(f"theme: there is no theme {self.theme_name!r}; known: {known}")
-        unknown = (
-            sorted(set(self.keymap_setting) - self.known_binding_ids())
-            if self.keymap_setting
-            else []
-        )
+        unknown = sorted(set(self.keymap_setting) - BINDING_IDS) if self.keymap_setting else []
         if unknown:
             extra.append(
                 f"bindings: unknown binding id(s) {', '.join(unknown)}; "
