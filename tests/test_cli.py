@@ -16,7 +16,7 @@ import pytest
 
 from tui_chat import cli
 from tui_chat.ui.app import UnifyTUI
-from tui_chat.config import default_config_path, default_config_text
+from tui_chat.config import DEFAULT_MODEL, default_config_path, default_config_text
 from tui_chat.gateways.config import SecretStr
 from tui_chat.gateways.retry import RetryingGateway
 from tui_chat.keys import default_keys_path
@@ -101,7 +101,7 @@ def test_write_config_is_private_and_never_replaces(
 
 def test_no_config_file_starts_on_defaults(launched: list[UnifyTUI]) -> None:
     app = run(launched, "--demo")
-    assert app.endpoint == cli.DEFAULT_APP_MODEL
+    assert app.endpoint == DEFAULT_MODEL
     assert app.show_credits is True and app.show_provider is True
     assert app.startup_notice is None
     assert app.gateway_label == "Demo gateway"

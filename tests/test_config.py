@@ -11,11 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tui_chat.bindings import DEFAULT_KEYS
 from tui_chat.config import (
-    _PRICE_KEYS,
-    _PROFILE_KEYS,
-    _TOP_LEVEL_KEYS,
-    DEFAULT_BINDING_KEYS,
     AppConfig,
     ConfigProblem,
     GatewayProfile,
@@ -302,6 +299,15 @@ def test_wrong_type_or_out_of_range_is_named_and_defaulted(
     assert getattr(config, key) == getattr(AppConfig(), key)
 
 
+def test_a_key_the_scan_cannot_place_gets_no_line(tmp_path: Path) -> None:
+    # "theme = 3" also appears inside a multi-line string in an array, where the key scan
+    # cannot tell text from a key: found twice, it gets no line rather than a wrong one.
+    text = 'system_prompt = ["""\ntheme = 3\n"""]\ntheme = 3\n'
+    config, problems = load(tmp_path, text)
+    assert [(p.line, p.key) for p in problems] == [(None, "theme"), (1, "system_prompt")]
+    assert config.theme is None and config.system_prompt is None
+
+
 def test_several_problems_each_reported_in_line_order(tmp_path: Path) -> None:
     text = "spend_cap = -2\ntheme = 'nord'\nshow_credits = 'no'\nbogus = 1\n"
     config, problems = load(tmp_path, text)
@@ -464,14 +470,23 @@ def test_key_advice_says_where_keys_go(tmp_path: Path) -> None:
 
 # --- property tests: no exception, ever ------------------------------------------------------
 
-# Every key config.toml knows (from the loader's own tables, so a new key is fuzzed too), some
-# profile names, a key that does not belong there, and random words.
+
+def _schema_keys() -> list[str]:
+    import msgspec
+
+    from tui_chat.config.schema import ConfigFile, PriceTable, ProfileTable
+
+    return [
+        info.name
+        for struct in (ConfigFile, ProfileTable, PriceTable)
+        for info in msgspec.structs.fields(struct)
+    ]
+
+
+# Every key config.toml knows (from the schema, so a new key is fuzzed too), some profile
+# names, a key that does not belong there, and random words.
 _keys = st.sampled_from(
-    list(
-        dict.fromkeys(
-            [*_TOP_LEVEL_KEYS, *_PROFILE_KEYS, *_PRICE_KEYS, "stop", "unify", "local", "api_key"]
-        )
-    )
+    list(dict.fromkeys([*_schema_keys(), "stop", "unify", "local", "api_key"]))
 ) | st.text(min_size=1, max_size=8)
 _scalars = (
     st.booleans()
@@ -578,7 +593,7 @@ def test_template_is_valid_toml_and_loads_as_the_defaults(tmp_path: Path) -> Non
     assert tomllib.loads(text) == {}  # everything commented out
     config, problems = load(tmp_path, text)
     assert problems == [] and config == AppConfig()
-    for binding_id in DEFAULT_BINDING_KEYS:
+    for binding_id in DEFAULT_KEYS:  # every remappable binding, the screens' too
         assert f"#{binding_id} = " in text
 
 
@@ -593,7 +608,36 @@ def test_template_uncommented_is_a_valid_config(tmp_path: Path) -> None:
     assert config.temperature == 0.7 and config.spend_cap == 1.0
     assert config.export_dir == Path.home() / "Documents" / "unify-tui"
     assert "local" in config.gateways
-    assert dict(config.bindings) == dict(DEFAULT_BINDING_KEYS)
+    assert dict(config.bindings) == dict(DEFAULT_KEYS)
+
+
+def test_the_schema_and_the_records_name_the_same_settings() -> None:
+    import dataclasses
+
+    import msgspec
+
+    from tui_chat.config.schema import ConfigFile, ProfileTable
+
+    def schema(struct: type[msgspec.Struct]) -> list[str]:
+        return [info.name for info in msgspec.structs.fields(struct)]
+
+    def record(cls: type) -> list[str]:
+        return [item.name for item in dataclasses.fields(cls)]
+
+    assert schema(ConfigFile) == [name for name in record(AppConfig) if name != "path"]
+    assert schema(ProfileTable) == [name for name in record(GatewayProfile) if name != "name"]
+
+
+def test_importing_the_config_does_not_import_msgspec() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tui_chat.config as c\n"
+        "c.load_config(c.default_config_path().with_name('missing.toml'))\n"
+        "assert 'msgspec' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_write_default_config_is_private_and_refuses_to_overwrite(tmp_path: Path) -> None:

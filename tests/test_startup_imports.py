@@ -28,9 +28,9 @@ def test_the_app_module_loads_no_screen_gateway_sim_or_database() -> None:
 
 def test_the_keymap_check_knows_the_ids_of_screens_not_loaded_yet() -> None:
     _run(
-        START_UP + "from tui_chat.ui.binding_ids import known_binding_ids\n"
-        "ids = known_binding_ids()\n"
+        START_UP + "from tui_chat.bindings import BINDING_IDS as ids\n"
         "for name in ('settings_save', 'conversations_close', 'dialog_cancel', "
         "'key_entry_cancel', 'stop', 'quit'):\n"
         "    assert name in ids, name\n"
+        "assert not [m for m in sys.modules if m.startswith('tui_chat.ui.screens.')]\n"
     )

@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from tui_chat.config import UnknownGatewayError
+    from tui_chat.config import DEFAULT_MODEL, UnknownGatewayError
     from tui_chat.connection import first_endpoint
     from tui_chat.core.endpoint import endpoint_problem
 
@@ -179,7 +179,7 @@ def _main(args: argparse.Namespace) -> int:
         if problem is not None:
             print(f"unify-tui: --model: {problem}", file=sys.stderr)
             return 2
-    fallback_model = "llama-2-70b-chat@anyscale" if args.plain else DEFAULT_APP_MODEL
+    fallback_model = "llama-2-70b-chat@anyscale" if args.plain else DEFAULT_MODEL
     # --model, else the profile's default_model, else config.toml's, else one that suits the kind.
     model = (
         args.model
@@ -205,9 +205,6 @@ def _main(args: argparse.Namespace) -> int:
     finally:
         if demo is not None:
             demo.stop()
-
-
-DEFAULT_APP_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 
 
 def _config_template(args: argparse.Namespace) -> int:
@@ -239,15 +236,13 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
     from tui_chat.config import ConfigProblem, load_config
 
     path = Path(args.config).expanduser() if args.config else None
-    binding_ids = themes = None
-    if not args.plain:  # the full-screen app's binding ids and themes, to check the file's
-        from textual.theme import BUILTIN_THEMES
+    if args.plain:  # the plain chat has no bindings or themes to check
+        config, problems = load_config(path)
+    else:
+        from tui_chat.bindings import BINDING_IDS
+        from tui_chat.ui.themes import theme_names  # imports Textual only if a theme is set
 
-        import tui_chat.ui.app  # noqa: F401  (its widgets declare bindings; known_binding_ids adds the screens)
-        from tui_chat.ui.binding_ids import known_binding_ids
-
-        binding_ids, themes = known_binding_ids, set(BUILTIN_THEMES)
-    config, problems = load_config(path, binding_ids=binding_ids, themes=themes)
+        config, problems = load_config(path, binding_ids=BINDING_IDS, themes=theme_names)
     found = list(problems)
     if path is not None and not path.exists() and not path.is_symlink():
         found.append(ConfigProblem(path, None, None, "does not exist; using default settings"))

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer
 
-from tui_chat.config import AppConfig, GatewayProfile
+from tui_chat.bindings import BINDING_IDS
+from tui_chat.config import DEFAULT_MODEL, AppConfig, GatewayProfile
 from tui_chat.connection import PendingConnection, ProfileConnector
 from tui_chat.core.conversation import Conversation
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, model_of, parse_endpoint
@@ -38,7 +39,7 @@ from tui_chat.ui.account_watch import (
     ProvidersFailed,
     ProvidersLoaded,
 )
-from tui_chat.ui.binding_ids import known_binding_ids
+from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.commands import PALETTE_ACTIONS, ModelCommands
 from tui_chat.ui.gateway_switcher import (
     GatewayCommands,
@@ -74,7 +75,6 @@ if TYPE_CHECKING:
     from tui_chat.store.recorder import ConversationRecorder
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
-DEFAULT_MODEL = "llama-3.1-8b-chat@highest-tks-per-sec"
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
 
 
@@ -93,24 +93,7 @@ class UnifyTUI(App[None]):
     # The footer shows the keys a user needs to find; the others (toggles with a checkbox in
     # the panel, copying) are in the command palette's key list (ctrl+p). Each footer key is a
     # widget, ~1.5 ms of start-up (measured), and at 120 columns more would be cut off.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop", id="stop"),
-        Binding("ctrl+s", "pause", "Pause", id="pause"),
-        Binding("ctrl+s", "resume", "Resume", id="resume"),
-        Binding("ctrl+r", "retry", "Retry", id="retry"),
-        Binding("ctrl+b", "toggle_panel", "Models", id="toggle_panel"),
-        Binding("ctrl+l", "switch_model", "Switch model", id="switch_model"),
-        Binding("ctrl+n", "new_conversation", "New chat", id="new_conversation"),
-        Binding("ctrl+o", "conversations", "Chats", id="conversations"),
-        Binding("f2", "settings", "Settings", id="settings"),
-        Binding("f8", "clear_history", "Clear history", id="clear_history", show=False),
-        Binding("f3", "toggle_credits", "Credits", id="toggle_credits", show=False),
-        Binding("f4", "toggle_provider", "Provider", id="toggle_provider", show=False),
-        Binding("f5", "refresh_balance", "Balance", id="refresh_balance", show=False),
-        Binding("f6", "copy_reply", "Copy reply", id="copy_reply", priority=True, show=False),
-        Binding("f7", "copy_code", "Copy code", id="copy_code", priority=True, show=False),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("app")
 
     gateway: Gateway | None  # None: no key yet, nothing is sent
     account: Account | None  # None: nothing to list (or no key yet)
@@ -726,10 +709,6 @@ class UnifyTUI(App[None]):
     def _key_not_saved(self, message: KeyNotSaved) -> None:
         self.key_flow.key_not_saved(message)
 
-    def known_binding_ids(self) -> frozenset[str]:
-        """Every binding id a keymap can name: the app's, its screens' and widgets' ones."""
-        return known_binding_ids()
-
     def _apply_setup(self) -> None:
         """On mount: the theme and keymap checks, and the notice of what was wrong."""
         extra: list[str] = []
@@ -740,7 +719,7 @@ class UnifyTUI(App[None]):
                 known = ", ".join(sorted(self.available_themes))
                 extra.append(f"theme: there is no theme {self.theme_name!r}; known: {known}")
         unknown = (
-            sorted(set(self.keymap_setting) - self.known_binding_ids())
+            sorted(set(self.keymap_setting) - BINDING_IDS)
             if self.keymap_setting
             else []
         )

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from tui_chat.core.text import inert
 from tui_chat.store import MATCH_END, MATCH_START, ConversationSummary, SearchHit, Store
+from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.saved_messages import ConversationDeleted, ConversationWriteFailed
 from tui_chat.ui.screens import SCREEN_STYLES
 from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
@@ -122,10 +123,7 @@ class ConversationsScreen(ModalScreen[ConversationChoice]):
 
     CSS_PATH = SCREEN_STYLES
     BINDINGS = [
-        Binding("escape", "close", "Close", id="conversations_close"),
-        Binding("ctrl+n", "new", "New", id="conversations_new"),
-        Binding("f2", "rename", "Rename", id="conversations_rename"),
-        Binding("delete", "delete", "Delete", id="conversations_delete"),
+        *textual_bindings("conversations"),
         Binding("down", "to_list", show=False),
     ]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from tui_chat.core.text import inert
+from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.screens import SCREEN_STYLES
 
 
@@ -18,7 +18,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """Ask a yes/no question; dismisses with True only on an explicit yes."""
 
     CSS_PATH = SCREEN_STYLES
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog_cancel")]
+    BINDINGS = textual_bindings("dialog")
 
     def __init__(self, question: str, *, confirm_label: str = "Delete") -> None:
         super().__init__(classes="dialog-screen")
@@ -47,7 +47,7 @@ class TextPromptScreen(ModalScreen[str | None]):
     """Ask for one line of text (a title, a key); dismisses with None on escape."""
 
     CSS_PATH = SCREEN_STYLES
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog_cancel")]
+    BINDINGS = textual_bindings("dialog")
 
     def __init__(
         self, question: str, value: str = "", *, password: bool = False, placeholder: str = ""

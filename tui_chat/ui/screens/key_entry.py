@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -18,6 +17,7 @@ from tui_chat.config import GatewayProfile
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import clean_key, validate_key_format
+from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.screens import SCREEN_STYLES
 
 
@@ -29,7 +29,7 @@ class KeyEntryScreen(ModalScreen[SecretStr | None]):
     """
 
     CSS_PATH = SCREEN_STYLES
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="key_entry_cancel")]
+    BINDINGS = textual_bindings("key_entry")
 
     def __init__(self, profile: GatewayProfile, *, where: str, host: str) -> None:
         super().__init__(classes="dialog-screen")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -12,6 +11,7 @@ from textual.widgets import Button, Input, Label, TextArea
 
 from tui_chat.core.conversation import ConversationSettings
 from tui_chat.core.text import inert
+from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.screens import SCREEN_STYLES
 
 __all__ = ["ConversationSettings", "SettingsScreen", "parse_settings"]
@@ -51,10 +51,7 @@ class SettingsScreen(ModalScreen[ConversationSettings | None]):
     """Edit this conversation's settings; they are saved with the conversation."""
 
     CSS_PATH = SCREEN_STYLES
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="settings_cancel"),
-        Binding("ctrl+s", "save", "Save", id="settings_save", priority=True),
-    ]
+    BINDINGS = textual_bindings("settings")
 
     def __init__(self, current: ConversationSettings) -> None:
         super().__init__()

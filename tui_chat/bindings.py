@@ -1,0 +1,182 @@
+"""Every key binding a user can remap, in one table: id, default key, action and where it works.
+
+The table feeds the App's and the screens' ``BINDINGS`` (``tui_chat.ui.keys`` turns rows into
+Textual ``Binding`` objects), the ``[bindings]`` section of the config template, and the check
+of a keymap from config.toml (an id not in the table is a typo). A help screen can list it as it
+is. No Textual here: the command line checks a keymap without importing the UI.
+
+A binding with no id (a screen's arrow-key convenience) is not remappable and is not listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+Scope = Literal["app", "conversations", "settings", "key_entry", "dialog"]
+
+SCOPE_TITLES: Final[Mapping[Scope, str]] = MappingProxyType(
+    {
+        "app": "Anywhere in the app",
+        "conversations": "The saved conversations screen (ctrl+o)",
+        "settings": "The settings screen (f2)",
+        "key_entry": "The API key dialog",
+        "dialog": "Every confirm or text dialog",
+    }
+)
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    """One remappable binding.
+
+    ``key``: Textual key names, comma-separated when there are several. ``description``: the
+    footer's label. ``help``: one sentence for the template and a help screen. ``show``: shown
+    in the footer. ``priority``: checked before the focused widget's own bindings (so a text
+    field cannot swallow it). ``scope``: "app", or the screen whose ``BINDINGS`` it belongs to.
+    """
+
+    id: str
+    key: str
+    action: str
+    description: str
+    help: str
+    show: bool = True
+    priority: bool = False
+    scope: Scope = "app"
+
+
+# The order is the footer's order; keep it.
+KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
+    KeyBinding("stop", "escape", "stop", "Stop", "Stop the reply being written (kept as it is)"),
+    KeyBinding("pause", "ctrl+s", "pause", "Pause", "Pause the reply on screen"),
+    KeyBinding("resume", "ctrl+s", "resume", "Resume", "Resume a paused reply"),
+    KeyBinding("retry", "ctrl+r", "retry", "Retry", "Ask again for the last reply"),
+    KeyBinding("toggle_panel", "ctrl+b", "toggle_panel", "Models", "Show or hide the models panel"),
+    KeyBinding("switch_model", "ctrl+l", "switch_model", "Switch model", "Pick another model"),
+    KeyBinding(
+        "new_conversation", "ctrl+n", "new_conversation", "New chat", "Start a new conversation"
+    ),
+    KeyBinding("conversations", "ctrl+o", "conversations", "Chats", "Open saved conversations"),
+    KeyBinding("settings", "f2", "settings", "Settings", "This conversation's settings"),
+    KeyBinding(
+        "clear_history",
+        "f8",
+        "clear_history",
+        "Clear history",
+        "Clear the conversation on screen",
+        show=False,
+    ),
+    KeyBinding(
+        "toggle_credits",
+        "f3",
+        "toggle_credits",
+        "Credits",
+        "Show or hide costs and the balance",
+        show=False,
+    ),
+    KeyBinding(
+        "toggle_provider",
+        "f4",
+        "toggle_provider",
+        "Provider",
+        "Show or hide the provider of each reply",
+        show=False,
+    ),
+    KeyBinding(
+        "refresh_balance", "f5", "refresh_balance", "Balance", "Refresh the balance", show=False
+    ),
+    KeyBinding(
+        "copy_reply",
+        "f6",
+        "copy_reply",
+        "Copy reply",
+        "Copy the last reply",
+        show=False,
+        priority=True,
+    ),
+    KeyBinding(
+        "copy_code",
+        "f7",
+        "copy_code",
+        "Copy code",
+        "Copy the last reply's code block",
+        show=False,
+        priority=True,
+    ),
+    KeyBinding("quit", "ctrl+q", "quit", "Quit", "Quit unify-tui", priority=True),
+    KeyBinding(
+        "conversations_close",
+        "escape",
+        "close",
+        "Close",
+        "Close the list",
+        scope="conversations",
+    ),
+    KeyBinding(
+        "conversations_new",
+        "ctrl+n",
+        "new",
+        "New",
+        "Start a new conversation",
+        scope="conversations",
+    ),
+    KeyBinding(
+        "conversations_rename",
+        "f2",
+        "rename",
+        "Rename",
+        "Rename the conversation",
+        scope="conversations",
+    ),
+    KeyBinding(
+        "conversations_delete",
+        "delete",
+        "delete",
+        "Delete",
+        "Delete the conversation",
+        scope="conversations",
+    ),
+    KeyBinding(
+        "settings_cancel", "escape", "cancel", "Cancel", "Close without saving", scope="settings"
+    ),
+    KeyBinding(
+        "settings_save",
+        "ctrl+s",
+        "save",
+        "Save",
+        "Save the settings",
+        priority=True,
+        scope="settings",
+    ),
+    KeyBinding(
+        "key_entry_cancel",
+        "escape",
+        "cancel",
+        "Cancel",
+        "Close the dialog without a key",
+        scope="key_entry",
+    ),
+    KeyBinding(
+        "dialog_cancel",
+        "escape",
+        "cancel",
+        "Cancel",
+        "Close the dialog, answering no",
+        scope="dialog",
+    ),
+)
+
+BINDING_IDS: Final[frozenset[str]] = frozenset(binding.id for binding in KEY_BINDINGS)
+
+DEFAULT_KEYS: Final[Mapping[str, str]] = MappingProxyType(
+    {binding.id: binding.key for binding in KEY_BINDINGS}
+)
+"""Binding id -> its keys as shipped, in table order."""
+
+
+def bindings_in(scope: Scope) -> tuple[KeyBinding, ...]:
+    """The rows of one scope, in table order."""
+    return tuple(binding for binding in KEY_BINDINGS if binding.scope == scope)
