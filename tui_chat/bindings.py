@@ -1,6 +1,6 @@
 """Every key binding a user can remap, in one table: id, default key, action and where it works.
 
-The table feeds the App's and the screens' ``BINDINGS`` (``tui_chat.ui.keys`` turns rows into
+The table feeds the App's and the screens' ``BINDINGS`` (``tui_chat.ui.bindings`` turns rows into
 Textual ``Binding`` objects), the ``[bindings]`` section of the config template, and the check
 of a keymap from config.toml (an id not in the table is a typo). A help screen can list it as it
 is. No Textual here: the command line checks a keymap without importing the UI.

@@ -87,7 +87,7 @@ def test_routing_modes_list_the_seed_modes_first() -> None:
 @pytest.mark.parametrize(
     "spec",
     [
-        # seed-era aliases (unify-api.md §3.1)
+        # seed-era aliases of the routing metrics
         "input-cost",
         "ic",
         "lowest-input-cost-per-token",
@@ -99,7 +99,7 @@ def test_routing_modes_list_the_seed_modes_first() -> None:
         "ots",
         "output-tks-per-sec",
         "highest-output-tks-per-sec",
-        # later metric names with and without prefixes (§3.2)
+        # later metric names with and without prefixes
         "quality",
         "q",
         "highest-quality",

@@ -1,6 +1,8 @@
 """UnifyGateway.stream_chat against a server that sends exactly the bytes a test scripts.
 
-These cover the wire quirks of unify-api.md §2.3 and the failures a real network produces; the
+These cover the wire quirks of the Unify API (a stream that ends at EOF without [DONE], usage
+in a final chunk with empty choices, comments and a missing content type, errors inside the
+stream) and the failures a real network produces; the
 tests against the embedded gateway (test_unify_gateway.py) cover the API's behaviour.
 """
 

@@ -149,7 +149,7 @@ class AppConfig:
     ``temperature`` 0..2; ``max_tokens`` > 0; ``spend_cap`` in credits per conversation; None
     means "not set" (the gateway's or the app's own default). ``export_dir`` is the folder
     exports are written to, absolute (``~`` expanded, a relative path taken from the home
-    folder); None: ``tui_chat.ui.saving.default_export_dir()``. ``bindings`` maps a binding id to
+    folder); None: ``tui_chat.store.export.default_export_dir()``. ``bindings`` maps a binding id to
     Textual key names, comma-separated (``"ctrl+s,f9"``), ready for ``App.set_keymap``.
     """
 

@@ -691,22 +691,32 @@ class UnifyTUI(App[None]):
 
     @on(GatewayConnected)
     async def _gateway_connected(self, message: GatewayConnected) -> None:
+        if not self.showing:
+            return
         await self.switcher.connected(message)
 
     @on(GatewayKeyMissing)
     def _gateway_key_missing(self, message: GatewayKeyMissing) -> None:
+        if not self.showing:
+            return
         self.switcher.key_missing(message)
 
     @on(GatewaySwitchFailed)
     def _gateway_switch_failed(self, message: GatewaySwitchFailed) -> None:
+        if not self.showing:
+            return
         self.switcher.failed(message)
 
     @on(KeySaved)
     def _key_saved(self, message: KeySaved) -> None:
+        if not self.showing:
+            return
         self.key_flow.key_saved(message)
 
     @on(KeyNotSaved)
     def _key_not_saved(self, message: KeyNotSaved) -> None:
+        if not self.showing:
+            return
         self.key_flow.key_not_saved(message)
 
     def _apply_setup(self) -> None:
@@ -802,28 +812,42 @@ class UnifyTUI(App[None]):
 
     @on(StoreOpened)
     def _store_opened(self, event: StoreOpened) -> None:
+        if not self.showing:
+            return
         self.saved.store_opened(event)
 
     @on(ConversationListReady)
     def _conversation_list_ready(self, event: ConversationListReady) -> None:
+        if not self.showing:
+            return
         self.saved.conversation_list_ready(event)
 
     @on(ConversationDeleted)
     def _conversation_deleted(self, event: ConversationDeleted) -> None:
+        if not self.showing:
+            return
         self.saved.conversation_deleted(event)
 
     @on(ConversationWriteFailed)
     def _conversation_write_failed(self, event: ConversationWriteFailed) -> None:
+        if not self.showing:
+            return
         self.saved.conversation_write_failed(event)
 
     @on(ExportWritten)
     def _export_written(self, event: ExportWritten) -> None:
+        if not self.showing:
+            return
         self.saved.export_written(event)
 
     @on(ExportFailed)
     def _export_failed(self, event: ExportFailed) -> None:
+        if not self.showing:
+            return
         self.saved.export_failed(event)
 
     @on(SaveFailed)
     def _save_failed(self, event: SaveFailed) -> None:
+        if not self.showing:
+            return
         self.saved.save_failed(event)
