@@ -209,9 +209,9 @@ def prepare_heap() -> None:
 
 def make_app(base_url: str, **overrides: Any) -> Any:
     """The real app (UnifyTUI) wired to the gateway at `base_url`, with a timed gateway."""
-    from tui_chat.ui.app import UnifyTUI
     from tui_chat.gateways.config import GatewaySettings
     from tui_chat.gateways.unify import UnifyAccount
+    from tui_chat.ui.app import UnifyTUI
 
     settings = GatewaySettings(base_url=base_url, api_key=DEMO_KEY, timeout=30.0)
     options: dict[str, Any] = {

@@ -10,11 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
 from tui_chat.store import Store
+from tui_chat.ui.app import UnifyTUI
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.svg"
 PROMPTS = [

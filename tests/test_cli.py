@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tui_chat import cli
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.config import DEFAULT_MODEL, default_config_path, default_config_text
 from tui_chat.gateways.config import SecretStr
 from tui_chat.gateways.retry import RetryingGateway
 from tui_chat.keys import default_keys_path
+from tui_chat.ui.app import UnifyTUI
 
 KEY = "unify-key-0123456789abcdef"
 

@@ -15,9 +15,9 @@ import pytest
 
 from tests.app.conftest import send, wait_for_reply, wait_until
 from tui_chat import cli
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.core.conversation import Outcome
 from tui_chat.demo import DEMO_CREDITS, DEMO_KEY, DemoGateway
+from tui_chat.ui.app import UnifyTUI
 
 
 def _get_credits(url: str) -> tuple[int, Any]:

@@ -45,9 +45,9 @@ SLACK_S = 1.0
 
 
 async def _child(db: str, base_url: str, label: str, count: int, gated: bool) -> None:
-    from tui_chat.ui.app import UnifyTUI
     from tui_chat.gateways.config import GatewaySettings
     from tui_chat.gateways.unify import UnifyGateway
+    from tui_chat.ui.app import UnifyTUI
 
     store = Store.open(db)
     settings = GatewaySettings(base_url=base_url, api_key="test-key", timeout=60.0)
@@ -192,9 +192,9 @@ def test_kill9_mid_reply_keeps_user_messages_and_all_but_the_last_second(
 
 
 async def _restart_and_check(db: Path, base_url: str, partial_text: str) -> None:
-    from tui_chat.ui.app import UnifyTUI
     from tui_chat.gateways.config import GatewaySettings
     from tui_chat.gateways.unify import UnifyGateway
+    from tui_chat.ui.app import UnifyTUI
     from tui_chat.ui.widgets.messages import ReplyView
 
     with Store.open(db) as store:

@@ -14,11 +14,11 @@ from textual.pilot import Pilot
 from textual.widgets import Select
 
 from tests.app.conftest import wait_until
-from tui_chat.ui.app import UnifyTUI
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateway_sim.faults import Fault, FaultKind
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
+from tui_chat.ui.app import UnifyTUI
 
 SIZE = (120, 36)
 PINNED_TIME = 1_764_000_000.0  # unix seconds; the sim's prices and speeds drift with its clock

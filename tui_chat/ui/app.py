@@ -728,11 +728,7 @@ class UnifyTUI(App[None]):
             else:
                 known = ", ".join(sorted(self.available_themes))
                 extra.append(f"theme: there is no theme {self.theme_name!r}; known: {known}")
-        unknown = (
-            sorted(set(self.keymap_setting) - BINDING_IDS)
-            if self.keymap_setting
-            else []
-        )
+        unknown = sorted(set(self.keymap_setting) - BINDING_IDS) if self.keymap_setting else []
         if unknown:
             extra.append(
                 f"bindings: unknown binding id(s) {', '.join(unknown)}; "
