@@ -33,6 +33,9 @@ import pytest
 from tui_chat.core.conversation import Outcome
 from tui_chat.store import Store
 
+# Children killed with SIGKILL mid-write and a flush interval measured in wall-clock time.
+pytestmark = pytest.mark.serial
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "llama-3.1-8b-chat@groq"
 # The recorder flushes a streaming reply once a second; allow as much again for a loaded machine

@@ -199,6 +199,7 @@ def test_huge_chunk(sim: GatewaySim, client: openai.OpenAI) -> None:
     assert usage.completion_tokens > 100_000
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_stall_mid_stream_for_some_seconds(sim: GatewaySim) -> None:
     sim.controls.reply_tokens = 10
     sim.inject(Fault("stall", after_tokens=5, seconds=0.4))
@@ -213,6 +214,7 @@ def test_stall_mid_stream_for_some_seconds(sim: GatewaySim) -> None:
     assert max(gaps[:4] + gaps[5:]) < 0.2
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_stall_before_headers_times_out_the_client(sim: GatewaySim) -> None:
     sim.inject(Fault("stall", before_headers=True, seconds=2))
     with openai.OpenAI(base_url=sim.base_url, api_key="test-key", max_retries=0, timeout=0.3) as c:
@@ -226,6 +228,7 @@ def test_stall_before_headers_times_out_the_client(sim: GatewaySim) -> None:
     assert time.perf_counter() - started < 1.5
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_slow_first_token(sim: GatewaySim) -> None:
     sim.inject(Fault("slow_first_token", seconds=0.4))
     started = time.perf_counter()

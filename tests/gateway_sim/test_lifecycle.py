@@ -39,6 +39,7 @@ def read_in_background(sim: GatewaySim) -> tuple[threading.Thread, dict[str, obj
     return thread, outcome
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_stop_while_a_client_streams_returns_promptly() -> None:
     sim = GatewaySim(api_key="test-key").start()
     sim.controls.ttft_s = 0.0
@@ -58,6 +59,7 @@ def test_stop_while_a_client_streams_returns_promptly() -> None:
     assert int(str(outcome["chunks"])) < 1000
 
 
+@pytest.mark.serial  # a wall-clock limit
 @pytest.mark.parametrize("before_headers", [False, True])
 def test_stop_while_a_fault_hangs_returns_promptly(before_headers: bool) -> None:
     sim = GatewaySim(api_key="test-key").start()
@@ -74,6 +76,7 @@ def test_stop_while_a_fault_hangs_returns_promptly(before_headers: bool) -> None
     assert not thread.is_alive()
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_stop_with_idle_keep_alive_connections(sim: GatewaySim, client: openai.OpenAI) -> None:
     client.chat.completions.create(
         model="gpt-4o-mini@openai", messages=[{"role": "user", "content": "Hi"}]

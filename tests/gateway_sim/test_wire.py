@@ -345,6 +345,7 @@ def test_unknown_path_and_wrong_method(sim: GatewaySim) -> None:
     assert wrong.json() == {"detail": "Method Not Allowed"}
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_streams_well_over_20k_tokens_per_second(sim: GatewaySim) -> None:
     sim.controls.reply_tokens = 40_000
     started = time.perf_counter()

@@ -207,6 +207,7 @@ async def test_time_to_first_token_is_recorded(sim: Any) -> None:
     assert 150 <= done.ttft_ms <= done.duration_ms
 
 
+@pytest.mark.serial  # a wall-clock limit
 async def test_cancellation_mid_stream_propagates_promptly(sim: Any) -> None:
     sim.controls.token_delay_s = 0.02
     sim.controls.reply_tokens = 2000

@@ -145,6 +145,7 @@ def test_search_after_reopen_uses_the_stored_index(db_path: Path) -> None:
         assert len(second.search("persistent")) == 1
 
 
+@pytest.mark.serial  # a wall-clock limit
 def test_word_throughout_a_huge_message_is_found_fast(store: Store) -> None:
     # Regression: FTS5's snippet() is quadratic in message length; a word repeated through a
     # 1 MB message took 4.9 s to show. Long messages now get a plain excerpt (milliseconds).

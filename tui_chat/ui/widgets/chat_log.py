@@ -62,7 +62,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
     try:
         import ctypes
 
-        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
 
@@ -78,7 +78,7 @@ def return_freed_memory() -> None:
 
 def _release_caches(widget: Widget) -> None:
     """Drop the painted-line caches of `widget` and its descendants (rebuilt when painted)."""
-    for node in widget.walk_children(with_self=True):
+    for node in widget.walk_children(Widget, with_self=True):
         release = getattr(node, "release_render_cache", None)
         if release is not None:
             release()

@@ -589,7 +589,7 @@ class StreamingMarkdown(Widget):
         # Offsets map each cell to (column, row) of the text, which is how Textual's mouse
         # selection finds the characters under the pointer.
         strip = strip.apply_offsets(0, y)
-        if use_cache:
+        if use_cache and row is not None:
             self._strips[y] = (row, strip)
         return strip
 

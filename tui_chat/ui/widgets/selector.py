@@ -47,7 +47,7 @@ def _once_built(
     """Run ``method`` now if the panel's widgets are mounted, else as soon as they are."""
 
     @wraps(method)
-    def call(panel: SelectorPanel, *args: _P.args, **kwargs: _P.kwargs) -> None:
+    def call(panel: SelectorPanel, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         if panel.built:
             method(panel, *args, **kwargs)
         else:
