@@ -19,7 +19,9 @@ from tui_chat._version import __version__
 from tui_chat.demo import DEMO_KEY, DemoGateway
 
 if TYPE_CHECKING:
+    from tui_chat.config import AppConfig, GatewayProfile
     from tui_chat.connection import ConnectionPlan
+    from tui_chat.store import Store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +118,7 @@ def _export_dir_argument(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"cannot expand {text!r}: {error}") from None
 
 
-def open_conversation_store(path: Path | None) -> tuple[Any, str | None]:
+def open_conversation_store(path: Path | None) -> tuple[Store | None, str | None]:
     """Open the conversation database: ``(store or None, a notice for the user or None)``.
 
     A damaged file is moved aside and a fresh one started (the notice says where it went); a
@@ -231,7 +233,7 @@ def _config_template(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
+def _load_config(args: argparse.Namespace) -> tuple[AppConfig, list[str]]:
     """The configuration and its problems as ``file:line: key: message`` lines."""
     from tui_chat.config import ConfigProblem, load_config
 
@@ -250,7 +252,7 @@ def _load_config(args: argparse.Namespace) -> tuple[Any, list[str]]:
 
 
 def _plan_connection(
-    profile: Any, args: argparse.Namespace, demo: DemoGateway | None
+    profile: GatewayProfile, args: argparse.Namespace, demo: DemoGateway | None
 ) -> ConnectionPlan:
     """What ``tui_chat.connection`` finds out about the chosen gateway (a ``ConnectionPlan``)."""
     from tui_chat.connection import demo_plan, plan_connection
@@ -295,7 +297,7 @@ def _run_plain(
 
 
 def _switchable_profiles(
-    plan: ConnectionPlan, config: Any, args: argparse.Namespace
+    plan: ConnectionPlan, config: AppConfig, args: argparse.Namespace
 ) -> dict[str, Any]:
     """The profiles the selector's gateway dropdown offers, and how to connect to one.
 
@@ -338,7 +340,7 @@ def _run_app(
     plan: ConnectionPlan,
     problems: list[str],
     model: str,
-    config: Any,
+    config: AppConfig,
     args: argparse.Namespace,
     demo: DemoGateway | None = None,
 ) -> int:
@@ -396,7 +398,7 @@ def _run_app(
     return 0
 
 
-def _open_store_at(args: argparse.Namespace) -> tuple[Any, str | None]:
+def _open_store_at(args: argparse.Namespace) -> tuple[Store | None, str | None]:
     return open_conversation_store(_database_path(args))
 
 

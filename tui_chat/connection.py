@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tui_chat.config import GatewayProfile, display_path
@@ -135,7 +135,7 @@ def startup_keyring(
 
 # Builds (gateway, account) for a key; None for a keyless local server. Called on the event loop
 # by the app: it must not block.
-Connector = Callable[[SecretStr | None], tuple[Any, Any]]
+Connector = Callable[[SecretStr | None], "tuple[Gateway, Account | None]"]
 
 
 @dataclass
@@ -168,12 +168,12 @@ class ConnectionPlan:
     def connector(self) -> Connector:
         """A function building (gateway, account) for a key, for this plan's profile and URL."""
 
-        def connect_with(key: SecretStr | None) -> tuple[Any, Any]:
+        def connect_with(key: SecretStr | None) -> tuple[Gateway, Account | None]:
             from tui_chat.gateways.retry import RetryingGateway
             from tui_chat.gateways.unify import UnifyAccount, UnifyGateway
 
-            gateway: Any
-            account: Any
+            gateway: Gateway
+            account: Account | None
             if self.profile.kind != "demo":
                 connection = connect(replace(self.profile, base_url=self.base_url), key)
                 gateway, account = connection.gateway, connection.account

@@ -314,7 +314,7 @@ class UnifyTUI(App[None]):
         for job in self._after_warm_up:
             job()
 
-    def use_gateway(self, gateway: Any, account: Any, label: str) -> None:
+    def use_gateway(self, gateway: Gateway, account: Account | None, label: str) -> None:
         """Chat through ``gateway`` (and ``account`` for balance/listings) from now on.
 
         Used once a key has been entered; history is kept. The old gateway is not closed here.

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from textual.screen import Screen
     from textual.worker import Worker
 
+    from tui_chat.gateways.base import Account, Gateway
     from tui_chat.ui.widgets.chat_log import ChatLog
     from tui_chat.ui.widgets.prompt_input import PromptInput
     from tui_chat.ui.widgets.status_bar import StatusBar
@@ -80,7 +81,7 @@ class KeyFlowHost(Protocol):
         thread: bool = False,
     ) -> Worker[None]: ...
 
-    def use_gateway(self, gateway: Any, account: Any, label: str) -> None: ...
+    def use_gateway(self, gateway: Gateway, account: Account | None, label: str) -> None: ...
 
 
 class KeyFlow:

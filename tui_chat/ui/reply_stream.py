@@ -198,7 +198,7 @@ class ReplyStreamer:
         self._prompt_chars = sum(len(m.get("content", "")) for m in messages)
         reply.begin(clock())
         last_tick = 0.0
-        error: Any = None
+        error: BaseException | None = None
         try:
             view.set_hold(host.paused)
             async for event in gateway.stream_chat(
@@ -267,7 +267,7 @@ class ReplyStreamer:
         if speed is not None:
             status.speed = speed
 
-    def _finish(self, reply: Message, view: ReplyView, error: Any) -> None:
+    def _finish(self, reply: Message, view: ReplyView, error: BaseException | None) -> None:
         host = self.host
         if reply.cost is None:
             # Stopped or cut before the gateway's final figure: keep the estimate, marked so.
@@ -355,7 +355,7 @@ class ReplyStreamer:
                 view.set_note("")
 
 
-def describe_failure(error: Any, reply: Message) -> tuple[str, str]:
+def describe_failure(error: BaseException | None, reply: Message) -> tuple[str, str]:
     """A plain-words title and the gateway's detail for an error card."""
     status = getattr(error, "status", None)
     detail = getattr(error, "detail", None) or reply.error or str(error)
