@@ -9,7 +9,6 @@ the status bar show and when a failed poll is tried again (each time later: ``Po
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,57 +30,64 @@ if TYPE_CHECKING:
 # -- what the thread workers report ---------------------------------------------------------
 
 
-@dataclass
 class BalanceLoaded(TextualMessage):
     """The gateway reported the balance, in credits."""
 
-    balance: float
+    def __init__(self, balance: float) -> None:
+        super().__init__()
+        self.balance = balance
 
 
-@dataclass
 class BalanceNotReported(TextualMessage):
     """The gateway kind has no balance: nothing to show, and no failure either."""
 
 
-@dataclass
 class BalanceFailed(TextualMessage):
-    error: BaseException
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
 
 
-@dataclass
 class ModelsLoaded(TextualMessage):
-    models: list[str]
+    def __init__(self, models: list[str]) -> None:
+        super().__init__()
+        self.models = models
 
 
-@dataclass
 class ModelsFailed(TextualMessage):
-    error: BaseException
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
 
 
-@dataclass
 class ProvidersLoaded(TextualMessage):
-    model: str
-    providers: list[str]
+    def __init__(self, model: str, providers: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.providers = providers
 
 
-@dataclass
 class ProvidersFailed(TextualMessage):
-    model: str
-    error: BaseException
+    def __init__(self, model: str, error: BaseException) -> None:
+        super().__init__()
+        self.model = model
+        self.error = error
 
 
-@dataclass
 class DetailsLoaded(TextualMessage):
     """Prices and context window of a concrete ``endpoint``."""
 
-    endpoint: str
-    details: EndpointDetails
+    def __init__(self, endpoint: str, details: EndpointDetails) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.details = details
 
 
-@dataclass
 class DetailsFailed(TextualMessage):
-    endpoint: str
-    error: BaseException
+    def __init__(self, endpoint: str, error: BaseException) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.error = error
 
 
 class AccountHost(Protocol):

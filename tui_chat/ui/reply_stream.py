@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,11 +37,12 @@ if TYPE_CHECKING:
 LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
 
 
-@dataclass
 class ReplyFinished(TextualMessage):
     """A reply's stream is over: finished, failed or stopped (``message.outcome`` says which)."""
 
-    message: Message
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message = message
 
 
 class ReplySaving(Protocol):

@@ -10,7 +10,6 @@ A leaf module (no store, no screens): the app imports it at start-up, before sql
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,51 +19,56 @@ if TYPE_CHECKING:
     from tui_chat.store import Store
 
 
-@dataclass
 class StoreOpened(Message):
     """The database was opened after the first frame (or could not be: ``store`` None)."""
 
-    store: Store | None
-    notice: str | None  # for the user: a recovered file, or why nothing is saved
+    def __init__(self, store: Store | None, notice: str | None) -> None:
+        super().__init__()
+        self.store = store
+        self.notice = notice  # for the user: a recovered file, or why nothing is saved
 
 
-@dataclass
 class ConversationListReady(Message):
     """What was said so far is written: the conversation list can be shown."""
 
 
-@dataclass
 class ExportWritten(Message):
     """An export was written to ``path``."""
 
-    path: Path
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
 
 
-@dataclass
 class ExportFailed(Message):
     """An export could not be written to ``path`` in ``folder``, for ``reason``."""
 
-    folder: Path
-    path: Path
-    reason: str
+    def __init__(self, folder: Path, path: Path, reason: str) -> None:
+        super().__init__()
+        self.folder = folder
+        self.path = path
+        self.reason = reason
 
 
-@dataclass
 class SaveFailed(Message):
     """A read or write of the store failed (posted from the writer thread or a worker)."""
 
-    text: str
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
 
 
-@dataclass
 class ConversationDeleted(Message):
     """Posted by the conversation list: a conversation was deleted (maybe the one on screen)."""
 
-    conversation_id: int
+    def __init__(self, conversation_id: int) -> None:
+        super().__init__()
+        self.conversation_id = conversation_id
 
 
-@dataclass
 class ConversationWriteFailed(Message):
     """Posted by the conversation list: a rename or delete failed, for ``text``."""
 
-    text: str
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
