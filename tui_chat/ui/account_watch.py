@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message as TextualMessage
 
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
+from tui_chat.ui.host import AppHost
 
 if TYPE_CHECKING:
     from textual.timer import Timer
-    from textual.worker import Worker
 
     from tui_chat.gateways.base import Account, Capabilities, EndpointDetails
-    from tui_chat.ui.widgets.selector import SelectorPanel
-    from tui_chat.ui.widgets.status_bar import StatusBar
 
 
 # -- what the thread workers report ---------------------------------------------------------
@@ -90,32 +88,13 @@ class DetailsFailed(TextualMessage):
         self.error = error
 
 
-class AccountHost(Protocol):
+class AccountHost(AppHost, Protocol):
     """What the watch needs of the app."""
 
     account: Account | None
     capabilities: Capabilities
     endpoint: str  # the endpoint the next message goes to (the panel shows its details)
     streaming: bool
-
-    @property
-    def status(self) -> StatusBar: ...
-
-    @property
-    def selector(self) -> SelectorPanel: ...
-
-    @property
-    def log(self) -> Any: ...
-
-    def post_message(self, message: TextualMessage) -> bool: ...
-
-    def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Worker[Any]: ...
-
-    def set_timer(self, delay: float, callback: Any = None, *args: Any, **kwargs: Any) -> Timer: ...
-
-    def set_interval(
-        self, interval: float, callback: Any = None, *args: Any, **kwargs: Any
-    ) -> Timer: ...
 
 
 class AccountWatch:

@@ -11,10 +11,10 @@ dialog of start-up); a stored key that may not be sent fails the switch with a s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -34,18 +34,13 @@ from tui_chat.core.endpoint import endpoint_problem
 from tui_chat.core.text import inert
 from tui_chat.gateways.config import SecretStr
 from tui_chat.gateways.errors import MissingAPIKeyError
+from tui_chat.ui.host import AppHost
 
 if TYPE_CHECKING:
-    from textual.worker import Worker
-
     from tui_chat.core.conversation import Conversation
     from tui_chat.gateways.base import Account, Capabilities, Gateway
     from tui_chat.keys import KeyringChoice
     from tui_chat.ui.key_flow import KeyFlow
-    from tui_chat.ui.widgets.chat_log import ChatLog
-    from tui_chat.ui.widgets.prompt_input import PromptInput
-    from tui_chat.ui.widgets.selector import SelectorPanel
-    from tui_chat.ui.widgets.status_bar import StatusBar
 
 
 class GatewayConnected(Message):
@@ -74,7 +69,7 @@ class GatewaySwitchFailed(Message):
         self.error = error
 
 
-class SwitcherHost(Protocol):
+class SwitcherHost(AppHost, Protocol):
     """What gateway switching needs from the app."""
 
     gateway: Gateway | None
@@ -87,36 +82,6 @@ class SwitcherHost(Protocol):
 
     @property
     def streaming(self) -> bool: ...
-
-    @property
-    def chat_log(self) -> ChatLog: ...
-
-    @property
-    def prompt(self) -> PromptInput: ...
-
-    @property
-    def status(self) -> StatusBar: ...
-
-    @property
-    def selector(self) -> SelectorPanel: ...
-
-    def notify(
-        self, message: str, *, severity: Any = ..., timeout: float | None = ..., markup: bool = ...
-    ) -> None: ...
-
-    def post_message(self, message: Message) -> bool: ...
-
-    def run_worker(
-        self,
-        work: Callable[[], None],
-        name: str | None = "",
-        group: str = "default",
-        description: str = "",
-        exit_on_error: bool = True,
-        start: bool = True,
-        exclusive: bool = False,
-        thread: bool = False,
-    ) -> Worker[None]: ...
 
     def forget_gateway_listings(self) -> None:
         """Drop the model list and the endpoint details of the gateway being left."""

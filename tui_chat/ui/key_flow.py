@@ -10,21 +10,16 @@ key, whether it may be sent and what to say when not; this module only asks (``K
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
 from tui_chat.connection import KeyRefusal, PendingConnection, key_not_saved_text
 from tui_chat.gateways.config import SecretStr
+from tui_chat.ui.host import AppHost
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
-    from textual.worker import Worker
-
     from tui_chat.gateways.base import Account, Gateway
-    from tui_chat.ui.widgets.chat_log import ChatLog
-    from tui_chat.ui.widgets.prompt_input import PromptInput
-    from tui_chat.ui.widgets.status_bar import StatusBar
 
 # The dialogs are imported on first use: screens load after the first frame.
 
@@ -45,41 +40,12 @@ class KeyNotSaved(Message):
         self.reason = reason
 
 
-class KeyFlowHost(Protocol):
+class KeyFlowHost(AppHost, Protocol):
     """What the key flow needs from the app."""
 
     pending_connection: PendingConnection | None
     startup_problem: str | None
     gateway_label: str
-
-    @property
-    def chat_log(self) -> ChatLog: ...
-
-    @property
-    def prompt(self) -> PromptInput: ...
-
-    @property
-    def status(self) -> StatusBar: ...
-
-    def push_screen(self, screen: Screen[Any], callback: Any = None) -> Any: ...
-
-    def notify(
-        self, message: str, *, severity: Any = ..., timeout: float | None = ..., markup: bool = ...
-    ) -> None: ...
-
-    def post_message(self, message: Message) -> bool: ...
-
-    def run_worker(
-        self,
-        work: Callable[[], None],
-        name: str | None = "",
-        group: str = "default",
-        description: str = "",
-        exit_on_error: bool = True,
-        start: bool = True,
-        exclusive: bool = False,
-        thread: bool = False,
-    ) -> Worker[None]: ...
 
     def use_gateway(self, gateway: Gateway, account: Account | None, label: str) -> None: ...
 

@@ -14,7 +14,7 @@ import asyncio
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message as TextualMessage
 
@@ -22,17 +22,14 @@ from tui_chat.core.accounting import estimate_reply_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.ui.host import AppHost
 
 if TYPE_CHECKING:
     from textual.timer import Timer
-    from textual.worker import Worker
 
     from tui_chat.gateways.base import Gateway
     from tui_chat.ui.account_watch import AccountWatch
-    from tui_chat.ui.widgets.chat_log import ChatLog
     from tui_chat.ui.widgets.messages import ErrorCard, ReplyView
-    from tui_chat.ui.widgets.prompt_input import PromptInput
-    from tui_chat.ui.widgets.status_bar import StatusBar
 
 LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
 
@@ -57,7 +54,7 @@ class ReplySaving(Protocol):
     def spend_cap_problem(self) -> str | None: ...
 
 
-class ReplyHost(Protocol):
+class ReplyHost(AppHost, Protocol):
     """What the streamer needs of the app."""
 
     gateway: Gateway | None
@@ -72,29 +69,7 @@ class ReplyHost(Protocol):
     show_credits: bool
     show_provider: bool
 
-    @property
-    def is_running(self) -> bool: ...
-
-    @property
-    def chat_log(self) -> ChatLog: ...
-
-    @property
-    def status(self) -> StatusBar: ...
-
-    @property
-    def prompt(self) -> PromptInput: ...
-
     def endpoint_problem(self, endpoint: str) -> str | None: ...
-
-    def notify(self, message: str, *args: Any, **kwargs: Any) -> None: ...
-
-    def post_message(self, message: TextualMessage) -> bool: ...
-
-    def run_worker(self, work: Any, *args: Any, **kwargs: Any) -> Worker[Any]: ...
-
-    def set_interval(
-        self, interval: float, callback: Any = None, *args: Any, **kwargs: Any
-    ) -> Timer: ...
 
 
 class ReplyStreamer:

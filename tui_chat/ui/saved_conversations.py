@@ -12,7 +12,7 @@ says "not saving".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tui_chat.core.conversation import Conversation, ConversationSettings, Message
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.core.text import inert
+from tui_chat.ui.host import AppHost
 from tui_chat.ui.saved_messages import (
     ConversationDeleted,
     ConversationListReady,
@@ -32,19 +33,10 @@ from tui_chat.ui.saved_messages import (
 )
 
 if TYPE_CHECKING:
-    from textual import Logger
-    from textual.message import Message as TextualMessage
-    from textual.notifications import SeverityLevel
-    from textual.screen import Screen
-    from textual.worker import Worker
-
     from tui_chat.store import ConversationRecord, SavedConversation, Store
     from tui_chat.store.export import ExportKind
     from tui_chat.store.recorder import ConversationRecorder
     from tui_chat.ui.screens.conversations import ConversationChoice
-    from tui_chat.ui.widgets.chat_log import ChatLog
-    from tui_chat.ui.widgets.selector import SelectorPanel
-    from tui_chat.ui.widgets.status_bar import StatusBar
 
 # ``tui_chat.store`` (with sqlite3) is imported when the database is opened, after the first
 # frame, not at start-up.
@@ -66,7 +58,7 @@ def _flushed_and_loaded(
     return store.load(conversation_id)
 
 
-class SavingApp(Protocol):
+class SavingApp(AppHost, Protocol):
     """What ``SavedConversations`` needs from the app (``UnifyTUI`` passes itself)."""
 
     conversation: Conversation  # replaced when a saved conversation is opened
@@ -86,49 +78,6 @@ class SavingApp(Protocol):
 
     @property
     def show_provider(self) -> bool: ...
-
-    @property
-    def chat_log(self) -> ChatLog: ...
-
-    @property
-    def status(self) -> StatusBar: ...
-
-    @property
-    def selector(self) -> SelectorPanel: ...
-
-    @property
-    def screen(self) -> Screen[object]: ...
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None: ...
-
-    @property
-    def log(self) -> Logger: ...
-
-    def push_screen(
-        self, screen: Screen[Any], callback: Callable[[Any], None] | None = None
-    ) -> Any: ...
-
-    def run_worker(
-        self,
-        work: Callable[[], None] | Callable[[], Coroutine[None, None, None]],
-        name: str | None = "",
-        group: str = "default",
-        description: str = "",
-        exit_on_error: bool = True,
-        start: bool = True,
-        exclusive: bool = False,
-        thread: bool = False,
-    ) -> Worker[None]: ...
-
-    def post_message(self, message: TextualMessage) -> bool: ...
 
     def action_new_conversation(self) -> None: ...
 
