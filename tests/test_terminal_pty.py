@@ -19,6 +19,7 @@ import struct
 import sys
 import termios
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,15 +48,15 @@ class PtyApp:
     output: bytearray = field(default_factory=bytearray)
     status: int | None = None
 
-    def read_until(self, predicate: object, timeout: float, what: str) -> None:
+    def read_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
-        while not predicate():  # type: ignore[operator]
+        while not predicate():
             if time.monotonic() > deadline:
                 tail = bytes(self.output[-600:]).decode(errors="replace")
                 raise AssertionError(f"timed out waiting for {what}; output ends: {tail!r}")
             if not self._read(0.05):
                 self._reap()
-                if self.status is not None and not predicate():  # type: ignore[operator]
+                if self.status is not None and not predicate():
                     tail = bytes(self.output[-1500:]).decode(errors="replace")
                     raise AssertionError(f"exited ({self.status}) before {what}: {tail!r}")
 
@@ -105,12 +106,28 @@ class PtyApp:
             if done:
                 self.status = os.waitstatus_to_exitcode(status)
 
+    def wait(self, timeout: float = EXIT_S) -> int:
+        """The exit status, without reading (the pty closed, say)."""
+        deadline = time.monotonic() + timeout
+        while self.status is None and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.02)
+        if self.status is None:
+            raise AssertionError("the process did not exit")
+        return self.status
+
+    def close_terminal(self) -> None:
+        """As closing the window or tmux pane does: the kernel sends the app SIGHUP."""
+        os.close(self.fd)
+        self.fd = -1
+
     def kill(self) -> None:
         self._reap()
         if self.status is None:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
-        os.close(self.fd)
+        if self.fd != -1:
+            os.close(self.fd)
 
 
 def start(home: Path, argv: list[str] | None = None) -> PtyApp:
@@ -147,6 +164,25 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def saved_messages(home: Path) -> list[tuple[str, str, str | None]]:
+    """(role, content, outcome) of each message in the demo's database, in order."""
+    database = home / ".local/share/unify-tui/demo.db"
+    if not database.exists():
+        return []
+    query = "SELECT role, content, outcome FROM messages ORDER BY id"
+    try:
+        with sqlite3.connect(database) as connection:
+            return list(connection.execute(query).fetchall())
+    except sqlite3.OperationalError:  # not made yet (no such table), or being written
+        return []
+
+
+def reply_so_far(home: Path) -> str:
+    """The reply saved so far, once there is a prompt and a reply ("" before)."""
+    rows = saved_messages(home)
+    return rows[1][1] if len(rows) == 2 else ""
+
+
 def restored_after(output: bytes, mark: int) -> list[bytes]:
     """The restoring sequences missing from ``output`` after offset ``mark``."""
     return [sequence for sequence in RESTORE if output.find(sequence, mark) == -1]
@@ -164,20 +200,25 @@ def test_a_signal_restores_the_terminal_and_exits(home: Path, signum: int) -> No
     finally:
         app.kill()
     assert restored_after(bytes(app.output), mark) == []
+    assert b"Traceback" not in app.output
     assert status == 128 + signum  # as a shell reports a process ended by that signal
 
 
-def saved_messages(home: Path) -> list[tuple[str, str, str | None]]:
-    """(role, content, outcome) of each message in the demo's database, in order."""
-    database = home / ".local/share/unify-tui/demo.db"
-    if not database.exists():
-        return []
-    query = "SELECT role, content, outcome FROM messages ORDER BY id"
+def test_ctrl_q_at_the_first_frame_exits_0_and_restores_the_terminal(home: Path) -> None:
+    """Regression: quitting while the selector panel was being built (just after the first
+    frame) crashed in its Selects, unseen while the exit status was always 0."""
+    app = start(home)
     try:
-        with sqlite3.connect(database) as connection:
-            return list(connection.execute(query).fetchall())
-    except sqlite3.OperationalError:  # not made yet (no such table), or being written
-        return []
+        app.wait_for_first_frame()
+        app.wait_for_text("Type a message")
+        mark = len(app.output)
+        app.write(b"\x11")  # ctrl+q
+        status = app.read_to_end()
+    finally:
+        app.kill()
+    assert restored_after(bytes(app.output), mark) == []
+    assert b"Traceback" not in app.output
+    assert status == 0
 
 
 def test_sigterm_mid_reply_saves_the_partial_reply(home: Path) -> None:
@@ -187,15 +228,8 @@ def test_sigterm_mid_reply_saves_the_partial_reply(home: Path) -> None:
         app.wait_for_text("Type a message")
         app.write(b"Write a long markdown answer with code\r")
         # The recorder saves a streaming reply about once a second: wait for a first part.
-        saved = ""
-
-        def streaming() -> bool:
-            nonlocal saved
-            rows = saved_messages(home)
-            saved = rows[-1][1] if len(rows) == 2 else ""
-            return bool(saved)
-
-        app.read_until(streaming, START_S, "a part of the reply saved")
+        app.read_until(lambda: bool(reply_so_far(home)), START_S, "a part of the reply saved")
+        saved = reply_so_far(home)
         os.kill(app.pid, signal.SIGTERM)
         status = app.read_to_end()
     finally:
@@ -205,6 +239,23 @@ def test_sigterm_mid_reply_saves_the_partial_reply(home: Path) -> None:
     assert user == ("user", "Write a long markdown answer with code", None)
     assert reply[0] == "assistant" and reply[2] == "stopped"
     assert reply[1].startswith(saved)  # what had arrived by the signal, kept (and maybe more)
+
+
+def test_closing_the_terminal_mid_reply_saves_the_partial_reply(home: Path) -> None:
+    """The terminal gone (SIGHUP, and every write to it failing): the reply is still saved."""
+    app = start(home)
+    try:
+        app.wait_for_first_frame()
+        app.wait_for_text("Type a message")
+        app.write(b"Write a long markdown answer with code\r")
+        app.read_until(lambda: bool(reply_so_far(home)), START_S, "a part of the reply saved")
+        app.close_terminal()
+        status = app.wait()
+    finally:
+        app.kill()
+    (_, reply) = saved_messages(home)
+    assert reply[0] == "assistant" and reply[1] and reply[2] == "stopped"
+    assert status == 128 + signal.SIGHUP
 
 
 CRASH_ON_CTRL_B = """
@@ -242,7 +293,7 @@ def test_alt_enter_from_the_terminal_adds_a_line(home: Path) -> None:
         app.wait_for_first_frame()
         app.wait_for_text("Type a message")
         app.write(b"first\x1b\rsecond\x1b\nthird\r")
-        app.wait_for_text("Stop")
+        app.read_until(lambda: bool(saved_messages(home)), START_S, "the prompt sent and saved")
         app.write(b"\x11")  # ctrl+q
         status = app.read_to_end()
     finally:

@@ -7,7 +7,9 @@ and spend), runs the streaming reply in an exclusive async worker, and runs bloc
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -80,6 +82,21 @@ if TYPE_CHECKING:
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
+
+
+def _terminal_hung_up() -> bool:
+    """True when the terminal the app runs in has hung up (poll reports POLLHUP on it)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return False
+    poll = select.poll()
+    for stream in (sys.__stdin__, sys.__stderr__):  # what Textual's Linux driver reads, writes
+        try:
+            poll.register(stream.fileno(), select.POLLOUT)  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            continue
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poll.poll(0))
 
 
 class UnifyTUI(App[None]):
@@ -161,6 +178,7 @@ class UnifyTUI(App[None]):
         self.max_tokens = max_tokens
         self.clock = clock  # seconds; injected so tests and snapshots can pin timings
         self._prompt: PromptInput | None = None  # built after the first frame (prompt)
+        self._exit_signal: int | None = None  # SIGTERM or SIGHUP, once one has come
         # True between mount and unmount: watchers that touch widgets check it. (App.is_mounted
         # is a method taking a widget, so `if self.is_mounted` was always true.)
         self.ui_ready = False
@@ -318,10 +336,22 @@ class UnifyTUI(App[None]):
                 return  # no signal handlers on this loop or platform: the default stays
 
     def _on_exit_signal(self, signum: int) -> None:
-        if self.return_code is not None:  # already ending, and asked again: end now
+        if _terminal_hung_up():
+            # The terminal is gone (its window or tmux pane closed, which is what sends
+            # SIGHUP): there is nothing to restore, and Textual's shutdown would wait for ever
+            # to write to it (its writer thread ends at the first failed write). Save what was
+            # arriving (stopped, as a quit leaves it), finish the database's writes, end here.
+            reply = self.replies.live_reply
+            if reply is not None:
+                reply.mark_stopped()
+                reply.end(self.clock())
+            self.saved.stop()
+            os._exit(128 + signum)
+        if self._exit_signal is not None:  # already ending, and asked again: end now
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
             return
+        self._exit_signal = signum
         self.exit(return_code=128 + signum)
 
     def on_ready(self, event: events.Ready) -> None:

@@ -43,5 +43,6 @@ def use_key_parser(driver_class: type[Driver]) -> type[Driver]:
     except ImportError:  # no termios: not a POSIX terminal
         return driver_class
     if issubclass(driver_class, linux_driver.LinuxDriver):
-        linux_driver.XTermParser = KeyParser
+        # (XTermParser is imported into linux_driver, not defined there: mypy calls it private)
+        linux_driver.XTermParser = KeyParser  # type: ignore[attr-defined]
     return driver_class
