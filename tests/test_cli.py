@@ -384,3 +384,19 @@ def test_model_flag_wins_over_the_reopened_conversation_config_default_does_not(
     launched.clear()
     app = run(launched, "--gateway", "openrouter")
     assert app.endpoint == "openai/gpt-4o-mini" and app.pin_model is True
+
+
+def test_the_exit_status_is_the_apps_return_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """0 after a quit; what the app set otherwise (1 after a crash, 128 + n after signal n)."""
+    codes = iter([None, 0, 1, 143])
+
+    def run(self: UnifyTUI, *args: Any, **kwargs: Any) -> None:
+        code = next(codes)
+        if code is not None:
+            self.exit(return_code=code)
+
+    monkeypatch.setattr(UnifyTUI, "run", run)
+    monkeypatch.setattr("tui_chat.keys.system_keyring", lambda *a, **k: None)
+    assert [cli.main(["--demo", "--no-save"]) for _ in range(4)] == [0, 0, 1, 143]

@@ -395,7 +395,8 @@ def _run_app(
     finally:
         if app.store is not None:
             app.store.close()
-    return 0
+    # 0 after a quit, 128 + n after signal n, 1 after a crash (UnifyTUI.panic, _fatal_error).
+    return app.return_code or 0
 
 
 def _open_store_at(args: argparse.Namespace) -> tuple[Store | None, str | None]:

@@ -1,12 +1,16 @@
-"""The layout holds at 80x24: the status bar keeps balance, spend and provider in view."""
+"""The layout holds at 80x24: the status bar keeps balance, spend and provider in view; and
+narrower, with the panel shown, the app keeps running (the prompt squeezed to no width)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rich.cells import cell_len
 
 from tests.app.conftest import send, wait_for_reply, wait_until
+from tui_chat.ui.app import UnifyTUI
+from tui_chat.ui.widgets.prompt_stand_in import PromptStandIn
 from tui_chat.ui.widgets.status_bar import PARTS, StatusBar
 
 
@@ -57,3 +61,84 @@ async def test_paused_note_still_fits_at_120_columns(make_app: Any, sim: Any) ->
         assert "PAUSED" in texts and "via groq" in texts
         assert_nothing_cut_off(app.status, 120)
         await pilot.press("escape")
+
+
+async def test_narrow_terminal_with_the_panel_shown_does_not_crash(make_app: Any, sim: Any) -> None:
+    """Regression: at <= 46 columns with the panel shown the prompt had no width left, and
+    TextArea's placeholder wrap raised ``ValueError: range() arg 3 must not be zero``."""
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.selector.built, what="the panel")
+        assert app.selector.display  # shown by default on a wide terminal, and kept on resize
+        for columns in range(60, 29, -1):  # the placeholder showing
+            await pilot.resize_terminal(columns, 20)
+            await pilot.pause()
+        app.prompt.load_text("some text\nand more")
+        for columns in range(30, 61):  # text in the prompt
+            await pilot.resize_terminal(columns, 20)
+            await pilot.pause()
+        app.prompt.load_text("")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+
+
+async def test_ctrl_b_on_a_narrow_terminal_does_not_crash(make_app: Any, sim: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(40, 20)) as pilot:
+        await wait_until(pilot, lambda: app.selector.built, what="the panel")
+        await pilot.press("ctrl+b")  # the panel shown
+        await pilot.pause()
+        for columns in (46, 35, 30):
+            await pilot.resize_terminal(columns, 20)
+            await pilot.pause()
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+
+
+async def test_the_prompt_draws_at_no_width() -> None:
+    """The prompt squeezed to no columns, as a shown panel leaves it on a narrow terminal."""
+    from textual.app import App, ComposeResult
+    from textual.containers import Horizontal
+    from textual.widgets import Static
+
+    from tui_chat.ui.widgets.prompt_input import PromptInput
+
+    class Squeezed(App[None]):
+        CSS = "#wide { width: 40; } PromptInput { width: 1fr; }"
+
+        def compose(self) -> ComposeResult:
+            with Horizontal():
+                yield Static("panel", id="wide")
+                yield PromptInput(id="prompt")
+
+    app = Squeezed()
+    async with app.run_test(size=(40, 10)) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.pause()
+        assert prompt.content_size.width == 0 and not prompt.text  # the placeholder's turn
+        assert [prompt.render_line(y).cell_length for y in range(2)] == [0, 0]
+        prompt.load_text("text")
+        await pilot.pause()
+        await pilot.resize_terminal(60, 10)
+        await pilot.pause()
+        assert prompt.content_size.width > 0 and prompt.render_line(0).cell_length > 0
+    assert app.return_code is None
+
+
+async def test_the_first_frames_stand_in_draws_at_no_width(
+    make_app: Any, sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same squeeze before the real prompt is built: the stand-in, hint or typed text."""
+    monkeypatch.setattr(UnifyTUI, "on_ready", lambda self, event: None)  # the stand-in stays
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app.selector.build()
+        stand_in = app.query_one(PromptStandIn)
+        for columns in (46, 40, 30):
+            await pilot.resize_terminal(columns, 20)
+            await pilot.pause()
+        await pilot.press(*"hi", "ctrl+j", *"there")
+        await pilot.pause()
+        assert stand_in.typed == "hi\nthere"
+        assert app.is_running and app.return_code is None

@@ -7,6 +7,9 @@ and spend), runs the streaming reply in an exclusive async worker, and runs bloc
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +19,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer
@@ -68,6 +72,8 @@ from tui_chat.ui.widgets.selector import SelectorPanel
 from tui_chat.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from tui_chat.core.conversation import ConversationSettings
     from tui_chat.gateways.base import Account, Gateway
     from tui_chat.keys import KeyringChoice
@@ -76,6 +82,21 @@ if TYPE_CHECKING:
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
+
+
+def _terminal_hung_up() -> bool:
+    """True when the terminal the app runs in has hung up (poll reports POLLHUP on it)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return False
+    poll = select.poll()
+    for stream in (sys.__stdin__, sys.__stderr__):  # what Textual's Linux driver reads, writes
+        try:
+            poll.register(stream.fileno(), select.POLLOUT)  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            continue
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poll.poll(0))
 
 
 class UnifyTUI(App[None]):
@@ -157,6 +178,7 @@ class UnifyTUI(App[None]):
         self.max_tokens = max_tokens
         self.clock = clock  # seconds; injected so tests and snapshots can pin timings
         self._prompt: PromptInput | None = None  # built after the first frame (prompt)
+        self._exit_signal: int | None = None  # SIGTERM or SIGHUP, once one has come
         # True between mount and unmount: watchers that touch widgets check it. (App.is_mounted
         # is a method taking a widget, so `if self.is_mounted` was always true.)
         self.ui_ready = False
@@ -259,8 +281,15 @@ class UnifyTUI(App[None]):
     def selector(self) -> SelectorPanel:
         return self.query_one(SelectorPanel)
 
+    def get_driver_class(self) -> type[Driver]:
+        from tui_chat.ui.terminal_keys import use_key_parser
+
+        return use_key_parser(super().get_driver_class())  # alt+enter as terminals send it
+
     def on_mount(self) -> None:
         self.ui_ready = True
+        if not self.is_headless:  # a real terminal (not a test's), and its signals
+            self._exit_on_signals()
         status = self.status
         status.gateway = self.gateway_label
         status.show_credits = self.show_credits
@@ -284,6 +313,46 @@ class UnifyTUI(App[None]):
         self._apply_setup()
         self.saved.start()  # with a store given; one opened after the first frame: later
         self.key_flow.connect_pending()
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP end the app as ctrl+q does, not at once.
+
+        By default they end the process on the spot: the partial reply unsaved and the terminal
+        left in the alternate screen with mouse tracking on and no cursor. Handled here, the app
+        exits the usual way (the partial reply saved, the terminal restored) with status
+        128 + the signal's number, which is how a shell reports a process ended by that signal,
+        so a supervisor still sees why it ended. A second one ends the process at once.
+        """
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, self._on_exit_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return  # no signal handlers on this loop or platform: the default stays
+
+    def _on_exit_signal(self, signum: int) -> None:
+        if _terminal_hung_up():
+            # The terminal is gone (its window or tmux pane closed, which is what sends
+            # SIGHUP): there is nothing to restore, and Textual's shutdown would wait for ever
+            # to write to it (its writer thread ends at the first failed write). Save what was
+            # arriving (stopped, as a quit leaves it), finish the database's writes, end here.
+            reply = self.replies.live_reply
+            if reply is not None:
+                reply.mark_stopped()
+                reply.end(self.clock())
+            self.saved.stop()
+            os._exit(128 + signum)
+        if self._exit_signal is not None:  # already ending, and asked again: end now
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        self._exit_signal = signum
+        self.exit(return_code=128 + signum)
 
     def on_ready(self, event: events.Ready) -> None:
         """The first frame is on screen: now build and start what it did not need."""
@@ -740,6 +809,15 @@ class UnifyTUI(App[None]):
             notice = f"{notice}\n{lines}" if notice else f"Settings not applied:\n{lines}"
         if notice:
             self.chat_log.add_notice(notice)
+
+    def panic(self, *renderables: RenderableType) -> None:
+        """Textual's way out after a failure (an unhandled exception, the input thread dying).
+
+        After an exception in a handler Textual has already set the return code 1; after a
+        failure elsewhere it sets none, and the process would exit 0 as if the user had quit.
+        """
+        self.exit(return_code=1)
+        super().panic(*renderables)
 
     def _fatal_error(self) -> None:
         """Exit after an unhandled exception, printing the traceback WITHOUT local variables.

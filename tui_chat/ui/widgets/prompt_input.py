@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual import events
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import TextArea
 
 from tui_chat.ui.widgets.prompt_stand_in import HINT, NEWLINE_KEYS
@@ -44,6 +45,13 @@ class PromptInput(TextArea):
 
     def on_mount(self) -> None:
         self.move_cursor(self.document.end)  # after any text it was given (the stand-in's)
+
+    def render_line(self, y: int) -> Strip:
+        # Squeezed to no width (a narrow terminal with the selector panel shown), TextArea's
+        # placeholder wrap divides by the width and raises: there is nothing to draw anyway.
+        if self.content_size.width < 1:
+            return Strip.blank(0)
+        return super().render_line(y)
 
     def remember(self, text: str) -> None:
         """Add a sent prompt to the recall list (skipping an immediate repeat)."""

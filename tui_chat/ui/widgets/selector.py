@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial, wraps
 from typing import Concatenate, ParamSpec
 
-from textual import on
+from textual import events, on
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -54,6 +54,21 @@ def _once_built(
             panel._deferred.append(partial(method, panel, *args, **kwargs))
 
     return call
+
+
+class PanelSelect(Select[str]):
+    """A Select that lets the app quit while it is being mounted.
+
+    The panel's widgets are mounted just after the first frame. Quitting then (ctrl+q, a
+    signal) can remove a Select's parts before its Mount handler runs, which then fails to find
+    them (NoMatches): a quit at start-up became a crash. Once the app is exiting (it has a
+    return code) Select's set-up is skipped, for a widget about to go. (Textual calls each
+    class's Mount handler in turn, this one first.)
+    """
+
+    def _on_mount(self, event: events.Mount) -> None:
+        if self.app.return_code is not None:
+            event.prevent_default()
 
 
 class SelectorPanel(VerticalScroll):
@@ -104,6 +119,10 @@ class SelectorPanel(VerticalScroll):
             return
         self._building = True
         await self.mount_all(self._widgets())
+        if self.app.return_code is not None:
+            # Quitting meanwhile: the widgets may be half removed already, and what was told
+            # (options, prompts) would fail to find their parts. Left unbuilt, it all waits.
+            return
         self.built = True
         deferred, self._deferred = self._deferred, []
         for call in deferred:
@@ -111,7 +130,7 @@ class SelectorPanel(VerticalScroll):
 
     def _widgets(self) -> Iterable[Widget]:
         yield Label("Gateway", classes="panel-heading")
-        gateways = Select[str]([], prompt="Gateway", id="gateway-select")
+        gateways = PanelSelect([], prompt="Gateway", id="gateway-select")
         gateways.display = False  # shown once there are profiles to choose from
         yield gateways
         yield Static("", id="gateway-note", classes="panel-note")
@@ -119,9 +138,9 @@ class SelectorPanel(VerticalScroll):
         notes.display = False
         yield notes
         yield Label("Model", classes="panel-heading")
-        yield Select[str]([], prompt="Loading models…", id="model-select", type_to_search=True)
+        yield PanelSelect([], prompt="Loading models…", id="model-select", type_to_search=True)
         yield Label("Provider or routing mode", classes="panel-heading", id="provider-heading")
-        yield Select[str]([], prompt="Choose a model first", id="provider-select")
+        yield PanelSelect([], prompt="Choose a model first", id="provider-select")
         provider_note = Static("", id="provider-note", classes="panel-note")
         provider_note.display = False
         yield provider_note
