@@ -15,6 +15,7 @@ from contextlib import aclosing
 import pytest
 
 from tests.gateways.scripted_server import (
+    Close,
     ScriptedServer,
     Send,
     Sleep,
@@ -165,7 +166,12 @@ async def test_stream_without_content_type_and_with_comments_is_read(
 ) -> None:
     scripted.script(
         *stream_script(
-            [sse(chunk("a")), b": OPENROUTER PROCESSING\n\n", sse(chunk("b"))], content_type=None
+            [
+                sse(chunk("a")),
+                b": OPENROUTER PROCESSING\n\n",
+                sse(chunk("b", finish_reason="stop")),
+            ],
+            content_type=None,
         )
     )
     events = await _collect(_gateway(scripted))
@@ -351,3 +357,51 @@ async def test_stopping_early_with_aclosing_closes_the_response(scripted: Script
                 break
     assert await asyncio.to_thread(scripted.disconnected.wait, 3)
     await gateway.aclose()
+
+
+def _close_delimited(events: list[bytes]) -> list[Send | Close]:
+    """A response with neither Content-Length nor chunked encoding: it ends when the server
+    closes the socket, so a cut looks exactly like a normal end at the transport."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    return [Send(head), *(Send(event) for event in events), Close()]
+
+
+@pytest.mark.parametrize("framing", ["close-delimited", "chunked", "[DONE]"])
+async def test_a_stream_that_stops_without_a_finish_reason_is_cut_not_complete(
+    scripted: ScriptedServer, framing: str
+) -> None:
+    # Regression: over a close-delimited response (or any stream ending without a finish
+    # reason) the half reply was reported as Done and shown, saved and resent as complete.
+    events = [sse(chunk("The first half")), sse(chunk(" of a reply"))]
+    if framing == "[DONE]":
+        events.append(sse("[DONE]"))
+    script = _close_delimited(events) if framing == "close-delimited" else stream_script(events)
+    scripted.script(*script)
+    received = await _collect(_gateway(scripted))
+    assert _text(received) == "The first half of a reply"  # what arrived is kept
+    assert not any(isinstance(event, Done) for event in received)
+    last = received[-1]
+    assert isinstance(last, StreamError) and isinstance(last.error, StreamInterrupted)
+    assert "without a finish reason" in str(last.error)
+
+
+async def test_a_finish_reason_over_a_close_delimited_response_is_complete(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.script(
+        *_close_delimited(
+            [sse(chunk("Whole")), sse(chunk(".", usage=LAST_USAGE, finish_reason="stop"))]
+        )
+    )
+    received = await _collect(_gateway(scripted))
+    assert _text(received) == "Whole."
+    assert isinstance(received[-2], Usage)
+    assert isinstance(received[-1], Done) and received[-1].finish_reason == "stop"
+
+
+async def test_usage_still_arrives_before_a_cut(scripted: ScriptedServer) -> None:
+    # The cost of a cut reply is still what the gateway reported, when it did.
+    scripted.script(*stream_script([sse(chunk("Half", usage=LAST_USAGE))]))
+    received = await _collect(_gateway(scripted))
+    assert received[-2] == Usage(prompt_tokens=13, completion_tokens=9, cost=1.1e-06)
+    assert isinstance(received[-1], StreamError)

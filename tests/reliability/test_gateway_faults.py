@@ -171,7 +171,8 @@ async def test_connect_timeout_is_connection_failed(unanswered_port: int) -> Non
 
 async def test_enormous_single_sse_event_is_read_whole(scripted: ScriptedServer) -> None:
     big = "x" * 2_000_000
-    scripted.script(*stream_script([sse(chunk("start ")), sse(chunk(big)), sse(chunk(" end"))]))
+    last = sse(chunk(" end", finish_reason="stop"))
+    scripted.script(*stream_script([sse(chunk("start ")), sse(chunk(big)), last]))
     settings = GatewaySettings(base_url=scripted.base_url, api_key="k", timeout=5.0)
     events = await stream(settings)
     assert isinstance(events[-1], Done)

@@ -232,7 +232,10 @@ def test_error_bodies_of_any_shape_give_a_short_sentence(value: Any, text: str) 
 
 
 def test_the_harness_reads_a_plain_stream() -> None:
-    body = b'data: {"model": "m@p", "choices": [{"delta": {"content": "hi"}}]}\r\n\r\n'
+    body = (
+        b'data: {"model": "m@p", "choices": '
+        b'[{"delta": {"content": "hi"}, "finish_reason": "stop"}]}\r\n\r\n'
+    )
     events = outcome(split(body, [7, 30, 31]))
     assert [type(e).__name__ for e in events] == ["ServedEndpoint", "TextDelta", "Done"]
     assert isinstance(outcome([body[:-10]])[-1], StreamError)

@@ -332,6 +332,22 @@ class _ReplyReader:
         events: list[StreamEvent] = []
         if self._usage is not None:
             events.append(self._usage)
+        if self._finish_reason is None:
+            # A reply is finished only when the server says so. A stream that just stops (the
+            # socket closed after a close-delimited response, a proxy cutting it, a server
+            # dying) ends like a normal one at the transport, with or without [DONE]: without a
+            # finish reason it is a cut reply, whatever the transport, and must not be shown,
+            # saved or resent as complete.
+            received = f" after {self.text_chars} characters" if self.text_chars else ""
+            events.append(
+                StreamError(
+                    StreamInterrupted(
+                        f"the stream ended{received} without a finish reason: the reply may "
+                        "be cut short"
+                    )
+                )
+            )
+            return events
         now = self._clock()
         ttft_ms = None
         if self._first_text_at is not None:
