@@ -188,17 +188,24 @@ def restored_after(output: bytes, mark: int) -> list[bytes]:
     return [sequence for sequence in RESTORE if output.find(sequence, mark) == -1]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_restores_the_terminal_and_exits(home: Path, signum: int) -> None:
-    app = start(home)
+def end_after_first_frame(app: PtyApp, end: Callable[[], None]) -> tuple[int, int]:
+    """Wait for the first frame and the prompt, then ``end`` the app (a key, a signal); return
+    where the output stood just before, and the exit status."""
     try:
         app.wait_for_first_frame()
         app.wait_for_text("Type a message")
         mark = len(app.output)
-        os.kill(app.pid, signum)
+        end()
         status = app.read_to_end()
     finally:
         app.kill()
+    return mark, status
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_restores_the_terminal_and_exits(home: Path, signum: int) -> None:
+    app = start(home)
+    mark, status = end_after_first_frame(app, lambda: os.kill(app.pid, signum))
     assert restored_after(bytes(app.output), mark) == []
     assert b"Traceback" not in app.output
     assert status == 128 + signum  # as a shell reports a process ended by that signal
@@ -208,14 +215,7 @@ def test_ctrl_q_at_the_first_frame_exits_0_and_restores_the_terminal(home: Path)
     """Regression: quitting while the selector panel was being built (just after the first
     frame) crashed in its Selects, unseen while the exit status was always 0."""
     app = start(home)
-    try:
-        app.wait_for_first_frame()
-        app.wait_for_text("Type a message")
-        mark = len(app.output)
-        app.write(b"\x11")  # ctrl+q
-        status = app.read_to_end()
-    finally:
-        app.kill()
+    mark, status = end_after_first_frame(app, lambda: app.write(b"\x11"))  # ctrl+q
     assert restored_after(bytes(app.output), mark) == []
     assert b"Traceback" not in app.output
     assert status == 0
@@ -273,14 +273,7 @@ sys.exit(cli.main(["--demo"]))
 
 def test_a_crash_exits_non_zero_and_restores_the_terminal(home: Path) -> None:
     app = start(home, [sys.executable, "-c", CRASH_ON_CTRL_B])
-    try:
-        app.wait_for_first_frame()
-        app.wait_for_text("Type a message")
-        mark = len(app.output)
-        app.write(b"\x02")  # ctrl+b
-        status = app.read_to_end()
-    finally:
-        app.kill()
+    mark, status = end_after_first_frame(app, lambda: app.write(b"\x02"))  # ctrl+b
     assert status == 1
     assert restored_after(bytes(app.output), mark) == []
     assert b"forced crash" in app.output[mark:]
