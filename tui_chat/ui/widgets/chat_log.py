@@ -597,12 +597,7 @@ class ChatLog(VerticalScroll):
                 return
             region = self._child_regions().get(anchor)
             if region is not None and abs(region.y - settled_at["anchor"]) >= 1:
-                self.scroll_to(
-                    y=self.scroll_y + region.y - settled_at["anchor"],
-                    animate=False,
-                    immediate=True,
-                    release_anchor=False,
-                )
+                self._correct_view(self.scroll_y + region.y - settled_at["anchor"])
 
         def swap() -> None:
             """Mounted (so their heights can be known): the turns take their page's rows of the
@@ -644,9 +639,7 @@ class ChatLog(VerticalScroll):
                             rows = last.bottom - first.y + page.widgets[0].styles.margin.top
                             change += rows - above[id(page)]
                 if change:
-                    self.scroll_to(
-                        y=view_top + change, animate=False, immediate=True, release_anchor=False
-                    )
+                    self._correct_view(view_top + change)
             if keep and anchor is not None:
                 region = self._child_regions().get(anchor)
                 if region is not None:
@@ -662,6 +655,19 @@ class ChatLog(VerticalScroll):
                 then()
 
         self._settle(mounts, laid_out, early=swap)
+
+    def _correct_view(self, y: float) -> None:
+        """Move the view to `y` to make up for pages above it that came out taller or shorter
+        than their estimate, leaving the user's choice of following alone.
+
+        While following, nothing is moved: the compositor keeps an anchored log at its end
+        whatever the heights above. Not only unneeded, a move would stop the following, because
+        Textual's `scroll_to(..., immediate=True)` (8.x) does not pass `release_anchor` on
+        and releases the anchor anyway: End, then a page above settling, and new text no longer
+        scrolled into view."""
+        if self.following:
+            return
+        self.scroll_to(y=y, animate=False, immediate=True, release_anchor=False)
 
     def _settle(
         self,
