@@ -13,7 +13,7 @@ from tui_chat import Agent
 from tui_chat.core.conversation import Outcome
 from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
-from tui_chat.gateways.errors import AuthenticationError, MissingAPIKeyError
+from tui_chat.gateways.errors import AuthenticationError, MissingAPIKeyError, StreamInterrupted
 
 GREETING = "Let's have a chat. (Enter `pause` to pause and `quit` to exit)\n"
 WELCOME_BACK = "Welcome back! (Remember, enter `pause` to pause and `quit` to exit)\n"
@@ -247,3 +247,23 @@ def test_close_closes_the_gateway() -> None:
     with make_agent(gateway, "Hello\nquit\n")[0] as agent:
         agent.run()
     assert gateway.closed
+
+
+def test_a_reply_that_did_not_finish_says_how_it_ended() -> None:
+    # Regression: a reply cut at the token limit, or cut off, printed like a finished one.
+    gateway = ScriptedGateway(
+        [TextDelta("Roses are"), Done("length")],
+        [TextDelta("Violets"), StreamError(StreamInterrupted("no finish reason"))],
+        reply("Hello"),
+    )
+    agent, out = make_agent(gateway, "Poem\nMore\nHi\nquit\n")
+    agent.run(show_credits=False, show_provider=False)
+    text = out.getvalue()
+    assert "> Roses are\n(stopped at the token limit)\n" in text
+    assert "> Violets\n(cut off: the stream ended before the reply finished)\n" in text
+    # the cut turn is not resent; the length-cut one is
+    assert gateway.requests[2][1] == [
+        {"role": "user", "content": "Poem"},
+        {"role": "assistant", "content": "Roses are"},
+        {"role": "user", "content": "Hi"},
+    ]

@@ -162,6 +162,9 @@ class Agent:
         if reply.outcome is Outcome.ERROR:
             self._write(("\n" if reply.content else "") + f"Error: {inert(reply.error or '')}\n")
             return
+        if reply.outcome is not Outcome.COMPLETE and reply.outcome is not None:
+            # cut, at the token limit, filtered: said, so a half reply never reads as whole
+            self._write(("\n" if reply.content else "") + f"({reply.outcome.words})")
         if show_credits:
             self._write("\n" + spent_line(reply.cost))
         if show_provider:
@@ -181,8 +184,7 @@ class Agent:
                         f"({inert(event.reason)}: retrying in {event.delay_s:.0f} s, "
                         f"attempt {event.attempt} of {event.max_attempts})\n"
                     )
-        if reply.outcome is None:  # a gateway that ended without Done still finished
-            reply.outcome = Outcome.COMPLETE
+        reply.end_unfinished()  # (only if the gateway sent neither Done nor StreamError)
 
     def _provider_shown(self, reply: Message) -> str:
         served = reply.served_endpoint

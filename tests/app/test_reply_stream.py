@@ -15,6 +15,7 @@ from tui_chat.gateway_sim.faults import Fault, FaultKind
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.unify import UnifyGateway
 from tui_chat.ui.app import UnifyTUI
+from tui_chat.ui.reply_stream import CONTINUE_PROMPT
 from tui_chat.ui.widgets.messages import ErrorCard, ReplyView
 
 
@@ -76,7 +77,81 @@ async def test_a_reply_cut_without_a_finish_reason_is_shown_as_cut_and_not_resen
         await wait_for_reply(pilot)
         reply = app.conversation.messages[-1]
         assert reply.content == "The first half"  # kept on screen
-        assert reply.outcome is Outcome.ERROR
+        assert reply.outcome is Outcome.CUT
         card = app.chat_log.query_one(ErrorCard)
         assert card.title.startswith("The reply was cut off; the partial reply above is kept")
         assert app.conversation.api_messages() == []  # the cut turn is not resent
+        view = app.chat_log.replies[-1]
+        assert "incomplete: cut off" in str(view.provenance.render())
+        assert view.has_class("-failed")
+        assert app.status.connection == "online"  # the server answered: not "offline"
+
+
+async def test_a_reply_at_the_token_limit_says_so_and_continue_asks_for_the_rest(
+    make_app: Any, sim: Any
+) -> None:
+    # Regression: finish_reason "length" looked like a finished reply.
+    sim.controls.reply_tokens = 60
+    app = make_app(max_tokens=10)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "Tell me a long story")
+        await wait_for_reply(pilot)
+        reply = app.conversation.messages[-1]
+        assert reply.outcome is Outcome.LENGTH
+        view = app.chat_log.replies[-1]
+        assert "incomplete: stopped at the token limit" in str(view.provenance.render())
+        assert view.has_class("-incomplete")
+        card = app.chat_log.query_one(ErrorCard)
+        assert card.title == "The reply reached the token limit (max_tokens 10)"
+        # the cut-short reply is still context: the model wrote it
+        assert app.conversation.api_messages()[-1]["content"] == reply.content
+        app.prompt.load_text("a draft")  # typed meanwhile: Continue must leave it alone
+        await pilot.click("#continue")
+        await wait_for_reply(pilot, count=2)
+        sent = [r for r in sim.requests if r.path.endswith("/chat/completions")][-1]
+        assert sent.messages[-2:] == [
+            {"role": "assistant", "content": reply.content},
+            {"role": "user", "content": CONTINUE_PROMPT},
+        ]
+        assert app.prompt.text == "a draft"
+        assert not [c for c in app.chat_log.query(ErrorCard) if c.can_continue and c is card]
+
+
+async def test_a_filtered_reply_says_so(scripted: ScriptedServer) -> None:
+    scripted.script(
+        Send(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"),
+        Send(sse(chunk("I can tell you th"))),
+        Send(sse(chunk(finish_reason="content_filter"))),
+        Send(b"data: [DONE]\n\n"),
+        Close(),
+    )
+    settings = GatewaySettings(base_url=scripted.base_url, api_key=SecretStr("k"), timeout=5.0)
+    app = UnifyTUI(gateway=UnifyGateway(settings), account=None, model="m@p")
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        reply = app.conversation.messages[-1]
+        assert reply.outcome is Outcome.FILTERED
+        card = app.chat_log.query_one(ErrorCard)
+        assert card.title == "The provider's content filter stopped the reply"
+        line = str(app.chat_log.replies[-1].provenance.render())
+        assert "stopped by the provider's content filter" in line
+
+
+async def test_last_shows_no_figure_when_the_new_reply_has_none(scripted: ScriptedServer) -> None:
+    # Regression: Last kept the previous reply's cost when the next one reported none.
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "cost": 0.25}
+    scripted.script(Send(head), Send(sse(chunk("one", usage=usage, finish_reason="stop"))), Close())
+    scripted.script(Send(head), Send(sse(chunk("two", finish_reason="stop"))), Close())
+    settings = GatewaySettings(base_url=scripted.base_url, api_key=SecretStr("k"), timeout=5.0)
+    app = UnifyTUI(gateway=UnifyGateway(settings), account=None, model="m@p")
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "first")
+        await wait_for_reply(pilot)
+        assert app.status.last_cost == 0.25
+        await send(pilot, "second")
+        await wait_for_reply(pilot, count=2)
+        assert app.conversation.messages[-1].cost is None
+        assert app.status.last_cost is None
+        assert "Last \u2013" in app.status.text

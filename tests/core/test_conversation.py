@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.events import Done, ServedEndpoint, StreamError, TextDelta, Usage
-from tui_chat.gateways.errors import InsufficientCreditsError
+from tui_chat.gateways.errors import InsufficientCreditsError, StreamInterrupted
 
 
 def _complete_turn(conversation: Conversation, question: str, answer: str, cost: float) -> Message:
@@ -208,3 +208,58 @@ def test_speed_counts_the_time_after_the_first_token() -> None:
     assert reply.live_tokens_per_second(3.0) == 50.0
     reply.end(3.0)
     assert reply.tokens_per_second == 50.0
+
+
+def test_finish_reasons_decide_how_the_reply_ended() -> None:
+    for reason, outcome in [
+        ("stop", Outcome.COMPLETE),
+        ("tool_calls", Outcome.COMPLETE),
+        ("length", Outcome.LENGTH),
+        ("MAX_TOKENS", Outcome.LENGTH),
+        ("content_filter", Outcome.FILTERED),
+    ]:
+        reply = Message(role="assistant", content="")
+        reply.apply(TextDelta("some text"))
+        reply.apply(Done(reason))
+        assert reply.outcome is outcome, reason
+
+
+def test_a_cut_reply_is_cut_not_failed_and_is_not_resent() -> None:
+    conversation = Conversation()
+    _complete_turn(conversation, "Hi", "Hello!", 0.1)
+    conversation.add_user("Write a poem")
+    reply = conversation.start_reply("m@p")
+    reply.apply(TextDelta("Roses are"))
+    reply.apply(StreamError(StreamInterrupted("ended without a finish reason")))
+    assert reply.outcome is Outcome.CUT and reply.is_unfinished
+    conversation.add_user("Again")
+    assert conversation.api_messages()[-1:] == [{"role": "user", "content": "Again"}]
+    assert len(conversation.api_messages()) == 3  # the cut turn is left out whole
+    # with nothing received it is a plain failure
+    empty = Message(role="assistant", content="")
+    empty.apply(StreamError(StreamInterrupted("no data")))
+    assert empty.outcome is Outcome.ERROR
+
+
+def test_a_length_cut_reply_is_resent_as_the_model_left_it() -> None:
+    conversation = Conversation()
+    conversation.add_user("Write a poem")
+    reply = conversation.start_reply("m@p")
+    reply.apply(TextDelta("Roses are"))
+    reply.apply(Done("length"))
+    assert not reply.is_unfinished
+    assert conversation.api_messages()[-1] == {"role": "assistant", "content": "Roses are"}
+
+
+def test_a_stream_that_ends_with_no_finish_and_no_error_did_not_finish() -> None:
+    reply = Message(role="assistant", content="")
+    reply.apply(TextDelta("half"))
+    reply.end_unfinished()
+    assert reply.outcome is Outcome.CUT
+    nothing = Message(role="assistant", content="")
+    nothing.end_unfinished()
+    assert nothing.outcome is Outcome.ERROR
+    done = Message(role="assistant", content="")
+    done.apply(Done("stop"))
+    done.end_unfinished()
+    assert done.outcome is Outcome.COMPLETE

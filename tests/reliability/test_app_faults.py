@@ -109,7 +109,7 @@ async def test_failed_turn_is_not_sent_with_the_next_prompt(make_app: Any, sim: 
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, "What is the capital of Portugal?")
         await wait_for_reply(pilot)
-        assert replies(app)[0].outcome is Outcome.ERROR
+        assert replies(app)[0].outcome is Outcome.CUT  # some text came, then the connection broke
         await send(pilot, PROMPT)
         await wait_for_reply(pilot, count=2)
         assert chat_requests(sim)[-1].messages == [{"role": "user", "content": PROMPT}]

@@ -63,6 +63,20 @@ def test_markdown_shows_each_turn_with_endpoint_tokens_and_cost() -> None:
     assert "> **Error:** Rate limited (429): slow down." in text
 
 
+def test_markdown_says_how_an_unfinished_reply_ended() -> None:
+    conversation = Conversation()
+    for ending in (Outcome.CUT, Outcome.LENGTH, Outcome.FILTERED):
+        conversation.messages.append(user("go"))
+        conversation.messages.append(reply(f"half {ending.value}", outcome=ending))
+    text = to_markdown(conversation, "Endings", exported_at=1_700_000_100.0, tz=UTC)
+    assert "*Incomplete: cut off: the stream ended before the reply finished.*" in text
+    assert "*Incomplete: stopped at the token limit.*" in text
+    assert "*Incomplete: stopped by the provider's content filter.*" in text
+    document = json.loads(to_json(conversation, "Endings", exported_at=5.0))
+    outcomes = [m["outcome"] for m in document["messages"] if m["role"] == "assistant"]
+    assert outcomes == ["cut", "length", "filtered"]
+
+
 def test_markdown_includes_settings_from_the_saved_record(store: Store) -> None:
     record = store.create_conversation("Tuned", model="gpt-4o@openai", temperature=0.2)
     store.set_conversation_settings(record.id, max_tokens=256, spend_cap=1.5)

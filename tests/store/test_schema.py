@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.store.conftest import reply, user
+from tui_chat.core.conversation import Outcome
 from tui_chat.store import SCHEMA_VERSION, Store, StoreTooNew, StoreUnavailable
 from tui_chat.store.schema import MIGRATIONS, migrate, schema_version
 
@@ -68,6 +69,45 @@ def test_version_1_database_migrates_to_latest_keeping_its_data(db_path: Path) -
     conn = _raw(db_path)
     assert schema_version(conn) == SCHEMA_VERSION
     conn.close()
+
+
+def test_version_3_database_migrates_to_the_new_reply_endings_keeping_ids_and_search(
+    db_path: Path,
+) -> None:
+    conn = _raw(db_path)
+    assert migrate(conn, target=3) == 3
+    conn.execute(
+        "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (3, 't', 1, 2)"
+    )
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, position, role, content, created_at, cost,"
+        " outcome, cost_estimated) VALUES (41, 3, 0, 'assistant', 'walruses nap', 1.0, 0.5,"
+        " 'stopped', 1)"
+    )
+    with pytest.raises(sqlite3.IntegrityError):  # version 3 knew three endings only
+        conn.execute(
+            "INSERT INTO messages (conversation_id, position, role, content, created_at, outcome)"
+            " VALUES (3, 1, 'assistant', 'x', 1.0, 'cut')"
+        )
+    conn.close()
+
+    with Store.open(db_path) as store:
+        loaded = store.load(3)
+        (message,) = loaded.conversation.messages
+        assert (message.content, message.outcome, message.cost, message.cost_estimated) == (
+            "walruses nap",
+            Outcome.STOPPED,
+            0.5,
+            True,
+        )
+        assert list(loaded.message_ids) == [41]
+        assert [hit.message_id for hit in store.search("walruses")] == [41]
+        for ending in (Outcome.CUT, Outcome.LENGTH, Outcome.FILTERED):
+            store.append_message(3, reply(f"{ending.value} reply", outcome=ending))
+        outcomes = [m.outcome for m in store.load(3).conversation.messages]
+        assert outcomes == [Outcome.STOPPED, Outcome.CUT, Outcome.LENGTH, Outcome.FILTERED]
+        assert [hit.message_id for hit in store.search("filtered")]  # the triggers work again
+        assert store.integrity_check() == []
 
 
 def test_every_intermediate_version_migrates_to_latest(tmp_path: Path) -> None:

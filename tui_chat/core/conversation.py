@@ -3,9 +3,11 @@
 Endpoints are stateless, so the whole history is sent with every request. What is sent follows
 three rules:
 
-- a failed turn (an ``ERROR`` reply and the user message it answered) is not resent: the model
-  never saw a reply to it, and resending would repeat the failure's context forever;
-- a ``STOPPED`` reply is resent with the text that arrived, because the user saw it;
+- a failed or cut turn (an ``ERROR`` or ``CUT`` reply and the user message it answered) is not
+  resent: the model never finished a reply to it, and resending half a reply as if it were whole
+  would put words in its mouth (and repeat a failure's context forever);
+- a ``STOPPED`` reply is resent with the text that arrived, because the user saw it and chose to
+  stop it; a ``LENGTH`` or ``FILTERED`` reply is resent as the model left it;
 - an empty reply (stopped before any text, or still streaming) is not resent.
 
 Switching model keeps the history: the next request simply names another endpoint.
@@ -26,11 +28,40 @@ Role = Literal["system", "user", "assistant"]
 
 
 class Outcome(StrEnum):
-    """How a reply ended."""
+    """How a reply ended. Only ``COMPLETE`` is a reply the model finished."""
 
-    COMPLETE = "complete"
-    STOPPED = "stopped"
-    ERROR = "error"
+    COMPLETE = "complete"  # the model finished (finish_reason "stop", "tool_calls", …)
+    STOPPED = "stopped"  # the user stopped it (or the app quit while it streamed)
+    CUT = "cut"  # the stream broke or ended without a finish reason after some text
+    LENGTH = "length"  # the model reached the token limit (finish_reason "length")
+    FILTERED = "filtered"  # the provider's content filter ended it ("content_filter")
+    ERROR = "error"  # it failed (nothing arrived, or the gateway reported an error)
+
+    @property
+    def words(self) -> str:
+        """How the reply ended, in a few words for the provenance line, --plain and exports."""
+        return _OUTCOME_WORDS[self]
+
+
+_OUTCOME_WORDS = {
+    Outcome.COMPLETE: "complete",
+    Outcome.STOPPED: "stopped",
+    Outcome.CUT: "cut off: the stream ended before the reply finished",
+    Outcome.LENGTH: "stopped at the token limit",
+    Outcome.FILTERED: "stopped by the provider's content filter",
+    Outcome.ERROR: "failed",
+}
+
+
+def outcome_of_finish(finish_reason: str | None) -> Outcome:
+    """The outcome of a stream that finished with ``finish_reason`` (OpenAI's words; Gemini
+    and others through OpenAI-compatible servers say "max_tokens" or "MAX_TOKENS")."""
+    reason = (finish_reason or "").lower()
+    if reason in ("length", "max_tokens"):
+        return Outcome.LENGTH
+    if reason in ("content_filter", "safety"):
+        return Outcome.FILTERED
+    return Outcome.COMPLETE
 
 
 @dataclass(frozen=True)
@@ -70,6 +101,11 @@ class Message:
         """True for a reply that ended in an error."""
         return self.outcome is Outcome.ERROR
 
+    @property
+    def is_unfinished(self) -> bool:
+        """True for a reply that failed or was cut: not resent, and it can be retried."""
+        return self.outcome in (Outcome.ERROR, Outcome.CUT)
+
     # The reply's own clock readings (seconds, on whatever monotonic clock the caller uses): set
     # by ``begin``, read by ``apply`` and ``end``. Not saved; the figures derived from them are.
     started_at: float | None = field(default=None, repr=False, compare=False)
@@ -100,14 +136,15 @@ class Message:
             self.cost = event.cost
             self.cost_estimated = event.estimated
         elif isinstance(event, Done):
-            self.outcome = Outcome.COMPLETE
+            self.outcome = outcome_of_finish(event.finish_reason)
             # The gateway's own timings, measured at the wire, win over the caller's clock.
             if event.ttft_ms is not None:
                 self.ttft_ms = event.ttft_ms
             if event.duration_ms is not None:
                 self.duration_ms = event.duration_ms
         elif isinstance(event, StreamError):
-            self.outcome = Outcome.ERROR
+            cut = self.content and getattr(event.error, "cuts_reply", False)
+            self.outcome = Outcome.CUT if cut else Outcome.ERROR
             self.error = str(event.error)
 
     @property
@@ -144,6 +181,13 @@ class Message:
         if streaming_ms <= 0:
             return None
         return self.completion_tokens / (streaming_ms / 1000.0)
+
+    def end_unfinished(self) -> None:
+        """The stream ended with neither a finish nor an error (a gateway that broke the
+        events' contract): no finish seen means the reply did not finish."""
+        if self.outcome is None:
+            self.outcome = Outcome.CUT if self.content else Outcome.ERROR
+            self.error = self.error or "The stream ended before the reply finished."
 
     def mark_stopped(self) -> None:
         """The user stopped the reply: keep what arrived, unless it already ended."""
@@ -182,7 +226,7 @@ class Conversation:
     def _resendable(self) -> Iterator[Message]:
         skipped: set[int] = set()
         for index, message in enumerate(self.messages):
-            if message.role == "assistant" and message.is_failed:
+            if message.role == "assistant" and message.is_unfinished:
                 skipped.add(index)
                 # The user message this reply answered: the nearest one before it.
                 for earlier in range(index - 1, -1, -1):

@@ -29,6 +29,9 @@ class GatewayError(Exception):
     """
 
     summary = "The gateway returned an error"
+    # True when the failure cuts a reply short (the stream broke or ended without a finish):
+    # text that arrived before it is a partial reply, not a failed one (``Outcome.CUT``).
+    cuts_reply = False
 
     def __init__(
         self,
@@ -116,6 +119,7 @@ class StreamInterrupted(GatewayError):
     """The connection was cut (or went silent) in the middle of a reply."""
 
     summary = "The connection was cut in the middle of the reply"
+    cuts_reply = True
 
 
 class MalformedResponse(GatewayError):

@@ -127,6 +127,8 @@ def to_markdown(
             lines += ["*" + " · ".join(details) + "*", ""]
         if message.outcome is Outcome.STOPPED:
             lines += ["*Stopped before the reply was complete.*", ""]
+        elif message.outcome in (Outcome.CUT, Outcome.LENGTH, Outcome.FILTERED):
+            lines += [f"*Incomplete: {message.outcome.words}.*", ""]
         elif message.outcome is Outcome.ERROR:
             lines += [f"> **Error:** {_one_line(message.error or 'the reply failed')}", ""]
     return encodable("\n".join(lines).rstrip("\n") + "\n")

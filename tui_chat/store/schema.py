@@ -112,6 +112,71 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=4,
+        description="more ways a reply ends: cut, at the token limit, filtered",
+        statements=(
+            # SQLite cannot change a CHECK constraint in place: the table is made again with the
+            # wider one and its rows copied, ids and all (the full-text index is keyed by id, so
+            # it stays valid). Its triggers go first and are made again after.
+            "DROP TRIGGER messages_fts_after_insert",
+            "DROP TRIGGER messages_fts_after_delete",
+            "DROP TRIGGER messages_fts_after_update",
+            """
+            CREATE TABLE messages_v4 (
+                id                 INTEGER PRIMARY KEY,
+                conversation_id    INTEGER NOT NULL
+                                   REFERENCES conversations (id) ON DELETE CASCADE,
+                position           INTEGER NOT NULL,
+                role               TEXT    NOT NULL
+                                   CHECK (role IN ('system', 'user', 'assistant')),
+                content            TEXT    NOT NULL,
+                created_at         REAL    NOT NULL,
+                requested_endpoint TEXT,
+                served_endpoint    TEXT,
+                prompt_tokens      INTEGER,
+                completion_tokens  INTEGER,
+                cost               REAL,
+                ttft_ms            REAL,
+                duration_ms        REAL,
+                outcome            TEXT CHECK (outcome IN
+                                   ('complete', 'stopped', 'cut', 'length', 'filtered', 'error')),
+                error              TEXT,
+                cost_estimated     INTEGER NOT NULL DEFAULT 0 CHECK (cost_estimated IN (0, 1)),
+                UNIQUE (conversation_id, position)
+            )
+            """,
+            """
+            INSERT INTO messages_v4 (id, conversation_id, position, role, content, created_at,
+                requested_endpoint, served_endpoint, prompt_tokens, completion_tokens, cost,
+                ttft_ms, duration_ms, outcome, error, cost_estimated)
+            SELECT id, conversation_id, position, role, content, created_at,
+                requested_endpoint, served_endpoint, prompt_tokens, completion_tokens, cost,
+                ttft_ms, duration_ms, outcome, error, cost_estimated
+            FROM messages
+            """,
+            "DROP TABLE messages",
+            "ALTER TABLE messages_v4 RENAME TO messages",
+            """
+            CREATE TRIGGER messages_fts_after_insert AFTER INSERT ON messages BEGIN
+                INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+            END
+            """,
+            """
+            CREATE TRIGGER messages_fts_after_delete AFTER DELETE ON messages BEGIN
+                INSERT INTO messages_fts (messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+            END
+            """,
+            """
+            CREATE TRIGGER messages_fts_after_update AFTER UPDATE OF content ON messages BEGIN
+                INSERT INTO messages_fts (messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+                INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+            END
+            """,
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

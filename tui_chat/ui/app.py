@@ -641,6 +641,10 @@ class UnifyTUI(App[None]):
     def _retry(self, card: ErrorCard) -> None:
         self.replies.retry(card)
 
+    @on(ErrorCard.ContinueRequested)
+    def _continue_requested(self, event: ErrorCard.ContinueRequested) -> None:
+        self.replies.continue_reply(event.card)
+
     def action_toggle_panel(self) -> None:
         self.selector.display = not self.selector.display
 

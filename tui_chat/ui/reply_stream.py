@@ -22,6 +22,7 @@ from tui_chat.core.accounting import estimate_reply_cost
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.gateways.errors import ConnectionFailed
 from tui_chat.ui.host import AppHost
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from tui_chat.ui.widgets.messages import ErrorCard, ReplyView
 
 LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
+
+CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating any of it."
+"""The turn sent by Continue under a reply that reached the token limit."""
 
 
 class ReplyFinished(TextualMessage):
@@ -98,33 +102,40 @@ class ReplyStreamer:
 
     def send(self, text: str) -> None:
         """Send a prompt. On any refusal the typed text stays in the box."""
+        self._send(text, typed=True)
+
+    def _send(self, text: str, *, typed: bool) -> bool:
+        """Send `text` as the next turn (`typed`: from the prompt box, which is then cleared);
+        False if it was refused (and said why)."""
         host = self.host
         if host.streaming:
             host.notify(
                 "A reply is still arriving: press esc to stop it, or wait.", severity="warning"
             )
-            return
+            return False
         host.paused = False
         if host.gateway is None:
             host.chat_log.add_error(
                 "No gateway to send to", host.startup_problem or "No API key set.", can_retry=False
             )
-            return
+            return False
         over_cap = self.saving.spend_cap_problem()
         if over_cap:
             host.notify(over_cap, title="Spend cap reached", severity="warning")
-            return
+            return False
         problem = host.endpoint_problem(host.endpoint)
         if problem is not None:
             host.chat_log.add_error("The model string is not valid", problem, can_retry=False)
-            return
-        host.prompt.remember(text)
-        host.prompt.clear()
+            return False
+        if typed:
+            host.prompt.remember(text)
+            host.prompt.clear()
         user_message = host.conversation.add_user(text)
         self.saving.message_added(user_message)
         host.chat_log.add_user(text, user_message)
         host.chat_log.anchor()
         self._begin(text)
+        return True
 
     def retry(self, card: ErrorCard) -> None:
         """Send the failed turn again: drop the failed reply, keep the user's message."""
@@ -133,7 +144,7 @@ class ReplyStreamer:
             return
         conversation = host.conversation
         last = conversation.last_reply
-        if last is None or last.outcome is not Outcome.ERROR:
+        if last is None or not last.is_unfinished:
             card.remove()
             return
         conversation.messages.remove(last)
@@ -147,6 +158,19 @@ class ReplyStreamer:
             if host.prompt.text == user.content:
                 host.prompt.clear()
             self._begin(user.content)
+
+    def continue_reply(self, card: ErrorCard) -> None:
+        """Ask the model to go on from a reply that reached the token limit: a new turn that
+        says so (shown, saved and resent like any other), answered by the same endpoint."""
+        if self.host.streaming:
+            self.host.notify("A reply is still arriving.", severity="warning", timeout=2)
+            return
+        last = self.host.conversation.last_reply
+        if last is None or last.outcome is not Outcome.LENGTH:
+            card.remove()
+            return
+        if self._send(CONTINUE_PROMPT, typed=False):
+            card.remove()
 
     def _begin(self, prompt_text: str) -> None:
         host = self.host
@@ -204,8 +228,7 @@ class ReplyStreamer:
                         error = failure
                     case _:
                         pass  # Usage and Done: folded into the message above
-            if reply.outcome is None:
-                reply.outcome = Outcome.COMPLETE
+            reply.end_unfinished()  # (only if the gateway sent neither Done nor StreamError)
         except asyncio.CancelledError:
             reply.mark_stopped()
             raise
@@ -265,19 +288,32 @@ class ReplyStreamer:
         status.live_cost = None
         status.speed = reply.tokens_per_second
         status.total_cost = host.conversation.total_cost
-        if reply.cost is not None:
-            status.last_cost = reply.cost
-        if reply.outcome is Outcome.ERROR:
+        status.last_cost = reply.cost  # this reply's figure, or none shown ("–")
+        # "offline" only when the gateway could not be reached: a cut stream, an error status
+        # or an unreadable chunk all came from a server that answered.
+        status.connection = "offline" if isinstance(error, ConnectionFailed) else "online"
+        if reply.is_unfinished:
             title, detail = describe_failure(error, reply)
             host.chat_log.add_error(title, detail, can_retry=True)
-            status.connection = "online" if getattr(error, "status", None) else "offline"
             # The prompt comes back to the box so nothing typed is lost (unless new text is there).
             prompt = host.prompt
-            if self._failed_prompt and not prompt.text:
+            if self._failed_prompt and not prompt.text and self._failed_prompt != CONTINUE_PROMPT:
                 prompt.load_text(self._failed_prompt)
                 prompt.move_cursor(prompt.document.end)
-        else:
-            status.connection = "online"
+        elif reply.outcome is Outcome.LENGTH:
+            limit = f" (max_tokens {host.max_tokens})" if host.max_tokens else ""
+            host.chat_log.add_error(
+                f"The reply reached the token limit{limit}",
+                "Continue asks the model to go on from where it stopped.",
+                can_retry=False,
+                can_continue=True,
+            )
+        elif reply.outcome is Outcome.FILTERED:
+            host.chat_log.add_error(
+                "The provider's content filter stopped the reply",
+                "What arrived before it is kept above.",
+                can_retry=False,
+            )
         if reply.outcome is Outcome.STOPPED:
             host.notify("Reply stopped; the partial text is kept.", timeout=2)
         if reply.outcome is not Outcome.COMPLETE:

@@ -139,7 +139,7 @@ def _history_items(messages: Sequence[Message], endpoint: str | None) -> list[_I
             endpoint = requested or endpoint
             if message.content or message.outcome is not Outcome.ERROR:
                 items.append(("reply", message))
-            if message.outcome is Outcome.ERROR:
+            if message.is_unfinished:
                 items.append(("error", message))
     return items
 
@@ -326,13 +326,14 @@ class ChatLog(VerticalScroll):
                 widgets.append(turn)
             elif kind == "reply":
                 reply = ReplyView(value, streaming=False)
-                if value.outcome is Outcome.STOPPED:
-                    reply.add_class("-stopped")
+                reply.show_ending()
                 self._message_widgets[id(value)] = reply
                 replies.append(reply)
                 widgets.append(reply)
             else:
-                widgets.append(ErrorCard("The reply failed", value.error or "", can_retry=False))
+                cut = value.outcome is Outcome.CUT
+                title = "The reply was cut off" if cut else "The reply failed"
+                widgets.append(ErrorCard(title, value.error or "", can_retry=False))
         show_credits = getattr(self.app, "show_credits", self._show_credits)
         show_provider = getattr(self.app, "show_provider", self._show_provider)
         for reply in replies:
@@ -731,8 +732,10 @@ class ChatLog(VerticalScroll):
         self._add(marker)
         return marker
 
-    def add_error(self, title: str, detail: str, *, can_retry: bool = True) -> ErrorCard:
-        card = ErrorCard(title, detail, can_retry=can_retry)
+    def add_error(
+        self, title: str, detail: str, *, can_retry: bool = True, can_continue: bool = False
+    ) -> ErrorCard:
+        card = ErrorCard(title, detail, can_retry=can_retry, can_continue=can_continue)
         self._add(card)
         return card
 

@@ -40,7 +40,23 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
         parts.append("stopped")
     elif message.outcome is Outcome.ERROR and message.content:
         parts.append("incomplete: the reply failed (not resent as context)")
+    elif message.outcome is Outcome.CUT:
+        parts.append(f"incomplete: {message.outcome.words} (not resent as context)")
+    elif message.outcome in (Outcome.LENGTH, Outcome.FILTERED):
+        parts.append(f"incomplete: {message.outcome.words}")
     return " · ".join(parts)
+
+
+def outcome_class(outcome: Outcome | None) -> str:
+    """The CSS class of a reply that ended so: ``-stopped``, ``-failed`` (failed or cut),
+    ``-incomplete`` (token limit, filter), or "" (complete, or still streaming)."""
+    if outcome is Outcome.STOPPED:
+        return "-stopped"
+    if outcome in (Outcome.ERROR, Outcome.CUT):
+        return "-failed"
+    if outcome in (Outcome.LENGTH, Outcome.FILTERED):
+        return "-incomplete"
+    return ""
 
 
 class UserTurn(Static):
@@ -77,11 +93,14 @@ class ReplyView(Vertical):
     def finish(self, *, show_credits: bool, show_provider: bool) -> None:
         self.body.finish()
         self.remove_class("-streaming")
-        if self.message.outcome is Outcome.STOPPED:
-            self.add_class("-stopped")
-        elif self.message.outcome is Outcome.ERROR:
-            self.add_class("-failed")
+        self.show_ending()
         self.refresh_provenance(show_credits=show_credits, show_provider=show_provider)
+
+    def show_ending(self) -> None:
+        """Style the reply by how it ended (its border: stopped, failed or cut, incomplete)."""
+        ending = outcome_class(self.message.outcome)
+        if ending:
+            self.add_class(ending)
 
     def set_note(self, text: str) -> None:
         """A line under a reply that is still on its way (e.g. a retry countdown)."""
@@ -109,24 +128,39 @@ class ErrorCard(Vertical):
     class RetryRequested(TextualMessage):
         card: ErrorCard
 
-    def __init__(self, title: str, detail: str, *, can_retry: bool = True) -> None:
+    @dataclass
+    class ContinueRequested(TextualMessage):
+        """Continue pressed under a reply that reached the token limit."""
+
+        card: ErrorCard
+
+    def __init__(
+        self, title: str, detail: str, *, can_retry: bool = True, can_continue: bool = False
+    ) -> None:
         super().__init__(classes="error-card")
         self.title = title
         self.detail = detail
         self.can_retry = can_retry
+        self.can_continue = can_continue
 
     def compose(self) -> ComposeResult:
         yield Static(Content(inert(self.title)), classes="error-title")
         if self.detail:
             yield Static(Content(inert(self.detail)), classes="error-detail")
-        if self.can_retry:
+        if self.can_retry or self.can_continue:
             with Horizontal(classes="error-actions"):
-                yield Button("Retry", id="retry", variant="error", compact=True)
+                if self.can_continue:
+                    yield Button("Continue", id="continue", variant="primary", compact=True)
+                if self.can_retry:
+                    yield Button("Retry", id="retry", variant="error", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "retry":
             event.stop()
             self.post_message(self.RetryRequested(self))
+        elif event.button.id == "continue":
+            event.stop()
+            self.post_message(self.ContinueRequested(self))
 
 
 class Notice(Static):
