@@ -1,4 +1,9 @@
-"""Making untrusted text inert for display.
+"""Making untrusted text valid and inert.
+
+Text from the wire is made valid Unicode before it is kept or resent (``valid_text``): a lone
+surrogate (JSON's ``"\ud800"``) cannot be encoded as UTF-8, so one in a reply made every later
+request of its conversation fail, and the database refuse it.
+
 
 Model output, server-supplied names and pasted text are data. Control characters (ESC starting an
 ANSI or OSC sequence, BEL ending one, C1 controls such as CSI 0x9b, carriage returns that would
@@ -25,3 +30,14 @@ def _stand_in(match: re.Match[str]) -> str:
 def inert(text: str) -> str:
     """Return ``text`` with every control character except newline and tab made visible."""
     return _CONTROL.sub(_stand_in, text)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """Return ``text`` with every lone surrogate replaced by U+FFFD (the replacement character).
+
+    ``json.loads`` already joins a surrogate pair written as two escapes; what is left is alone.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from tui_chat.core.text import valid_text
+
 _MAX_DETAIL_CHARS = 300
 
 
@@ -40,7 +42,7 @@ class GatewayError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        self.detail = detail
+        self.detail = valid_text(detail)  # server words: kept, shown and saved, so valid
         self.status = status
         self.retry_after = retry_after
         super().__init__(self._sentence())

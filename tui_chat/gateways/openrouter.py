@@ -43,7 +43,7 @@ from tui_chat.gateways.errors import (
     NotFoundError,
     UnsupportedByGateway,
 )
-from tui_chat.gateways.json_values import as_float, as_int
+from tui_chat.gateways.json_values import as_balance, as_cost, as_float, as_token_count
 from tui_chat.gateways.streaming import ChatRequest, StreamingGateway
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
@@ -231,8 +231,8 @@ def _needs_listing(endpoint: str) -> bool:
 
 
 def _per_million(per_token: object) -> float | None:
-    value = as_float(per_token)
-    return None if value is None else round(value * 1_000_000, 6)
+    value = as_float(per_token)  # "-1" for a router's variable price: unknown, as below
+    return None if value is None else as_cost(round(value * 1_000_000, 6))
 
 
 class OpenRouterAccount(AccountClient):
@@ -249,8 +249,8 @@ class OpenRouterAccount(AccountClient):
         """The balance in credits (USD): ``total_credits - total_usage``."""
         data = self._get("credits")
         inner = data.get("data") if isinstance(data, Mapping) else None
-        total = as_float(inner.get("total_credits")) if isinstance(inner, Mapping) else None
-        used = as_float(inner.get("total_usage")) if isinstance(inner, Mapping) else None
+        total = as_balance(inner.get("total_credits")) if isinstance(inner, Mapping) else None
+        used = as_balance(inner.get("total_usage")) if isinstance(inner, Mapping) else None
         if total is None or used is None:
             raise MalformedResponse("/credits did not contain total_credits and total_usage")
         return total - used
@@ -330,6 +330,6 @@ class OpenRouterAccount(AccountClient):
                     endpoint=f"{base}@{self._tag(item)}",
                     input_cost=_per_million(prices.get("prompt")),
                     output_cost=_per_million(prices.get("completion")),
-                    context_window=as_int(item.get("context_length")),
+                    context_window=as_token_count(item.get("context_length")),
                 )
         raise NotFoundError(f"OpenRouter lists no provider {spec!r} for {base}")

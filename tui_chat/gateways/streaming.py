@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported on first use, never at start-up
     from openai import AsyncOpenAI
 
 from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
+from tui_chat.core.text import valid_text
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import (
@@ -43,7 +44,7 @@ from tui_chat.gateways.errors import (
     from_error_object,
     from_response,
 )
-from tui_chat.gateways.json_values import as_float, as_int
+from tui_chat.gateways.json_values import as_cost, as_token_count
 from tui_chat.gateways.sse import SSEParser
 
 log = logging.getLogger(__name__)
@@ -227,9 +228,10 @@ def parse_usage(usage: object) -> Usage | None:
     """A ``Usage`` from a raw ``usage`` object; None for ``{}`` or anything without figures."""
     if not isinstance(usage, Mapping) or not usage:
         return None
-    prompt_tokens = as_int(usage.get("prompt_tokens"))
-    completion_tokens = as_int(usage.get("completion_tokens"))
-    cost = as_float(usage.get("cost"))
+    # Checked figures: NaN, negative or absurd ones are unknown (an estimate may take their place).
+    prompt_tokens = as_token_count(usage.get("prompt_tokens"))
+    completion_tokens = as_token_count(usage.get("completion_tokens"))
+    cost = as_cost(usage.get("cost"))
     if prompt_tokens is None and completion_tokens is None and cost is None:
         return None
     return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost)
@@ -255,6 +257,7 @@ class _ReplyReader:
         provider = chunk.get("provider")
         if "@" not in model and isinstance(provider, str) and provider:
             model = f"{model}@{provider}"  # OpenRouter-style: a separate provider field
+        model = valid_text(model)
         if model == self._served:
             return []
         self._served = model
@@ -263,6 +266,7 @@ class _ReplyReader:
     def _text(self, text: str) -> TextDelta:
         if self._first_text_at is None:
             self._first_text_at = self._clock()
+        text = valid_text(text)
         self.text_chars += len(text)
         return TextDelta(text)
 

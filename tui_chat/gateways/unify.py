@@ -13,7 +13,7 @@ from tui_chat.core.endpoint import model_of, parse_endpoint
 from tui_chat.gateways.account import AccountClient
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, EndpointDetails
 from tui_chat.gateways.errors import MalformedResponse, NotFoundError
-from tui_chat.gateways.json_values import as_float, as_int
+from tui_chat.gateways.json_values import as_balance, as_cost, as_token_count
 from tui_chat.gateways.streaming import StreamingGateway
 
 
@@ -37,7 +37,7 @@ class UnifyAccount(AccountClient):
             data = self._get("credits")
         except NotFoundError:
             data = self._get("get_credits")  # servers from before the 2024-08 rename
-        balance = as_float(data.get("credits")) if isinstance(data, dict) else None
+        balance = as_balance(data.get("credits")) if isinstance(data, dict) else None
         if balance is None:
             raise MalformedResponse("/credits did not contain a number of credits")
         return balance
@@ -77,7 +77,7 @@ class UnifyAccount(AccountClient):
             raise MalformedResponse("/endpoint-details did not return a JSON object")
         return EndpointDetails(
             endpoint=str(data.get("endpoint") or endpoint),
-            input_cost=as_float(data.get("input_cost")),
-            output_cost=as_float(data.get("output_cost")),
-            context_window=as_int(data.get("context_window")),
+            input_cost=as_cost(data.get("input_cost")),
+            output_cost=as_cost(data.get("output_cost")),
+            context_window=as_token_count(data.get("context_window")),
         )
