@@ -166,7 +166,7 @@ class Agent:
             # cut, at the token limit, filtered: said, so a half reply never reads as whole
             self._write(("\n" if reply.content else "") + f"({reply.outcome.words})")
         if show_credits:
-            self._write("\n" + spent_line(reply.cost))
+            self._write("\n" + spent_line(reply.cost, estimated=reply.cost_estimated))
         if show_provider:
             self._write(f"\n(provider: {inert(self._provider_shown(reply))})")
         self._write("\n")

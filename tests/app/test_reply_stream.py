@@ -155,3 +155,25 @@ async def test_last_shows_no_figure_when_the_new_reply_has_none(scripted: Script
         assert app.conversation.messages[-1].cost is None
         assert app.status.last_cost is None
         assert "Last \u2013" in app.status.text
+
+
+async def test_an_estimated_cost_is_marked_in_the_reply_and_the_status_bar(
+    make_app: Any, sim: Any
+) -> None:
+    # Regression: a cost estimated from the prices showed like a billed one ("0.000037 credits").
+    sim.controls.reply_tokens = 200
+    sim.inject(Fault(FaultKind.STALL, after_tokens=40, seconds=None))  # no usage ever comes
+    app = make_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await send(pilot, "Tell me a long story")
+        reply = app.conversation.messages[-1]
+        await wait_until(pilot, lambda: len(reply.content) > 40, what="some text")
+        served = reply.served_endpoint or ""
+        await wait_until(pilot, lambda: served in app.account_watch.details, what="prices")
+        await pilot.press("escape")
+        await wait_for_reply(pilot)
+        assert reply.cost is not None and reply.cost_estimated
+        line = str(app.chat_log.replies[-1].provenance.render())
+        assert f"~{reply.cost:.6f} credits" in line
+        assert f"Last ~{reply.cost:.6f}" in app.status.text
+        assert f"Chat ~{reply.cost:.6f}" in app.status.text

@@ -9,6 +9,7 @@ from tui_chat.core.accounting import (
     format_credits,
     spent_line,
 )
+from tui_chat.core.conversation import Conversation, Message, Outcome
 
 
 def test_cost_estimate_uses_prices_per_million_tokens() -> None:
@@ -50,3 +51,26 @@ def test_reply_estimate_needs_both_prices() -> None:
     assert estimate_reply_cost(4000, 500, Details(1.0, 2.0)) == pytest.approx(0.002)
     assert estimate_reply_cost(4000, 500, Details(None, 2.0)) is None
     assert estimate_reply_cost(4000, 500, Details(1.0, None)) is None
+
+
+def test_a_conversation_total_says_what_it_holds() -> None:
+    def reply(content: str, cost: float | None, estimated: bool = False) -> Message:
+        return Message(
+            role="assistant",
+            content=content,
+            cost=cost,
+            cost_estimated=estimated,
+            outcome=Outcome.COMPLETE,
+        )
+
+    conversation = Conversation()
+    assert str(conversation.spend) == "0.000000"  # nothing sent: nothing spent
+    conversation.messages.append(reply("a", None))
+    assert str(conversation.spend) == "\u2013"  # regression: read 0.000000 with no figure known
+    conversation.messages.append(reply("b", 0.5))
+    assert str(conversation.spend) == "\u22650.500000"  # a lower bound: one cost is unknown
+    conversation.messages[0].cost, conversation.messages[0].cost_estimated = 0.25, True
+    assert str(conversation.spend) == "~0.750000"  # holds an estimate
+    assert str(conversation.messages[0].spend) == "~0.250000"
+    assert str(conversation.messages[1].spend) == "0.500000"
+    assert spent_line(0.25, estimated=True) == "(spent ~0.250000 credits)"

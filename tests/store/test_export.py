@@ -52,7 +52,7 @@ def _conversation() -> Conversation:
 def test_markdown_shows_each_turn_with_endpoint_tokens_and_cost() -> None:
     text = to_markdown(_conversation(), "Sums", exported_at=1_700_000_100.0, tz=UTC)
     assert text.startswith("# Sums\n")
-    assert "6 messages · total cost $0.500123" in text
+    assert "6 messages · total cost $0.500123 (estimated)" in text
     assert "> Answer in one line." in text
     assert "### You · 2023-11-14 22:13:20" in text
     assert (
@@ -92,6 +92,7 @@ def test_json_export_has_every_field_of_every_turn() -> None:
     assert document["format"] == EXPORT_FORMAT
     assert (document["title"], document["exported_at"]) == ("Sums", 5.0)
     assert document["total_cost"] == pytest.approx(0.500123)
+    assert (document["total_cost_estimated"], document["total_cost_partial"]) == (True, False)
     answer = document["messages"][1]
     assert answer == {
         "role": "assistant",
@@ -144,6 +145,8 @@ def test_exports_never_contain_a_key_that_is_not_message_text(
         "title",
         "system_prompt",
         "total_cost",
+        "total_cost_estimated",
+        "total_cost_partial",
         "conversation",
         "messages",
     }

@@ -7,6 +7,7 @@ One credit is one US dollar. Prices are quoted per million tokens ($/M), as the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
 TOKENS_PER_PRICE_UNIT = 1_000_000
@@ -71,6 +72,31 @@ def format_credits(amount: float | None, missing: str = "unknown") -> str:
     return f"{amount:.6f}"
 
 
-def spent_line(cost: float | None) -> str:
-    """The seed's line after a reply: ``(spent 0.000014 credits)``."""
-    return f"(spent {format_credits(cost)} credits)"
+@dataclass(frozen=True)
+class Spend:
+    """What one reply or a conversation cost, as far as it is known.
+
+    ``amount`` None: nothing is known (a reply came without a figure, and no price to estimate
+    from), shown as "–", never as 0. ``estimated``: an estimate is in it ("~"). ``partial``: some
+    replies' cost is unknown, so the amount is a lower bound ("≥").
+    """
+
+    amount: float | None
+    estimated: bool = False
+    partial: bool = False
+
+    @property
+    def mark(self) -> str:
+        if self.amount is None:
+            return ""
+        return "\u2265" if self.partial else "~" if self.estimated else ""
+
+    def __str__(self) -> str:
+        """``0.000014``, ``~0.000014``, ``≥0.000014`` or ``–``."""
+        return f"{self.mark}{format_credits(self.amount, NO_FIGURE)}"
+
+
+def spent_line(cost: float | None, *, estimated: bool = False) -> str:
+    """The seed's line after a reply: ``(spent 0.000014 credits)``; ``~`` marks an estimate."""
+    mark = "~" if estimated and cost is not None else ""
+    return f"(spent {mark}{format_credits(cost)} credits)"

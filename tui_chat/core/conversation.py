@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from tui_chat.core.accounting import estimate_tokens
+from tui_chat.core.accounting import Spend, estimate_tokens
 from tui_chat.core.events import Done, ServedEndpoint, StreamError, StreamEvent, TextDelta, Usage
 
 Role = Literal["system", "user", "assistant"]
@@ -148,6 +148,11 @@ class Message:
             self.error = str(event.error)
 
     @property
+    def spend(self) -> Spend:
+        """This reply's cost as shown: the figure, "~" if estimated, "–" if unknown."""
+        return Spend(self.cost, estimated=self.cost_estimated)
+
+    @property
     def output_tokens(self) -> int:
         """Completion tokens so far: the reported count, else an estimate from the text."""
         if self.completion_tokens is not None:
@@ -247,6 +252,19 @@ class Conversation:
         """Credits (USD) spent on every reply so far, as reported (or estimated) per reply."""
         costs = (m.cost for m in self.messages if m.role == "assistant" and m.cost is not None)
         return sum(costs, 0.0)
+
+    @property
+    def spend(self) -> Spend:
+        """The conversation's spend as shown: the sum of the known costs, marked when it holds an
+        estimate or misses a reply with text whose cost is unknown; unknown ("–") when replies
+        came and none has a figure; 0 with no replies."""
+        replies = [m for m in self.messages if m.role == "assistant" and m.outcome is not None]
+        known = [m.cost for m in replies if m.cost is not None]
+        unknown = any(m.cost is None and m.content for m in replies)
+        if not known:
+            return Spend(None if unknown else 0.0)
+        estimated = any(m.cost_estimated for m in replies if m.cost is not None)
+        return Spend(sum(known, 0.0), estimated=estimated, partial=unknown)
 
     @property
     def last_reply(self) -> Message | None:

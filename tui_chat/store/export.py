@@ -110,7 +110,7 @@ def to_markdown(
     facts = [
         f"Exported from unify-tui on {exported:%Y-%m-%d %H:%M %Z}".rstrip(),
         f"{len(conversation.messages)} messages",
-        f"total cost {_credits(conversation.total_cost)}",
+        f"total cost {_total(conversation)}",
     ]
     lines += ["*" + " · ".join(facts) + "*", ""]
     if record is not None:
@@ -151,7 +151,9 @@ def to_json(
         "exported_at": time.time() if exported_at is None else exported_at,
         "title": title,
         "system_prompt": conversation.system_prompt,
-        "total_cost": conversation.total_cost,
+        "total_cost": conversation.spend.amount,  # null: unknown (replies came, no figures)
+        "total_cost_estimated": conversation.spend.estimated,
+        "total_cost_partial": conversation.spend.partial,  # some replies' cost is unknown
     }
     if record is not None:
         document["conversation"] = {
@@ -223,6 +225,16 @@ def _message_details(message: Message) -> list[str]:
     if message.duration_ms is not None:
         details.append(f"{message.duration_ms / 1000:,.1f} s")
     return details
+
+
+def _total(conversation: Conversation) -> str:
+    """The total as the status bar says it: marked "(estimated)" or "at least", or unknown."""
+    spend = conversation.spend
+    if spend.amount is None:
+        return "unknown"
+    if spend.partial:
+        return f"at least {_credits(spend.amount)}"
+    return _credits(spend.amount) + (" (estimated)" if spend.estimated else "")
 
 
 def _credits(cost: float) -> str:

@@ -657,8 +657,7 @@ class UnifyTUI(App[None]):
         self.conversation = Conversation()
         self.saved.apply_settings(self.conversation_settings)
         self.chat_log.clear_turns()
-        self.status.total_cost = 0.0
-        self.status.last_cost = None
+        self.status.show_spend(self.conversation)
         self.chat_log.add_notice(f"New conversation with {self.endpoint}.")
 
     def action_clear_history(self) -> None:
@@ -666,7 +665,7 @@ class UnifyTUI(App[None]):
         self.saved.history_cleared()
         self.conversation.clear()
         self.chat_log.clear_turns()
-        self.status.total_cost = self.conversation.total_cost
+        self.status.show_spend(self.conversation)
         self.chat_log.add_notice("History cleared: the next message starts afresh.")
 
     def action_toggle_credits(self) -> None:

@@ -287,8 +287,7 @@ class ReplyStreamer:
             self.message = self.view = None
         status.live_cost = None
         status.speed = reply.tokens_per_second
-        status.total_cost = host.conversation.total_cost
-        status.last_cost = reply.cost  # this reply's figure, or none shown ("–")
+        status.show_spend(host.conversation)  # this reply's figure or "–", the total, marked
         # "offline" only when the gateway could not be reached: a cut stream, an error status
         # or an unreadable chunk all came from a server that answered.
         status.connection = "offline" if isinstance(error, ConnectionFailed) else "online"

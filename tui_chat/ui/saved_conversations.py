@@ -382,15 +382,14 @@ class SavedConversations:
         count = len(conversation.messages)
         log.add_notice(
             f"{'Reopened' if at_start else 'Opened'} “{record.title}”: {count} messages, "
-            f"{conversation.total_cost:.6f} credits so far. Next messages go to {app.endpoint}."
+            f"{conversation.spend} credits so far. Next messages go to {app.endpoint}."
         )
         log.load_history(
             conversation.messages, show_credits=app.show_credits, show_provider=app.show_provider
         )
         last = conversation.last_reply
         status = app.status
-        status.total_cost = conversation.total_cost
-        status.last_cost = None if last is None else last.cost
+        status.show_spend(conversation)
         status.served_endpoint = "" if last is None else (last.served_endpoint or "")
         if message_id is not None and message_id in saved.message_ids:
             log.reveal(conversation.messages[saved.message_ids.index(message_id)])

@@ -14,7 +14,6 @@ from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import Button, Static
 
-from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.core.text import inert
 from tui_chat.ui.widgets.markdown_stream import StreamingMarkdown
@@ -30,7 +29,7 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
         estimated = "~" if message.tokens_estimated else ""
         parts.append(f"{estimated}{message.completion_tokens} tok")
     if show_credits and message.cost is not None:
-        parts.append(f"{format_credits(message.cost, NO_FIGURE)} credits")
+        parts.append(f"{message.spend} credits")  # "~" marks an estimate
     if message.ttft_ms is not None:
         parts.append(f"TTFT {message.ttft_ms:.0f} ms")
     speed = message.tokens_per_second

@@ -10,7 +10,7 @@ every streaming tick, often to figures that read the same).
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.cells import cell_len
 from textual.content import Content, Span
@@ -20,6 +20,9 @@ from textual.widget import Widget
 from tui_chat.core.accounting import NO_FIGURE, format_credits
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.text import inert
+
+if TYPE_CHECKING:
+    from tui_chat.core.conversation import Conversation
 
 T = TypeVar("T")
 
@@ -66,8 +69,10 @@ class StatusBar(Widget):
     balance_stale: reactive[bool] = _fact(False)
     has_balance: reactive[bool] = _fact(True)  # False: the gateway kind reports no balance
     show_credits: reactive[bool] = _fact(True)
-    last_cost: reactive[float | None] = _fact(None)
-    total_cost: reactive[float] = _fact(0.0)
+    last_cost: reactive[float | None] = _fact(None)  # None: unknown ("–")
+    last_mark: reactive[str] = _fact("")  # "~" for an estimate
+    total_cost: reactive[float | None] = _fact(0.0)  # None: unknown ("–")
+    total_mark: reactive[str] = _fact("")  # "~" holds an estimate, "≥" misses unknown costs
     spend_cap: reactive[float | None] = _fact(None)  # credits per conversation; None: no cap
     live_cost: reactive[float | None] = _fact(None)  # estimate while a reply streams
     served_endpoint: reactive[str] = _fact("")
@@ -84,6 +89,15 @@ class StatusBar(Widget):
         # What the line shows and for which width; None until first needed.
         self._shown: Shown | None = None
         self._shown_width = -1
+
+    def show_spend(self, conversation: Conversation) -> None:
+        """Last and Chat for `conversation`: its last reply's cost and its total, marked."""
+        last = conversation.last_reply
+        spend = last.spend if last is not None else None
+        self.last_cost = None if spend is None else spend.amount
+        self.last_mark = "" if spend is None else spend.mark
+        total = conversation.spend
+        self.total_cost, self.total_mark = total.amount, total.mark
 
     # -- what is shown --------------------------------------------------------------------
 
@@ -132,8 +146,10 @@ class StatusBar(Widget):
             if self.live_cost is not None:
                 spend = f"Reply ~{format_credits(self.live_cost, NO_FIGURE)} ▲"
             else:
-                spend = f"Last {format_credits(self.last_cost, NO_FIGURE)}"
-            chat = f"Chat {format_credits(self.total_cost, NO_FIGURE)}"
+                last = self.last_mark if self.last_cost is not None else ""
+                spend = f"Last {last}{format_credits(self.last_cost, NO_FIGURE)}"
+            total = self.total_mark if self.total_cost is not None else ""
+            chat = f"Chat {total}{format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {self.spend_cap:g} cap"
             compact_idle = compact and self.live_cost is None
@@ -196,6 +212,7 @@ class StatusBar(Widget):
 
     watch_gateway = watch_connection = watch_balance = watch_balance_stale = _changed
     watch_has_balance = watch_show_credits = watch_last_cost = watch_total_cost = _changed
+    watch_last_mark = watch_total_mark = _changed
     watch_spend_cap = watch_live_cost = watch_served_endpoint = watch_show_provider = _changed
     watch_speed = watch_paused = watch_paused_note = watch_retry_countdown = _changed
     watch_stale_reason = watch_saving = _changed
