@@ -670,3 +670,21 @@ def test_gateway_profile_validates_itself() -> None:
     with pytest.raises(ValueError, match="kind"):
         GatewayProfile("x", "nope")  # type: ignore[arg-type]
     assert GatewayProfile("d", "demo", key_env="X").key_env == ""
+
+
+def test_a_local_profile_can_say_that_it_needs_a_key(tmp_path: Path) -> None:
+    config, problems = load(
+        tmp_path,
+        "[gateways.proxy]\nkind = 'openai-compatible'\nbase_url = 'http://127.0.0.1:4000/v1'\n"
+        "needs_key = true\n[gateways.local]\nkind = 'openai-compatible'\n"
+        "base_url = 'http://127.0.0.1:11434/v1'\n",
+    )
+    assert problems == []
+    assert config.gateways["proxy"].needs_key is True
+    assert config.gateways["local"].needs_key is None
+    _, problems = load(
+        tmp_path,
+        "[gateways.proxy]\nkind = 'openai-compatible'\nbase_url = 'http://127.0.0.1:4000/v1'\n"
+        "needs_key = 'yes'\n",
+    )
+    assert "true or false" in only_problem(problems).message

@@ -421,6 +421,11 @@ def test_needs_key() -> None:
     assert not needs_key(LOCAL)  # Ollama on this machine takes any key
     remote = GatewayProfile("r", "openai-compatible", base_url="https://llm.example.com/v1")
     assert needs_key(remote)
+    # a local server that checks keys (a LiteLLM proxy with a master key) says so
+    proxy = GatewayProfile(
+        "proxy", "openai-compatible", base_url="http://127.0.0.1:4000/v1", needs_key=True
+    )
+    assert needs_key(proxy)
 
 
 # --- property: a damaged key file never crashes the lookup ---------------------------------

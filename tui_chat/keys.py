@@ -433,10 +433,13 @@ def needs_key(profile: GatewayProfile) -> bool:
     """Whether to ask for a key when none is found.
 
     The demo gateway never needs one; an openai-compatible server on this machine (Ollama,
-    LM Studio, llama.cpp) usually accepts any key or none.
+    LM Studio, llama.cpp) usually accepts any key or none, unless its profile says
+    ``needs_key = true`` (a LiteLLM proxy with a master key).
     """
     if profile.kind == "demo":
         return False
+    if profile.needs_key is not None:
+        return profile.needs_key
     if profile.kind == "openai-compatible" and profile.base_url:
         try:
             host = urlsplit(profile.base_url).hostname or ""

@@ -19,12 +19,14 @@ from tests.app.conftest import APP_SIZE, profiles_app, send, wait_for_reply, wai
 from tests.conftest import start_sim
 from tui_chat.config import GatewayProfile
 from tui_chat.connection import profile_connector
+from tui_chat.core.conversation import Outcome
 from tui_chat.gateway_sim import GatewaySim
 from tui_chat.gateways.config import SecretStr
 from tui_chat.keys import resolve_key
 from tui_chat.ui.app import UnifyTUI
 from tui_chat.ui.screens.dialogs import ConfirmScreen
 from tui_chat.ui.screens.key_entry import KeyEntryScreen
+from tui_chat.ui.widgets.messages import ErrorCard
 
 REMOTE_KEY = "uk-REMOTE-SWITCH-0123456789abcdef"
 
@@ -154,3 +156,52 @@ async def test_key_typed_for_a_plain_http_profile_is_not_sent_unless_confirmed(
         assert app.selector.query_one("#gateway-select").value == "demo"
         assert "the API key was not sent to gateway.example.com over plain http" in notices(app)
         assert not keys_file.exists()
+
+
+async def test_a_refused_key_offers_a_new_one_and_the_app_connects_again_with_it(
+    sim: Any, keyed_sim: GatewaySim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: "Enter API key" said "Already connected" and asked nothing, so a key refused
+    # by a server (401) could not be replaced without a restart.
+    monkeypatch.delenv("H6_REMOTE_KEY_UNSET", raising=False)
+    keys_file = tmp_path / "keys.toml"
+    profiles = {
+        "demo": GatewayProfile("demo", "demo", base_url=sim.base_url),
+        "remote": GatewayProfile(
+            "remote", "unify", base_url=keyed_sim.base_url, key_env="H6_REMOTE_KEY_UNSET"
+        ),
+    }
+    app = profiles_app(  # connected to "remote" with a key it refuses
+        profiles,
+        first="remote",
+        connect_profile=profile_connector(keyring=None),
+        keys_file=keys_file,
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "hello over there")
+        await wait_for_reply(pilot)
+        card = app.chat_log.query_one(ErrorCard)
+        assert "HTTP 401" in card.title and card.can_enter_key
+        await pilot.click("#enter-key")
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press(*REMOTE_KEY)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Using the new key" in notices(app), what="reconnected")
+        assert app.profile_name == "remote"
+        await wait_until(pilot, keys_file.exists, what="the key saved")
+        await pilot.click("#retry")
+        await wait_until(
+            pilot,
+            lambda: (
+                bool(keyed_sim.requests_for("unify"))
+                and app.conversation.messages[-1].outcome is Outcome.COMPLETE
+            ),
+            what="the reply with the new key",
+        )
+        assert REMOTE_KEY not in app.export_screenshot() + notices(app)
+        # and the palette's "Enter API key" asks again while connected, too
+        app.action_enter_key()
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, KeyEntryScreen), what="closed")
+        assert app.profile_name == "remote" and app.status.connection == "online"

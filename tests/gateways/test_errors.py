@@ -127,3 +127,11 @@ def test_errors_survive_pickling() -> None:
         429,
         2.0,
     )
+
+
+def test_a_litellm_proxys_prefixed_retry_after_is_read() -> None:
+    # LiteLLM passes its provider's Retry-After on only as llm_provider-retry-after.
+    error = from_response(
+        429, b'{"error": {"message": "slow down"}}', {"llm_provider-retry-after": "3"}
+    )
+    assert error.retry_after == 3.0

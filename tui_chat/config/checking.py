@@ -410,6 +410,7 @@ def _profile(checker: Checker, name: str, table: ProfileTable) -> GatewayProfile
         default_model=(
             None if isinstance(table.default_model, UnsetType) else table.default_model.strip()
         ),
+        needs_key=None if isinstance(table.needs_key, UnsetType) else table.needs_key,
         prices={
             model: ModelPrice(input=price.input, output=price.output)
             for model, price in table.prices.items()

@@ -84,6 +84,7 @@ class GatewayProfile:
     base_url: str | None = None
     key_env: str | None = None
     default_model: str | None = None
+    needs_key: bool | None = None  # None: by kind and host (keys.needs_key)
     prices: Mapping[str, ModelPrice] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:

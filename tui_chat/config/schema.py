@@ -160,6 +160,14 @@ class ProfileTable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     default_model: Annotated[
         Maybe[Text], doc("The model to start with on this gateway (wins over the global one).")
     ] = UNSET
+    needs_key: Annotated[
+        Maybe[Flag],
+        doc(
+            "Ask for a key when none is found. Defaults to true, but false for an "
+            "openai-compatible server on this machine (Ollama, llama.cpp); set true for one "
+            "that checks keys (a LiteLLM proxy with a master key)."
+        ),
+    ] = UNSET
     prices: Annotated[
         Prices,
         doc(

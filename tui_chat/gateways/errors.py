@@ -178,7 +178,10 @@ def from_response(
     """Build the error for a non-2xx response from its status, raw body and headers."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else (body or "")
     detail = detail_from_body(text) or _reason_phrase(status)
-    retry_after = parse_retry_after(_header(headers, "retry-after"))
+    # A LiteLLM proxy passes its provider's Retry-After on under a prefixed name only.
+    retry_after = parse_retry_after(
+        _header(headers, "retry-after") or _header(headers, "llm_provider-retry-after")
+    )
     return error_class_for(status)(detail, status=status, retry_after=retry_after)
 
 

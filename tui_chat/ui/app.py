@@ -749,13 +749,21 @@ class UnifyTUI(App[None]):
         self.account_watch.forget_account()
 
     def action_enter_key(self) -> None:
-        """Ask for the key again (after escape in the key dialog, or a refused plain-http send)."""
-        if self.pending_connection is None:
-            self.notify(
-                inert(f"Already connected to {self.gateway_label}."), timeout=3, markup=False
-            )
+        """Set or replace the key: for the start-up connection still waiting for one, else for
+        the profile in use (then connected again with it)."""
+        if self.pending_connection is not None:
+            self.key_flow.connect_pending()
             return
-        self.key_flow.connect_pending()
+        if not self.switcher.replace_key():
+            self.notify(
+                inert(f"{self.gateway_label} takes no key here: it was given on the command line."),
+                timeout=4,
+                markup=False,
+            )
+
+    @on(ErrorCard.KeyRequested)
+    def _key_requested(self, event: ErrorCard.KeyRequested) -> None:
+        self.action_enter_key()
 
     @on(SelectorPanel.GatewayChosen)
     def _gateway_chosen(self, event: SelectorPanel.GatewayChosen) -> None:

@@ -215,6 +215,35 @@ class GatewaySwitcher:
             on_refused=partial(self._key_refused, request),
         )
 
+    def replace_key(self) -> bool:
+        """ "Enter API key" (or a refused key): ask for a key for the profile in use and connect
+        again with it; the typed key is saved as for any other. False when there is no profile
+        to connect again with (the app was given a gateway, not profiles) or it takes no key."""
+        name = self.profile_name
+        profile = self.profiles.get(name or "")
+        if name is None or profile is None or self.connect_profile is None:
+            return False
+        if profile.kind == "demo":
+            return False
+        app = self.app
+        if app.streaming:
+            app.notify("A reply is still arriving: stop it (esc) before changing the key.")
+            return True
+        request = PendingConnection(
+            profile=profile,
+            base_url=profile.base_url or "",
+            label=profile.label,
+            keyring=self.keyring,
+            keys_file=self.keys_file,
+            staying_on=app.gateway_label,
+        )
+        app.key_flow.ask(
+            request,
+            on_key=partial(self._key_given, name),
+            on_refused=partial(self._key_refused, request),
+        )
+        return True
+
     def _key_given(self, name: str, key: SecretStr) -> None:
         self.app.status.connection = "connecting"
         self._connect_in_background(name, key)
@@ -243,6 +272,7 @@ class GatewaySwitcher:
         """Swap to the new gateway and account; the conversation and its history stay."""
         app = self.app
         name, connection = message.profile_name, message.connection
+        new_key = name == self.profile_name  # the same profile again: a key just replaced
         old_gateway, old_account = app.gateway, app.account
         if self.profile_name:
             self._endpoint_by_profile[self.profile_name] = app.endpoint
@@ -275,8 +305,9 @@ class GatewaySwitcher:
         kept = (
             f"the conversation ({turns} message{plural} sent so far) is kept and " if turns else ""
         )
+        switched = "Using the new key for" if new_key else "Switched to"
         app.chat_log.add_notice(
-            f"Switched to {connection.label}: {kept}the next message goes to {app.endpoint}."
+            f"{switched} {connection.label}: {kept}the next message goes to {app.endpoint}."
         )
         if old_gateway is not None and old_gateway is not connection.gateway:
             await old_gateway.aclose()

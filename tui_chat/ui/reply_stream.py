@@ -293,7 +293,8 @@ class ReplyStreamer:
         status.connection = "offline" if isinstance(error, ConnectionFailed) else "online"
         if reply.is_unfinished:
             title, detail = describe_failure(error, reply)
-            host.chat_log.add_error(title, detail, can_retry=True)
+            refused = getattr(error, "status", None) in (401, 403)  # offer a new key
+            host.chat_log.add_error(title, detail, can_retry=True, can_enter_key=refused)
             # The prompt comes back to the box so nothing typed is lost (unless new text is there).
             prompt = host.prompt
             if self._failed_prompt and not prompt.text and self._failed_prompt != CONTINUE_PROMPT:

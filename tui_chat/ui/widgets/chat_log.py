@@ -733,9 +733,21 @@ class ChatLog(VerticalScroll):
         return marker
 
     def add_error(
-        self, title: str, detail: str, *, can_retry: bool = True, can_continue: bool = False
+        self,
+        title: str,
+        detail: str,
+        *,
+        can_retry: bool = True,
+        can_continue: bool = False,
+        can_enter_key: bool = False,
     ) -> ErrorCard:
-        card = ErrorCard(title, detail, can_retry=can_retry, can_continue=can_continue)
+        card = ErrorCard(
+            title,
+            detail,
+            can_retry=can_retry,
+            can_continue=can_continue,
+            can_enter_key=can_enter_key,
+        )
         self._add(card)
         return card
 

@@ -133,23 +133,38 @@ class ErrorCard(Vertical):
 
         card: ErrorCard
 
+    @dataclass
+    class KeyRequested(TextualMessage):
+        """ "Enter API key" pressed under a refused key (401/403)."""
+
+        card: ErrorCard
+
     def __init__(
-        self, title: str, detail: str, *, can_retry: bool = True, can_continue: bool = False
+        self,
+        title: str,
+        detail: str,
+        *,
+        can_retry: bool = True,
+        can_continue: bool = False,
+        can_enter_key: bool = False,
     ) -> None:
         super().__init__(classes="error-card")
         self.title = title
         self.detail = detail
         self.can_retry = can_retry
         self.can_continue = can_continue
+        self.can_enter_key = can_enter_key
 
     def compose(self) -> ComposeResult:
         yield Static(Content(inert(self.title)), classes="error-title")
         if self.detail:
             yield Static(Content(inert(self.detail)), classes="error-detail")
-        if self.can_retry or self.can_continue:
+        if self.can_retry or self.can_continue or self.can_enter_key:
             with Horizontal(classes="error-actions"):
                 if self.can_continue:
                     yield Button("Continue", id="continue", variant="primary", compact=True)
+                if self.can_enter_key:
+                    yield Button("Enter API key", id="enter-key", variant="primary", compact=True)
                 if self.can_retry:
                     yield Button("Retry", id="retry", variant="error", compact=True)
 
@@ -160,6 +175,9 @@ class ErrorCard(Vertical):
         elif event.button.id == "continue":
             event.stop()
             self.post_message(self.ContinueRequested(self))
+        elif event.button.id == "enter-key":
+            event.stop()
+            self.post_message(self.KeyRequested(self))
 
 
 class Notice(Static):
