@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .faults import Fault
 from .server import GatewaySim
-from .state import is_loopback
+from .state import FRAMINGS, is_loopback
 
 DEFAULT_PORT = 8765
 
@@ -42,11 +44,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds before the first token (default: each endpoint's simulated ttft)",
     )
     parser.add_argument(
+        "--framing",
+        choices=FRAMINGS,
+        default="chunked",
+        help="how streams are delimited: chunked (default), close or http/1.0 (no length, no "
+        "chunking: the body ends when the connection closes)",
+    )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='a fault to queue, as POST /_sim/control takes one, e.g. \'{"kind": "truncate", '
+        '"after_tokens": 5, "times": null}\' (repeatable)',
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow binding a non-loopback address (anyone who can reach it can use the key)",
     )
     return parser
+
+
+def _fault(text: str) -> Fault:
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a fault is a JSON object")
+        return Fault.from_dict(data)
+    except (ValueError, TypeError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sim.controls.token_delay_s = args.token_delay
     sim.controls.ttft_s = args.ttft
+    sim.controls.framing = args.framing
+    for fault in args.fault:
+        sim.inject(fault)
     try:
         sim.start()
     except OSError as error:

@@ -165,6 +165,8 @@ def _complete(
     if fault is not None and kind is FaultKind.ERROR_CHUNK:
         exchange.send_json(200, _error_chunk(fault, exchange.dialect))
         return
+    if kind is FaultKind.TRUNCATE and fault is not None:
+        tokens = tokens[: fault.after_tokens]
     content = "".join(tokens)
     completion_tokens = len(tokens)
     if fault is not None and kind is FaultKind.HUGE_CHUNK:
@@ -200,6 +202,9 @@ def _complete(
         if kind is FaultKind.EMPTY_CHOICES
         else [{"finish_reason": finish_reason, "index": 0, "message": message}],
     }
+    if kind is FaultKind.TRUNCATE:
+        response["choices"][0]["finish_reason"] = None
+        del response["usage"]
     body = json.dumps(response).encode()
     if kind in (FaultKind.MALFORMED_CHUNK, FaultKind.TRUNCATED_CHUNK):
         body = body[: len(body) // 2]
@@ -223,8 +228,9 @@ def _stream(
     if fault is not None and kind is FaultKind.STALL and fault.before_headers:
         sim.wait(fault.seconds)
         fault = None
-    chunked = not controls.close_delimited
-    exchange.start_stream(content_type=not controls.omit_stream_content_type, chunked=chunked)
+    framing = controls.stream_framing
+    chunked = framing == "chunked"
+    exchange.start_stream(content_type=not controls.omit_stream_content_type, framing=framing)
 
     served = _json(plan.metrics.endpoint)
     wire = dialects.stream_format(
@@ -261,7 +267,7 @@ def _stream(
     try:
         for index, group in enumerate(groups):
             if fault is not None and index == fire_at:
-                if kind in (FaultKind.DROP, FaultKind.TRUNCATED_CHUNK):
+                if kind in (FaultKind.DROP, FaultKind.TRUNCATED_CHUNK, FaultKind.TRUNCATE):
                     bill(sent)
                 outcome = _stream_fault(exchange, fault, writer, head, served)
                 if outcome == "end":
@@ -323,6 +329,10 @@ def _stream_fault(
     if kind is FaultKind.DROP:
         writer.flush()
         return "drop"
+    if kind is FaultKind.TRUNCATE:
+        if fault.done:
+            writer.event("[DONE]")
+        return "end"
     if kind is FaultKind.TRUNCATED_CHUNK:
         half = f'{head}"choices": [{{"index": 0, "delta": {{"content": "'
         writer.raw(b"data: " + half.encode())

@@ -87,17 +87,23 @@ class Exchange:
         else:
             self.send_json(error.status, {"detail": error.detail}, error.headers)
 
-    def start_stream(self, *, content_type: bool, chunked: bool) -> None:
-        """The headers of a 200 event stream: chunked, or ended by closing the connection."""
+    def start_stream(self, *, content_type: bool, framing: str) -> None:
+        """The headers of a 200 event stream, delimited as ``framing`` says (``SimControls``):
+        chunked, or ended by closing the connection (``"close"``: HTTP/1.1 with
+        ``Connection: close``; ``"http/1.0"``: an HTTP/1.0 status line, which closes anyway).
+        A close-delimited stream has neither ``Content-Length`` nor ``Transfer-Encoding``."""
         handler = self._handler
+        if framing == "http/1.0":
+            handler.protocol_version = "HTTP/1.0"  # this response only: the connection closes
         handler.send_response(200)
         if content_type:
             handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Cache-Control", "no-cache")
-        if chunked:
+        if framing == "chunked":
             handler.send_header("Transfer-Encoding", "chunked")
         else:
-            handler.send_header("Connection", "close")
+            if framing != "http/1.0":
+                handler.send_header("Connection", "close")
             handler.close_connection = True
         handler.end_headers()
         self.responded = True

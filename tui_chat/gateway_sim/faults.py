@@ -16,13 +16,22 @@ past the end of the reply fires just before the final chunk):
 ``non_json_error``   ``status`` (default 500) with a plain-text body that is not JSON.
 ``html_error``       ``status`` (default 502) with an HTML error page, as a proxy would send.
 ``drop``             streams ``after_tokens`` tokens, then closes the socket abruptly (no final
-                     chunk, no chunked-encoding terminator). Not streamed: closes without any
+                     chunk, no chunked-encoding terminator; a close-delimited stream, see the
+                     ``framing`` control, seems to end there). Not streamed: closes without any
                      response.
 ``malformed_chunk``  after ``after_tokens`` tokens, one event whose data is not valid JSON, then
                      the stream goes on normally. Not streamed: a 200 whose body is cut JSON.
 ``truncated_chunk``  after ``after_tokens`` tokens, half of a chunk's JSON without the blank line
                      that ends the event, then the response ends cleanly (EOF, valid framing).
                      Not streamed: a 200 whose body is cut JSON.
+``truncate``         streams ``after_tokens`` tokens (chunks with ``finish_reason: null``), then
+                     ends the response cleanly: no chunk with a finish reason, no usage chunk,
+                     and ``data: [DONE]`` only with ``done=True``. The framing is kept (chunked:
+                     the terminating 0-chunk; close-delimited: the socket closes), so only the
+                     missing finish reason tells the reply was cut, as with llmock's
+                     ``truncate`` or a proxy that stops relaying. Not streamed: a 200 whose
+                     message holds the first ``after_tokens`` tokens, ``finish_reason: null``
+                     and no ``usage``.
 ``empty_choices``    after ``after_tokens`` tokens, one chunk with ``"choices": []``, then goes on.
                      Not streamed: the response has ``choices: []``.
 ``tool_calls``       after ``after_tokens`` tokens, one chunk whose delta has ``content: null``
@@ -57,6 +66,7 @@ class FaultKind(StrEnum):
     DROP = "drop"
     MALFORMED_CHUNK = "malformed_chunk"
     TRUNCATED_CHUNK = "truncated_chunk"
+    TRUNCATE = "truncate"
     EMPTY_CHOICES = "empty_choices"
     TOOL_CALLS = "tool_calls"
     HUGE_CHUNK = "huge_chunk"
@@ -83,6 +93,7 @@ class Fault:
     before_headers: bool = False
     endpoint: str | None = None  # only attempts at this concrete model@provider
     times: int | None = 1  # attempts it lasts; None: until cleared
+    done: bool = False  # truncate: end with ``data: [DONE]``
 
     def __post_init__(self) -> None:
         try:
@@ -105,6 +116,8 @@ class Fault:
             object.__setattr__(self, "seconds", 2.0)
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1 (or None for every request)")
+        if not isinstance(self.done, bool):
+            raise ValueError("done must be true or false")
         if self.after_tokens < 0 or self.size < 1:
             raise ValueError("after_tokens must be >= 0 and size >= 1")
 

@@ -39,8 +39,12 @@ class SimControls:
     ``token_delay_s`` seconds between tokens and ``ttft_s`` before the first one; None uses the
     served endpoint's simulated (drifting) itl and ttft. ``reply_tokens`` forces every reply to
     exactly that many tokens (long Markdown padded or cut). ``tokens_per_chunk`` groups tokens
-    into one SSE chunk. ``markdown`` makes every reply long Markdown. ``close_delimited`` ends
-    streams by closing the connection instead of chunked transfer encoding.
+    into one SSE chunk. ``markdown`` makes every reply long Markdown. ``framing`` is how a
+    stream's body is delimited (``FRAMINGS``): ``"chunked"`` (chunked transfer encoding),
+    ``"close"`` (HTTP/1.1, ``Connection: close``, no ``Content-Length`` and no chunking: the body
+    ends when the socket closes, as llama.cpp's server and some proxies answer) or ``"http/1.0"``
+    (the same, with an HTTP/1.0 status line and no ``Connection`` header). ``close_delimited``
+    is the older switch for ``"close"``: True with ``framing="chunked"`` means ``"close"``.
     ``omit_stream_content_type`` leaves out ``Content-Type`` on streams (as 2024 Unify did).
     ``metrics_interval_s`` is how often endpoint speeds are re-measured (prices every 6x).
     ``time_offset_s`` is added to the clock (to move drift along without waiting).
@@ -51,6 +55,7 @@ class SimControls:
     reply_tokens: int | None = None
     tokens_per_chunk: int = 1
     markdown: bool = False
+    framing: str = "chunked"
     close_delimited: bool = False
     omit_stream_content_type: bool = False
     metrics_interval_s: float = 10.0
@@ -67,6 +72,18 @@ class SimControls:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def stream_framing(self) -> str:
+        """The framing streams use: ``framing``, or ``"close"`` when only ``close_delimited``
+        is set."""
+        if self.framing == "chunked" and self.close_delimited:
+            return "close"
+        return self.framing
+
+
+#: How a streamed body can be delimited (the ``framing`` control).
+FRAMINGS = ("chunked", "close", "http/1.0")
+
 
 _OPTIONAL_FLOATS = frozenset({"token_delay_s", "ttft_s"})
 _FLOATS = frozenset({"metrics_interval_s", "time_offset_s"})
@@ -77,6 +94,10 @@ CONTROL_NAMES = tuple(field.name for field in dataclasses.fields(SimControls))
 def _check_control(name: str, value: Any) -> Any:
     if name not in CONTROL_NAMES:
         raise ValueError(f"unknown control {name!r}; known: {', '.join(CONTROL_NAMES)}")
+    if name == "framing":
+        if value not in FRAMINGS:
+            raise ValueError(f"framing must be one of {', '.join(map(repr, FRAMINGS))}")
+        return value
     if name in _BOOLS:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false")
