@@ -400,3 +400,31 @@ def test_the_exit_status_is_the_apps_return_code(
     monkeypatch.setattr(UnifyTUI, "run", run)
     monkeypatch.setattr("tui_chat.keys.system_keyring", lambda *a, **k: None)
     assert [cli.main(["--demo", "--no-save"]) for _ in range(4)] == [0, 0, 1, 143]
+
+
+def test_plain_mode_takes_config_toml_and_keys_toml_as_the_app_does(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: --plain ignored system_prompt, temperature and max_tokens from config.toml.
+    config = default_config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f"default_model = 'llama-3.1-8b-chat@groq'\nsystem_prompt = 'Be brief.'\n"
+        f"temperature = 0.4\nmax_tokens = 99\n[gateways.unify]\nbase_url = '{sim.base_url}'\n",
+        encoding="utf-8",
+    )
+    keys = default_keys_path()  # the key as the app saves it, none in the environment
+    keys.write_text('[keys]\nunify = "test-key"\n', encoding="utf-8")
+    keys.chmod(0o600)
+    monkeypatch.setattr("tui_chat.keys.system_keyring", lambda *a, **k: None)
+    lines = iter(["Hi", "And again", "quit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert cli.main(["--plain"]) == 0
+    assert "Error" not in capsys.readouterr().out
+    assert len(sim.requests) == 2
+    for request in sim.requests:  # every turn carries the conversation's settings
+        body = request.body
+        assert body["model"] == "llama-3.1-8b-chat@groq"
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert body["temperature"] == 0.4
+        assert body["max_tokens"] == 99

@@ -1,7 +1,7 @@
 """The seed-compatible ``Agent``: a plain-terminal chat loop over a unified gateway.
 
 >>> from tui_chat import Agent
->>> agent = Agent("llama-2-70b-chat@anyscale")       # key from UNIFY_KEY
+>>> agent = Agent("llama-2-70b-chat@anyscale")       # key: UNIFY_KEY, else the one the app saved
 >>> agent.run(show_credits=True, show_provider=True)  # `pause` returns, `quit` ends
 
 The loop and its texts follow the "Build a Chatbot" tutorial: the whole history is resent every
@@ -19,17 +19,23 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import aclosing
+from dataclasses import replace
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tui_chat.core.accounting import spent_line
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import EndpointError, endpoint_problem, parse_endpoint, provider_of
 from tui_chat.core.events import Retrying, TextDelta
 from tui_chat.core.text import inert
-from tui_chat.gateways.base import Gateway
-from tui_chat.gateways.config import GatewaySettings
-from tui_chat.gateways.unify import UnifyGateway
+from tui_chat.gateways.base import Account, Gateway
+from tui_chat.gateways.config import SecretStr
+from tui_chat.gateways.errors import ConfigurationError
+from tui_chat.gateways.retry import RetryingGateway
+
+if TYPE_CHECKING:
+    from tui_chat.config import GatewayProfile
+    from tui_chat.connection import Connection
 
 GREETING = "Let's have a chat. (Enter `pause` to pause and `quit` to exit)\n"
 WELCOME_BACK = "Welcome back! (Remember, enter `pause` to pause and `quit` to exit)\n"
@@ -41,9 +47,24 @@ class Agent:
     """A chatbot that keeps the conversation and streams each reply to the terminal.
 
     ``model`` is an endpoint string such as ``"llama-2-70b-chat@anyscale"`` (routing modes,
-    ``router@…`` and ``->`` fallbacks work too). The key comes from ``api_key`` or ``UNIFY_KEY``,
-    the base URL from ``base_url`` or ``UNIFY_BASE_URL``. ``stdin``/``stdout`` default to the
-    process's own; pass others to drive the agent from code.
+    ``router@…`` and ``->`` fallbacks work too); on OpenRouter its own ids
+    (``"openai/gpt-4o-mini"``), on a plain OpenAI-compatible server its model names.
+
+    Which gateway: ``gateway_kind`` (``"unify"``, the default, ``"openrouter"``,
+    ``"openai-compatible"``, which needs ``base_url``) or ``profile``, a profile name from
+    config.toml or a ``GatewayProfile`` (its kind, base URL and key variable). ``base_url`` wins
+    over the profile's; for the unify kind without one, ``UNIFY_BASE_URL`` does.
+
+    The key, as the app finds it: ``api_key`` if given, else the profile's environment variable
+    (``UNIFY_KEY``, ``OPENROUTER_API_KEY``, ``OPENAI_API_KEY``), else the system keyring, else
+    keys.toml (where the app saves a key typed into it); a server on this machine needs none. A
+    key it found is not sent over plain http to another machine (``ConfigurationError``; pass it
+    as ``api_key`` to send it anyway). A failure is one line at once, as in the seed; for the
+    app's retries pass ``gateway=RetryingGateway(...)``.
+
+    ``system_prompt``, ``temperature`` (0..2) and ``max_tokens`` go with every request; None
+    leaves them to the gateway. ``stdin``/``stdout`` default to the process's own; pass others
+    to drive the agent from code. ``gateway``: an already built one (no key lookup).
     """
 
     def __init__(
@@ -55,15 +76,29 @@ class Agent:
         show_credits: bool = False,
         show_provider: bool = False,
         system_prompt: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         gateway: Gateway | None = None,
-        gateway_kind: str = "unify",
+        gateway_kind: str | None = None,
+        profile: str | GatewayProfile | None = None,
     ) -> None:
-        self._gateway_kind = gateway_kind
-        self._model = self._checked(model)
+        chosen = None
+        if gateway is None or profile is not None:
+            chosen = _agent_profile(profile, gateway_kind, base_url)
+            gateway_kind = chosen.kind
+        self._gateway_kind = gateway_kind or "unify"
+        self._model = self._checked(model)  # a bad endpoint is said before any key is looked for
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._account: Account | None = None
         if gateway is None:
-            gateway = UnifyGateway(GatewaySettings.from_env(api_key=api_key, base_url=base_url))
+            assert chosen is not None
+            connection = _connect(chosen, base_url=base_url, api_key=api_key)
+            gateway, self._account = connection.gateway, connection.account
+            if isinstance(gateway, RetryingGateway):  # the seed says a failure at once
+                gateway = gateway.inner
         self._gateway = gateway
         self._conversation = Conversation(system_prompt=system_prompt)
         self.show_credits = show_credits
@@ -72,6 +107,51 @@ class Agent:
         self._stdout = stdout
         self._paused = False
         self._runner: asyncio.Runner | None = None
+
+    # -- request settings ---------------------------------------------------------------------
+
+    @property
+    def gateway_kind(self) -> str:
+        """The kind of gateway replies come from: unify, openrouter, openai-compatible, demo."""
+        return self._gateway_kind
+
+    @property
+    def system_prompt(self) -> str | None:
+        """Sent first in every request (None: no system message)."""
+        return self._conversation.system_prompt
+
+    @system_prompt.setter
+    def system_prompt(self, value: str | None) -> None:
+        self._conversation.system_prompt = value or None
+
+    @property
+    def temperature(self) -> float | None:
+        """Sampling temperature sent with every request, 0..2 (None: the gateway's default)."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float | None) -> None:
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"temperature must be a number from 0 to 2, got {value!r}")
+            if not 0 <= value <= 2:
+                raise ValueError(f"temperature must be from 0 to 2, got {value!r}")
+            value = float(value)
+        self._temperature = value
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The most tokens a reply may have, sent with every request (None: no limit set)."""
+        return self._max_tokens
+
+    @max_tokens.setter
+    def max_tokens(self, value: int | None) -> None:
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"max_tokens must be a whole number, got {value!r}")
+            if value < 1:
+                raise ValueError(f"max_tokens must be at least 1, got {value!r}")
+        self._max_tokens = value
 
     # -- the model ---------------------------------------------------------------------------
 
@@ -172,7 +252,9 @@ class Agent:
         self._write("\n")
 
     async def _stream_reply(self, reply: Message, messages: list[dict[str, str]]) -> None:
-        events = self._gateway.stream_chat(self._model, messages)
+        events = self._gateway.stream_chat(
+            self._model, messages, temperature=self._temperature, max_tokens=self._max_tokens
+        )
         async with aclosing(events):
             async for event in events:
                 reply.apply(event)
@@ -217,12 +299,17 @@ class Agent:
 
     def close(self) -> None:
         """Close the connection and the private event loop."""
-        if self._runner is not None:
-            try:
-                self._runner.run(self._gateway.aclose())
-            finally:
-                self._runner.close()
-                self._runner = None
+        try:
+            if self._runner is not None:
+                try:
+                    self._runner.run(self._gateway.aclose())
+                finally:
+                    self._runner.close()
+                    self._runner = None
+        finally:
+            if self._account is not None:
+                self._account.close()
+                self._account = None
 
     def __enter__(self) -> Agent:
         return self
@@ -234,3 +321,66 @@ class Agent:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# -- which gateway, and its key: the same path as ``unify-tui --plain`` ------------------------
+
+
+def _agent_profile(
+    profile: str | GatewayProfile | None, gateway_kind: str | None, base_url: str | None
+) -> GatewayProfile:
+    """The profile the Agent talks to: the one given or named (config.toml), else the built-in
+    one of ``gateway_kind`` (a plain server's at ``base_url``)."""
+    from tui_chat.config import GATEWAY_KINDS, GatewayProfile, load_config
+
+    if isinstance(profile, GatewayProfile):
+        chosen = profile
+    elif isinstance(profile, str):
+        config, problems = load_config()
+        for problem in problems:
+            _warn(str(problem))
+        chosen = config.profile(profile)  # UnknownGatewayError (a LookupError) names the known
+    elif profile is None:
+        kind = gateway_kind or "unify"
+        if kind not in GATEWAY_KINDS:
+            raise ValueError(
+                f"gateway_kind must be one of {', '.join(GATEWAY_KINDS)}, not {kind!r}"
+            )
+        if kind == "openai-compatible" and not base_url:
+            raise ConfigurationError(
+                "an openai-compatible gateway needs base_url=..., e.g. "
+                "http://127.0.0.1:11434/v1 for Ollama"
+            )
+        chosen = GatewayProfile(kind, kind, base_url=base_url)
+    else:
+        raise TypeError(f"profile must be a profile name or a GatewayProfile, got {profile!r}")
+    if gateway_kind is not None and gateway_kind != chosen.kind:
+        raise ValueError(
+            f"gateway_kind {gateway_kind!r} does not match the profile {chosen.name!r}, "
+            f"which is {chosen.kind!r}"
+        )
+    return chosen
+
+
+def _connect(profile: GatewayProfile, *, base_url: str | None, api_key: str | None) -> Connection:
+    """Look for the key and connect as ``--plain`` does (``connection.plan_connection``), with
+    no one to ask: a found key that would go over plain http to another machine is refused."""
+    from tui_chat.connection import plan_connection, transport_verdict
+    from tui_chat.keys import clean_key
+
+    plan = plan_connection(profile, base_url=base_url)
+    if api_key is not None:  # given here: it wins over stored ones and goes where it is sent
+        key = clean_key(api_key)
+        plan = replace(plan, key=SecretStr(key) if key else None, transport_ok=True, warnings=[])
+    for warning in plan.warnings:
+        _warn(warning)
+    if not plan.transport_ok:
+        raise ConfigurationError(
+            f"{transport_verdict(plan.base_url).message} To send it anyway, pass the key as "
+            "Agent(..., api_key=...)."
+        )
+    return plan.plain_connection()
+
+
+def _warn(text: str) -> None:
+    print(f"unify-tui: {inert(text)}", file=sys.stderr)

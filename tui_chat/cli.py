@@ -21,6 +21,7 @@ from tui_chat.demo import DEMO_KEY, DemoGateway
 if TYPE_CHECKING:
     from tui_chat.config import AppConfig, GatewayProfile
     from tui_chat.connection import ConnectionPlan
+    from tui_chat.core.conversation import ConversationSettings
     from tui_chat.store import Store
 
 
@@ -198,12 +199,13 @@ def _main(args: argparse.Namespace) -> int:
     demo = DemoGateway() if args.demo else None
     try:
         plan = _plan_connection(profile, args, demo)
+        defaults = _conversation_defaults(config)
         if args.plain:
             gc.enable()
             if demo is not None:
                 demo.start()
-            return _run_plain(plan, problems, model, args)
-        return _run_app(plan, problems, model, config, args, demo)
+            return _run_plain(plan, problems, model, defaults, args)
+        return _run_app(plan, problems, model, defaults, config, args, demo)
     finally:
         if demo is not None:
             demo.stop()
@@ -251,6 +253,18 @@ def _load_config(args: argparse.Namespace) -> tuple[AppConfig, list[str]]:
     return config, [str(problem) for problem in found]
 
 
+def _conversation_defaults(config: AppConfig) -> ConversationSettings:
+    """config.toml's settings for a new conversation, the same for the app and ``--plain``."""
+    from tui_chat.core.conversation import ConversationSettings
+
+    return ConversationSettings(
+        system_prompt=config.system_prompt,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        spend_cap=config.spend_cap,
+    )
+
+
 def _plan_connection(
     profile: GatewayProfile, args: argparse.Namespace, demo: DemoGateway | None
 ) -> ConnectionPlan:
@@ -263,7 +277,11 @@ def _plan_connection(
 
 
 def _run_plain(
-    plan: ConnectionPlan, problems: list[str], model: str, args: argparse.Namespace
+    plan: ConnectionPlan,
+    problems: list[str],
+    model: str,
+    defaults: ConversationSettings,
+    args: argparse.Namespace,
 ) -> int:
     from tui_chat.connection import (
         PLAIN_NOT_SENT,
@@ -289,9 +307,16 @@ def _run_plain(
             return 2
     from tui_chat.agent import Agent
 
-    # The Agent checks model strings for the profile's gateway kind.
+    # The Agent checks model strings for the profile's gateway kind. (It has no spend cap.)
     connection = plan.plain_connection()
-    agent = Agent(model, gateway=connection.gateway, gateway_kind=plan.profile.kind)
+    agent = Agent(
+        model,
+        gateway=connection.gateway,
+        gateway_kind=plan.profile.kind,
+        system_prompt=defaults.system_prompt,
+        temperature=defaults.temperature,
+        max_tokens=defaults.max_tokens,
+    )
     agent.run(show_credits=args.show_credits, show_provider=args.show_provider)
     return 0
 
@@ -340,6 +365,7 @@ def _run_app(
     plan: ConnectionPlan,
     problems: list[str],
     model: str,
+    defaults: ConversationSettings,
     config: AppConfig,
     args: argparse.Namespace,
     demo: DemoGateway | None = None,
@@ -362,14 +388,14 @@ def _run_app(
         gateway_label=plan.label,
         show_credits=args.show_credits,
         show_provider=args.show_provider,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
+        temperature=defaults.temperature,
+        max_tokens=defaults.max_tokens,
         store_notice=store_notice,
         open_store=open_store,
         export_dir=args.export_dir or config.export_dir,  # --export-dir wins over config.toml
         config=config,
-        system_prompt=config.system_prompt,
-        spend_cap=config.spend_cap,
+        system_prompt=defaults.system_prompt,
+        spend_cap=defaults.spend_cap,
         theme=config.theme,
         keymap=config.bindings,
         startup_notice=startup_notice(problems, plan.warnings),
