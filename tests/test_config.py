@@ -23,6 +23,7 @@ from tui_chat.config import (
     write_default_config,
     write_private_file,
 )
+from tui_chat.connection import connect
 
 SECRET = "sk-abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -672,16 +673,21 @@ def test_gateway_profile_validates_itself() -> None:
     assert GatewayProfile("d", "demo", key_env="X").key_env == ""
 
 
-def test_a_local_profile_can_say_that_it_needs_a_key(tmp_path: Path) -> None:
+def test_a_local_profile_can_say_that_it_needs_a_key_and_how_long_to_wait(tmp_path: Path) -> None:
     config, problems = load(
         tmp_path,
         "[gateways.proxy]\nkind = 'openai-compatible'\nbase_url = 'http://127.0.0.1:4000/v1'\n"
         "needs_key = true\n[gateways.local]\nkind = 'openai-compatible'\n"
-        "base_url = 'http://127.0.0.1:11434/v1'\n",
+        "base_url = 'http://127.0.0.1:11434/v1'\nread_timeout = 300\n",
     )
     assert problems == []
     assert config.gateways["proxy"].needs_key is True
     assert config.gateways["local"].needs_key is None
+    # and a slow local model can be given longer to answer
+    assert config.gateways["local"].read_timeout == 300
+    assert config.gateways["proxy"].read_timeout is None
+    assert connect(config.gateways["local"], None).gateway.settings.timeout == 300
+    assert connect(config.gateways["proxy"], "k").gateway.settings.timeout == 60
     _, problems = load(
         tmp_path,
         "[gateways.proxy]\nkind = 'openai-compatible'\nbase_url = 'http://127.0.0.1:4000/v1'\n"

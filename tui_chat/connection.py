@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 # Sent when a server takes no key (Ollama, LM Studio on this machine): some want the header.
 NO_KEY_PLACEHOLDER = "no-key"
+DEFAULT_READ_TIMEOUT_S = 60.0  # a profile's read_timeout when it sets none
 DEMO_KEY = "demo-key"
 
 
@@ -62,13 +63,14 @@ def connect(
     *,
     demo_base_url: str | None = None,
     retrying: bool = True,
-    timeout: float = 60.0,
+    timeout: float | None = None,
 ) -> Connection:
     """Build the gateway and account for ``profile`` with ``key``.
 
     ``demo_base_url``: where the embedded gateway runs, for a ``demo`` profile without a
     ``base_url``. ``retrying`` wraps the gateway in ``RetryingGateway`` (early failures retried).
-    ``timeout`` bounds each read, in seconds. Raises ``MissingAPIKeyError`` when the profile
+    ``timeout`` bounds each read, in seconds (default: the profile's ``read_timeout``, else
+    ``DEFAULT_READ_TIMEOUT_S``). Raises ``MissingAPIKeyError`` when the profile
     needs a key and none was given, and ``ConfigurationError`` for a demo profile with nowhere
     to connect.
     """
@@ -96,6 +98,8 @@ def connect(
                 "or try the built-in demo gateway with `unify-tui --demo`"
             )
         secret = NO_KEY_PLACEHOLDER
+    if timeout is None:
+        timeout = profile.read_timeout or DEFAULT_READ_TIMEOUT_S
     settings = GatewaySettings(base_url=base_url, api_key=secret, timeout=timeout)
     gateway, account = build_gateway(profile.kind, settings, prices=profile.prices)
     if retrying:

@@ -14,6 +14,7 @@ from tui_chat.core.conversation import Outcome
 from tui_chat.gateway_sim.faults import Fault, FaultKind
 from tui_chat.gateways.config import GatewaySettings, SecretStr
 from tui_chat.gateways.unify import UnifyGateway
+from tui_chat.ui import reply_stream
 from tui_chat.ui.app import UnifyTUI
 from tui_chat.ui.reply_stream import CONTINUE_PROMPT
 from tui_chat.ui.widgets.messages import ErrorCard, ReplyView
@@ -177,3 +178,27 @@ async def test_an_estimated_cost_is_marked_in_the_reply_and_the_status_bar(
         assert f"~{reply.cost:.6f} credits" in line
         assert f"Last ~{reply.cost:.6f}" in app.status.text
         assert f"Chat ~{reply.cost:.6f}" in app.status.text
+
+
+async def test_a_quiet_gateway_is_said_with_the_seconds_counting(
+    make_app: Any, sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: a stall shorter than the read timeout showed nothing at all.
+    monkeypatch.setattr(reply_stream, "QUIET_AFTER_S", 0.3)
+    sim.controls.reply_tokens = 30
+    sim.inject(Fault(FaultKind.STALL, after_tokens=5, seconds=2.0))
+    app = make_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "Tell me a story")
+        reply = app.conversation.messages[-1]
+        view = app.chat_log.replies[-1]
+
+        def note() -> str:
+            return str(view.provenance.render()) if view.provenance.display else ""
+
+        await wait_until(pilot, lambda: "waiting for the gateway" in note(), what="the note")
+        assert "esc stops" in note() and reply.outcome is None
+        await wait_until(pilot, lambda: " 1 s " in note(), what="the seconds counting")
+        await wait_for_reply(pilot)
+        assert reply.outcome is Outcome.COMPLETE
+        assert "waiting for the gateway" not in note()  # the provenance line took its place

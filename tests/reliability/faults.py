@@ -16,10 +16,10 @@ from tui_chat.gateway_sim import Fault
 from tui_chat.gateways.errors import (
     AuthenticationError,
     BadRequestError,
-    ConnectionFailed,
     GatewayError,
     InsufficientCreditsError,
     MalformedResponse,
+    NoAnswer,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -142,9 +142,9 @@ CASES: list[Case] = [
     Case(
         "stall-before-headers",
         Fault("stall", before_headers=True, seconds=4 * READ_TIMEOUT_S),
-        ConnectionFailed,
+        NoAnswer,
         detail="no answer from",
-        title="Could not reach",
+        title="did not answer",
     ),
     Case(
         "stall-before-first-token",

@@ -29,6 +29,7 @@ from tui_chat.gateways.errors import (
     GatewayError,
     InsufficientCreditsError,
     MalformedResponse,
+    NoAnswer,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -152,8 +153,11 @@ def test_retry_after_longer_than_the_cap_is_not_waited_for() -> None:
         BadRequestError("invalid", status=422),
         MalformedResponse("garbage"),
         StreamInterrupted("cut"),
+        NoAnswer("no answer from http://127.0.0.1:9/v0 within 60 s"),
     ],
-    ids=["401", "402", "403", "400", "404", "422", "malformed", "interrupted"],
+    # "no-answer": a server that takes the request and says nothing used to be waited for four
+    # times over (about four minutes at the default read timeout).
+    ids=["401", "402", "403", "400", "404", "422", "malformed", "interrupted", "no-answer"],
 )
 def test_errors_that_would_fail_again_are_not_retried(error: GatewayError) -> None:
     inner = ScriptedGateway(fail(error), OK)

@@ -411,6 +411,7 @@ def _profile(checker: Checker, name: str, table: ProfileTable) -> GatewayProfile
             None if isinstance(table.default_model, UnsetType) else table.default_model.strip()
         ),
         needs_key=None if isinstance(table.needs_key, UnsetType) else table.needs_key,
+        read_timeout=None if isinstance(table.read_timeout, UnsetType) else table.read_timeout,
         prices={
             model: ModelPrice(input=price.input, output=price.output)
             for model, price in table.prices.items()

@@ -85,6 +85,7 @@ class GatewayProfile:
     key_env: str | None = None
     default_model: str | None = None
     needs_key: bool | None = None  # None: by kind and host (keys.needs_key)
+    read_timeout: float | None = None  # seconds; None: DEFAULT_READ_TIMEOUT_S
     prices: Mapping[str, ModelPrice] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:

@@ -54,6 +54,9 @@ Text = Annotated[
 AnyText = Annotated[str, Meta(extra={"expected": "a string", "refuse_keys": True})]
 Temperature = Annotated[float, Meta(ge=0, le=2, extra={"expected": "a number from 0 to 2"})]
 MaxTokens = Annotated[int, Meta(gt=0, extra={"expected": "a whole number above 0"})]
+Seconds = Annotated[
+    float, Meta(gt=0, le=3600, extra={"expected": "a number of seconds above 0, at most 3600"})
+]
 Credits = Annotated[
     float, Meta(gt=0, le=_FINITE, extra={"expected": "a number of credits above 0"})
 ]
@@ -166,6 +169,14 @@ class ProfileTable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             "Ask for a key when none is found. Defaults to true, but false for an "
             "openai-compatible server on this machine (Ollama, llama.cpp); set true for one "
             "that checks keys (a LiteLLM proxy with a master key)."
+        ),
+    ] = UNSET
+    read_timeout: Annotated[
+        Maybe[Seconds],
+        doc(
+            "Seconds to wait for the next piece of a reply (or for the answer to begin) before "
+            "giving up on it. Default 60; a slow local model may need more.",
+            120,
         ),
     ] = UNSET
     prices: Annotated[

@@ -117,6 +117,15 @@ class ConnectionFailed(GatewayError):
     summary = "Could not reach the gateway"
 
 
+class NoAnswer(GatewayError):
+    """The gateway took the request and sent nothing back within the read timeout.
+
+    Not retried: the server is there but stuck, and trying again would keep the user waiting a
+    whole timeout more each time (four minutes at the default)."""
+
+    summary = "The gateway took the request but did not answer"
+
+
 class StreamInterrupted(GatewayError):
     """The connection was cut (or went silent) in the middle of a reply."""
 

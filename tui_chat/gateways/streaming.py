@@ -38,6 +38,7 @@ from tui_chat.gateways.errors import (
     ConnectionFailed,
     GatewayError,
     MalformedResponse,
+    NoAnswer,
     StreamInterrupted,
     cause_text,
     detail_from_body,
@@ -173,7 +174,12 @@ class StreamingGateway:
         if isinstance(exc, openai.APIStatusError):
             return from_response(exc.status_code, _response_text(exc), exc.response.headers)
         if isinstance(exc, openai.APITimeoutError):
-            return ConnectionFailed(
+            if isinstance(exc.__cause__, httpx2.ConnectTimeout):
+                return ConnectionFailed(
+                    f"{self.settings.base_url} did not take the connection within "
+                    f"{self.settings.connect_timeout:g} s"
+                )
+            return NoAnswer(
                 f"no answer from {self.settings.base_url} within {self.settings.timeout:g} s"
             )
         if isinstance(exc, openai.APIConnectionError):

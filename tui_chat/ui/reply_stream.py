@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
 
+QUIET_AFTER_S = 3.0
+"""Seconds with nothing from the gateway before the reply says it is waiting, counting."""
+
 CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating any of it."
 """The turn sent by Continue under a reply that reached the token limit."""
 
@@ -92,6 +95,10 @@ class ReplyStreamer:
         # The automatic retry being waited for (gateways.retry), and its deadline on the clock.
         self._retry_wait: tuple[Retrying, float] | None = None
         self._retry_timer: Timer | None = None
+        # When the last event came (the clock), and whether the reply says it is waiting.
+        self._last_event_at = 0.0
+        self._quiet_timer: Timer | None = None
+        self._quiet_shown = False
 
     @property
     def live_reply(self) -> Message | None:
@@ -198,6 +205,8 @@ class ReplyStreamer:
         reply.begin(clock())
         last_tick = 0.0
         error: BaseException | None = None
+        self._last_event_at = clock()
+        self._quiet_timer = host.set_interval(0.5, partial(self._tick_quiet, view))
         try:
             view.set_hold(host.paused)
             async for event in gateway.stream_chat(
@@ -208,6 +217,10 @@ class ReplyStreamer:
             ):
                 now = clock()
                 reply.apply(event, now)
+                self._last_event_at = now
+                if self._quiet_shown:
+                    self._quiet_shown = False
+                    view.set_note("")
                 if self._retry_wait is not None and not isinstance(event, Retrying):
                     self._clear_retry(view)
                 match event:
@@ -238,6 +251,7 @@ class ReplyStreamer:
             reply.error = f"Unexpected error: {type(unexpected).__name__}: {unexpected}"
         finally:
             self._clear_retry(view)
+            self._stop_quiet_timer()
             self._live = False
             reply.end(clock())
             if host.is_running and view.is_attached:  # not while the app shuts down
@@ -332,6 +346,25 @@ class ReplyStreamer:
         if not paused and not self.host.streaming:
             self.message = self.view = None  # it was held after it ended: now it is done
 
+    # -- a quiet gateway --------------------------------------------------------------------
+
+    def _tick_quiet(self, view: ReplyView) -> None:
+        """Nothing from the gateway for a while (before the answer, or between pieces): say so
+        under the reply with the seconds counting, until something comes or esc stops it."""
+        if self._retry_wait is not None or not view.is_attached:
+            return  # a retry countdown says what is going on
+        quiet = self.host.clock() - self._last_event_at
+        if quiet < QUIET_AFTER_S:
+            return
+        view.set_note(f"waiting for the gateway \u00b7 {int(quiet)} s \u00b7 esc stops")
+        self._quiet_shown = True
+
+    def _stop_quiet_timer(self) -> None:
+        timer, self._quiet_timer = self._quiet_timer, None
+        if timer is not None:
+            timer.stop()
+        self._quiet_shown = False
+
     # -- automatic retries ------------------------------------------------------------------
 
     def _show_retry(self, event: Retrying, view: ReplyView) -> None:
@@ -380,6 +413,7 @@ def describe_failure(error: BaseException | None, reply: Message) -> tuple[str, 
         "ServerError": "The gateway had a server error",
         "ConnectionFailed": "Could not reach the gateway",
         "StreamInterrupted": "The reply was cut off",
+        "NoAnswer": "The gateway took the request but did not answer",
         "MalformedResponse": "The gateway sent something unreadable",
     }
     title = titles.get(kind, "The reply failed")
