@@ -374,3 +374,37 @@ def test_the_agent_says_a_truncated_reply_was_cut_and_does_not_resend_it(
     resent = peer.requests()[1]["body"]["messages"]
     assert resent == [{"role": "user", "content": "Are you sure?"}]
     assert_verdict(peer, ["truncated_stream_accepted"])
+
+
+async def test_in_the_app_a_truncated_reply_is_cut_and_retry_makes_the_verdict_clean(
+    peer: LLMockPeer,
+) -> None:
+    # The app's whole road against llmock's truncate fault: the half reply is shown as cut off
+    # (not complete), with a Retry; the user's Retry sends the same request again, and llmock,
+    # which grades the call by its last attempt, then finds nothing wrong.
+    from tests.app.conftest import APP_SIZE, profiles_app, send, wait_until
+    from tui_chat.ui.widgets.messages import ErrorCard
+
+    peer.script(reply(), stream_fault("truncate"), reply())
+    profile = GatewayProfile(name="llmock", kind="openai-compatible", base_url=peer.openai_base_url)
+    app = profiles_app({"llmock": profile}, first="llmock", model=MODEL, account=None)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, HELLO[0]["content"])
+        await wait_until(pilot, lambda: not app.streaming and bool(app.chat_log.query(ErrorCard)))
+        cut = app.conversation.messages[-1]
+        assert cut.outcome is Outcome.CUT and cut.content and cut.content != ANSWER
+        card = app.chat_log.query_one(ErrorCard)
+        assert card.title.startswith("The reply was cut off")
+        provenance = str(app.chat_log.replies[-1].provenance.render())
+        assert "incomplete: cut off" in provenance
+        assert app.status.connection == "online"
+        await pilot.click("#retry")
+        await wait_until(
+            pilot,
+            lambda: not app.streaming and app.conversation.messages[-1].outcome is Outcome.COMPLETE,
+            what="the retried reply",
+        )
+        assert app.conversation.messages[-1].content == ANSWER
+        assert [m.role for m in app.conversation.messages] == ["user", "assistant"]
+    assert peer.requests()[-1]["body"]["messages"] == HELLO  # the same request, again
+    assert_verdict(peer, [])
