@@ -53,7 +53,9 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     KeyBinding("stop", "escape", "stop", "Stop", "Stop the reply being written (kept as it is)"),
     KeyBinding("pause", "ctrl+s", "pause", "Pause", "Pause the reply on screen"),
     KeyBinding("resume", "ctrl+s", "resume", "Resume", "Resume a paused reply"),
-    KeyBinding("retry", "ctrl+r", "retry", "Retry", "Ask again for the last reply"),
+    KeyBinding(
+        "retry", "ctrl+r", "retry", "Retry", "Ask again for the last reply (or go on at the limit)"
+    ),
     KeyBinding("toggle_panel", "ctrl+b", "toggle_panel", "Models", "Show or hide the models panel"),
     KeyBinding("switch_model", "ctrl+l", "switch_model", "Switch model", "Pick another model"),
     KeyBinding(

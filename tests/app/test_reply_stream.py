@@ -202,3 +202,20 @@ async def test_a_quiet_gateway_is_said_with_the_seconds_counting(
         await wait_for_reply(pilot)
         assert reply.outcome is Outcome.COMPLETE
         assert "waiting for the gateway" not in note()  # the provenance line took its place
+
+
+async def test_ctrl_r_continues_a_reply_at_the_token_limit_even_when_reopened(
+    make_app: Any, sim: Any
+) -> None:
+    sim.controls.reply_tokens = 60
+    app = make_app(max_tokens=10)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "Tell me a long story")
+        await wait_for_reply(pilot)
+        assert app.conversation.messages[-1].outcome is Outcome.LENGTH
+        await app.chat_log.query_one(ErrorCard).remove()  # as when reopened from history
+        app.prompt.focus()
+        await pilot.press("ctrl+r")
+        await wait_for_reply(pilot, count=2)
+        sent = [r for r in sim.requests if r.path.endswith("/chat/completions")][-1]
+        assert sent.messages[-1] == {"role": "user", "content": CONTINUE_PROMPT}

@@ -27,7 +27,7 @@ from textual.widgets import Button, Footer
 from tui_chat.bindings import BINDING_IDS
 from tui_chat.config import DEFAULT_MODEL, AppConfig, GatewayProfile
 from tui_chat.connection import PendingConnection, ProfileConnector
-from tui_chat.core.conversation import Conversation
+from tui_chat.core.conversation import Conversation, Outcome
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, model_of, parse_endpoint
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
@@ -631,6 +631,10 @@ class UnifyTUI(App[None]):
         cards = list(self.chat_log.query(ErrorCard))
         if cards and cards[-1].can_retry:
             self._retry(cards[-1])
+        elif cards and cards[-1].can_continue:  # the same key goes on at the token limit
+            self.replies.continue_reply(cards[-1])
+        elif (last := self.conversation.last_reply) and last.outcome is Outcome.LENGTH:
+            self.replies.continue_reply(None)  # reopened: the card is not shown again
         else:
             self.notify("Nothing to retry.", timeout=2)
 

@@ -166,7 +166,7 @@ class ReplyStreamer:
                 host.prompt.clear()
             self._begin(user.content)
 
-    def continue_reply(self, card: ErrorCard) -> None:
+    def continue_reply(self, card: ErrorCard | None) -> None:
         """Ask the model to go on from a reply that reached the token limit: a new turn that
         says so (shown, saved and resent like any other), answered by the same endpoint."""
         if self.host.streaming:
@@ -174,9 +174,10 @@ class ReplyStreamer:
             return
         last = self.host.conversation.last_reply
         if last is None or last.outcome is not Outcome.LENGTH:
-            card.remove()
+            if card is not None:
+                card.remove()
             return
-        if self._send(CONTINUE_PROMPT, typed=False):
+        if self._send(CONTINUE_PROMPT, typed=False) and card is not None:
             card.remove()
 
     def _begin(self, prompt_text: str) -> None:
