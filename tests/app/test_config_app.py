@@ -293,3 +293,43 @@ async def test_key_dialog_saves_in_the_keyring_when_there_is_one(
         assert ring.passwords == {("unify-tui", "unify"): SECRET}
         assert not default_keys_path().exists()
         await wait_until(pilot, lambda: app.gateway is not None, what="connected")
+
+
+async def test_a_local_server_that_needs_a_key_asks_then_shows_what_its_kind_can_do(
+    make_app: Any, secret_sim: Any
+) -> None:
+    # Regression: connected through the key dialog, an OpenAI-compatible profile kept Unify's
+    # capabilities ("Balance –" for ever, where its kind reports none: "Balance n/a").
+    from tui_chat.config import GatewayProfile
+    from tui_chat.connection import connect
+
+    profile = GatewayProfile(
+        "proxy", "openai-compatible", base_url=secret_sim.openai_base_url, needs_key=True
+    )
+
+    def connector(key: SecretStr | None) -> tuple[Any, Any]:
+        connection = connect(profile, key, retrying=False)
+        return connection.gateway, connection.account
+
+    pending = PendingConnection(
+        profile=profile, base_url=profile.base_url or "", connect=connector, label=profile.label
+    )
+    app = make_app(
+        gateway=None,
+        account=None,
+        pending_connection=pending,
+        model="gpt-4o-mini",
+        profiles={"proxy": profile},
+        profile_name="proxy",
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        assert "Balance n/a" in app.status.text  # known from the kind before any key
+        await pilot.press(*SECRET)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.gateway is not None, what="connected")
+        await pilot.pause()
+        assert not app.status.has_balance and "Balance n/a" in app.status.text
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        assert replies(app)[0].outcome is Outcome.COMPLETE

@@ -218,8 +218,11 @@ class UnifyTUI(App[None]):
         self.keymap_setting: dict[str, str] = dict(keymap or {})
         if self.keymap_setting:
             self.set_keymap(self.keymap_setting)
-        self.capabilities: Capabilities = (
-            getattr(gateway, "capabilities", None) or UNIFY_CAPABILITIES
+        self.capabilities: Capabilities = getattr(gateway, "capabilities", None) or (
+            # still waiting for a key: what its kind can do is known already
+            _kind_capabilities(pending_connection.profile.kind)
+            if pending_connection is not None
+            else UNIFY_CAPABILITIES
         )
         self.key_flow = KeyFlow(self)
         # Gateway profiles the selector can switch between (tui_chat/ui/gateway_switcher.py).
@@ -398,6 +401,7 @@ class UnifyTUI(App[None]):
         self.status.gateway = label
         self.status.connection = "connecting" if account is not None else "online"
         self.selector.set_gateway_note(label)
+        self.switcher.apply_capabilities()  # e.g. "Balance n/a" once a key connected a kind
         self.account_watch.start()
 
     @property
@@ -940,3 +944,14 @@ class UnifyTUI(App[None]):
         if not self.showing:
             return
         self.saved.save_failed(event)
+
+
+def _kind_capabilities(kind: str) -> Capabilities:
+    """What a gateway kind can do (Unify's for a kind not known)."""
+    from tui_chat.gateways.errors import ConfigurationError
+    from tui_chat.gateways.factory import capabilities_for
+
+    try:
+        return capabilities_for(kind)
+    except ConfigurationError:
+        return UNIFY_CAPABILITIES
