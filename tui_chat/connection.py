@@ -346,6 +346,7 @@ class PendingConnection:
     keyring: KeyringChoice = None
     keys_file: Path | None = None
     staying_on: str | None = None
+    replacing: bool = False  # a key is in use already: the typed one replaces it
 
     @property
     def host(self) -> str:

@@ -184,6 +184,7 @@ async def test_a_refused_key_offers_a_new_one_and_the_app_connects_again_with_it
         assert "HTTP 401" in card.title and card.can_enter_key
         await pilot.click("#enter-key")
         await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        assert "replaces the one in use" in str(app.screen.query_one(".dialog-question").render())
         await pilot.press(*REMOTE_KEY)
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Using the new key" in notices(app), what="reconnected")

@@ -236,6 +236,7 @@ class GatewaySwitcher:
             keyring=self.keyring,
             keys_file=self.keys_file,
             staying_on=app.gateway_label,
+            replacing=True,
         )
         app.key_flow.ask(
             request,

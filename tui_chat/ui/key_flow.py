@@ -123,7 +123,12 @@ class KeyFlow:
                 return
             self._check_transport(request, key, typed=True, on_key=on_key, on_refused=on_refused)
 
-        screen = KeyEntryScreen(request.profile, where=request.where_saved, host=request.host)
+        screen = KeyEntryScreen(
+            request.profile,
+            where=request.where_saved,
+            host=request.host,
+            replacing=request.replacing,
+        )
         self.app.push_screen(screen, entered)
 
     def _check_transport(

@@ -31,11 +31,14 @@ class KeyEntryScreen(ModalScreen[SecretStr | None]):
     CSS_PATH = SCREEN_STYLES
     BINDINGS = textual_bindings("key_entry")
 
-    def __init__(self, profile: GatewayProfile, *, where: str, host: str) -> None:
+    def __init__(
+        self, profile: GatewayProfile, *, where: str, host: str, replacing: bool = False
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.profile = profile
         self.where = where
         self.host = host
+        self.replacing = replacing
 
     def compose(self) -> ComposeResult:
         profile = self.profile
@@ -51,8 +54,11 @@ class KeyEntryScreen(ModalScreen[SecretStr | None]):
             yield Label(
                 Content(
                     inert(
-                        f"No API key was found for the {profile.name!r} gateway ({self.host}). "
-                        f"Paste it here{env_hint}."
+                        f"Paste a new API key for the {profile.name!r} gateway ({self.host}): "
+                        "it replaces the one in use."
+                        if self.replacing
+                        else f"No API key was found for the {profile.name!r} gateway "
+                        f"({self.host}). Paste it here{env_hint}."
                     )
                 ),
                 classes="dialog-question",
