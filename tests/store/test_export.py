@@ -104,6 +104,7 @@ def test_json_export_has_every_field_of_every_turn() -> None:
         "completion_tokens": 34,
         "cost": 0.000123,
         "cost_estimated": True,
+        "tokens_estimated": False,
         "ttft_ms": 230.0,
         "duration_ms": 1500.0,
         "outcome": "complete",

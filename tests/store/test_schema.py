@@ -102,10 +102,17 @@ def test_version_3_database_migrates_to_the_new_reply_endings_keeping_ids_and_se
         )
         assert list(loaded.message_ids) == [41]
         assert [hit.message_id for hit in store.search("walruses")] == [41]
+        assert message.tokens_estimated is False  # version 3 never said; its counts were reported
         for ending in (Outcome.CUT, Outcome.LENGTH, Outcome.FILTERED):
             store.append_message(3, reply(f"{ending.value} reply", outcome=ending))
-        outcomes = [m.outcome for m in store.load(3).conversation.messages]
+        counted = reply("counted from the text")
+        counted.tokens_estimated = True
+        store.append_message(3, counted)
+        messages = store.load(3).conversation.messages
+        outcomes = [m.outcome for m in messages[:4]]
         assert outcomes == [Outcome.STOPPED, Outcome.CUT, Outcome.LENGTH, Outcome.FILTERED]
+        # regression: a reopened conversation showed counted tokens as reported ones
+        assert [m.tokens_estimated for m in messages] == [False, False, False, False, True]
         assert [hit.message_id for hit in store.search("filtered")]  # the triggers work again
         assert store.integrity_check() == []
 

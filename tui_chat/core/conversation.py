@@ -110,7 +110,7 @@ class Message:
     # by ``begin``, read by ``apply`` and ``end``. Not saved; the figures derived from them are.
     started_at: float | None = field(default=None, repr=False, compare=False)
     # ``completion_tokens`` was counted from the text (about four characters a token) because the
-    # gateway reported no usage; the figure is then an estimate and shown as one.
+    # gateway reported no usage; the figure is then an estimate and shown as one (and saved so).
     tokens_estimated: bool = False
 
     def begin(self, now: float) -> None:

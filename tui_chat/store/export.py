@@ -181,6 +181,7 @@ def _message_document(message: Message) -> dict[str, Any]:
         "completion_tokens": message.completion_tokens,
         "cost": message.cost,
         "cost_estimated": message.cost_estimated,
+        "tokens_estimated": message.tokens_estimated,
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
         "outcome": None if message.outcome is None else message.outcome.value,
@@ -216,6 +217,8 @@ def _message_details(message: Message) -> list[str]:
     if message.prompt_tokens is not None or message.completion_tokens is not None:
         prompt = "?" if message.prompt_tokens is None else f"{message.prompt_tokens:,}"
         completion = "?" if message.completion_tokens is None else f"{message.completion_tokens:,}"
+        if message.tokens_estimated and message.completion_tokens is not None:
+            completion = f"~{completion}"  # counted from the text: no usage was reported
         details.append(f"{prompt} prompt + {completion} completion tokens")
     if message.cost is not None:
         estimate = " (estimated)" if message.cost_estimated else ""

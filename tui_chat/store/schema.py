@@ -114,7 +114,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         version=4,
-        description="more ways a reply ends: cut, at the token limit, filtered",
+        description="more ways a reply ends (cut, token limit, filtered); estimated tokens",
         statements=(
             # SQLite cannot change a CHECK constraint in place: the table is made again with the
             # wider one and its rows copied, ids and all (the full-text index is keyed by id, so
@@ -143,6 +143,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                                    ('complete', 'stopped', 'cut', 'length', 'filtered', 'error')),
                 error              TEXT,
                 cost_estimated     INTEGER NOT NULL DEFAULT 0 CHECK (cost_estimated IN (0, 1)),
+                tokens_estimated   INTEGER NOT NULL DEFAULT 0 CHECK (tokens_estimated IN (0, 1)),
                 UNIQUE (conversation_id, position)
             )
             """,

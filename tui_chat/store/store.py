@@ -88,6 +88,7 @@ def _message_values(message: Message) -> dict[str, Any]:
         "completion_tokens": message.completion_tokens,
         "cost": message.cost,
         "cost_estimated": int(message.cost_estimated),
+        "tokens_estimated": int(message.tokens_estimated),
         "ttft_ms": message.ttft_ms,
         "duration_ms": message.duration_ms,
         "outcome": None if message.outcome is None else Outcome(message.outcome).value,
@@ -111,6 +112,7 @@ def _message_from_row(row: sqlite3.Row) -> Message:
         duration_ms=row["duration_ms"],
         outcome=None if outcome is None else Outcome(outcome),
         error=row["error"],
+        tokens_estimated=bool(row["tokens_estimated"]),
     )
 
 
@@ -525,13 +527,13 @@ class Store:
                 """
                 INSERT INTO messages (conversation_id, position, role, created_at, content,
                     requested_endpoint, served_endpoint, prompt_tokens, completion_tokens, cost,
-                    cost_estimated, ttft_ms, duration_ms, outcome, error)
+                    cost_estimated, tokens_estimated, ttft_ms, duration_ms, outcome, error)
                 VALUES (:conversation_id,
                     (SELECT COALESCE(MAX(position) + 1, 0) FROM messages
                      WHERE conversation_id = :conversation_id),
                     :role, :created_at, :content, :requested_endpoint, :served_endpoint,
-                    :prompt_tokens, :completion_tokens, :cost, :cost_estimated, :ttft_ms,
-                    :duration_ms, :outcome, :error)
+                    :prompt_tokens, :completion_tokens, :cost, :cost_estimated, :tokens_estimated,
+                    :ttft_ms, :duration_ms, :outcome, :error)
                 """,
                 {
                     **values,
@@ -565,6 +567,7 @@ class Store:
                     requested_endpoint = :requested_endpoint, served_endpoint = :served_endpoint,
                     prompt_tokens = :prompt_tokens, completion_tokens = :completion_tokens,
                     cost = :cost, cost_estimated = :cost_estimated,
+                    tokens_estimated = :tokens_estimated,
                     ttft_ms = :ttft_ms, duration_ms = :duration_ms,
                     outcome = :outcome, error = :error
                 WHERE id = :message_id
