@@ -333,3 +333,24 @@ async def test_a_local_server_that_needs_a_key_asks_then_shows_what_its_kind_can
         await send(pilot, "hello")
         await wait_for_reply(pilot)
         assert replies(app)[0].outcome is Outcome.COMPLETE
+
+
+async def test_spend_cap_refuses_a_prompt_that_alone_would_pass_it(make_app: Any, sim: Any) -> None:
+    app = make_app(spend_cap=0.0001)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        endpoint = app.endpoint
+        await wait_until(pilot, lambda: endpoint in app.account_watch.details, what="prices")
+        price = app.account_watch.details[endpoint].input_cost
+        assert price is not None and price > 0
+        # far more prompt than the cap pays for: refused before anything is sent
+        long_text = "word " * int(0.0002 / price * 1_000_000 * 4 / 5 + 100)
+        app.prompt.load_text(long_text)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert sim.requests_for("unify") == []
+        assert app.prompt.text == long_text  # kept for the user
+        # a short one is well under the cap and goes
+        app.prompt.load_text("hi")
+        await pilot.press("enter")
+        await wait_for_reply(pilot)
+        assert len(sim.requests_for("unify")) == 1

@@ -36,6 +36,11 @@ class Prices(Protocol):
     def output_cost(self) -> float | None: ...
 
 
+def estimate_tokens_for_chars(chars: int) -> int:
+    """About how many tokens ``chars`` characters of text are (four characters a token)."""
+    return chars // _CHARS_PER_TOKEN
+
+
 def estimate_reply_cost(prompt_text_chars: int, reply_tokens: int, prices: Prices) -> float | None:
     """The estimated credits of a reply from its endpoint's prices: the prompt counted from its
     length (about four characters a token), the reply from ``reply_tokens``. None when the
@@ -43,7 +48,7 @@ def estimate_reply_cost(prompt_text_chars: int, reply_tokens: int, prices: Price
     if prices.input_cost is None or prices.output_cost is None:
         return None
     return estimate_cost(
-        prompt_tokens=prompt_text_chars // _CHARS_PER_TOKEN,
+        prompt_tokens=estimate_tokens_for_chars(prompt_text_chars),
         completion_tokens=reply_tokens,
         input_cost_per_m=prices.input_cost,
         output_cost_per_m=prices.output_cost,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message as TextualMessage
 
-from tui_chat.core.accounting import estimate_reply_cost
+from tui_chat.core.accounting import estimate_cost, estimate_reply_cost, estimate_tokens_for_chars
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
@@ -58,7 +58,7 @@ class ReplySaving(Protocol):
 
     def message_removed(self, message: Message) -> None: ...
 
-    def spend_cap_problem(self) -> str | None: ...
+    def spend_cap_problem(self, next_prompt: float | None = None) -> str | None: ...
 
 
 class ReplyHost(AppHost, Protocol):
@@ -126,7 +126,7 @@ class ReplyStreamer:
                 "No gateway to send to", host.startup_problem or "No API key set.", can_retry=False
             )
             return False
-        over_cap = self.saving.spend_cap_problem()
+        over_cap = self.saving.spend_cap_problem(self._prompt_estimate(text))
         if over_cap:
             host.notify(over_cap, title="Spend cap reached", severity="warning")
             return False
@@ -259,6 +259,16 @@ class ReplyStreamer:
                 self._finish(reply, view, error)
             else:
                 self.saving.message_changed(reply, final=True)
+
+    def _prompt_estimate(self, text: str) -> float | None:
+        """Credits the next request's prompt (the history resent, then ``text``) would cost at
+        the endpoint's input price; None when that price is not known (a routing mode)."""
+        host = self.host
+        details = self.account.details.get(host.endpoint)
+        if details is None or details.input_cost is None:
+            return None
+        chars = sum(len(m["content"]) for m in host.conversation.api_messages()) + len(text)
+        return estimate_cost(estimate_tokens_for_chars(chars), 0, details.input_cost, 0.0)
 
     def estimated_cost(self, reply: Message) -> float | None:
         """The reply's cost estimated from its served endpoint's prices (None: unknown)."""

@@ -267,14 +267,24 @@ class SavedConversations:
         if app.ui_ready:
             app.status.spend_cap = self.spend_cap
 
-    def spend_cap_problem(self) -> str | None:
-        """A sentence when this conversation has spent its cap, else None."""
+    def spend_cap_problem(self, next_prompt: float | None = None) -> str | None:
+        """A sentence when this conversation has spent its cap, or when the next prompt alone
+        (``next_prompt``: its estimated credits, None if unknown) would pass it; else None.
+        Estimated costs count as spent."""
         cap = self.spend_cap
+        if cap is None:
+            return None
         spent = self._app.conversation.total_cost
-        if cap is not None and spent >= cap:
+        advice = "Raise or clear the cap in the settings (f2), or start a new conversation."
+        if spent >= cap:
             return (
-                f"This conversation has spent {spent:.6f} credits, its cap is {cap:.6f}. "
-                "Raise or clear the cap in the settings (f2), or start a new conversation."
+                f"This conversation has spent {spent:.6f} credits, its cap is {cap:.6f}. {advice}"
+            )
+        if next_prompt is not None and spent + next_prompt > cap:
+            return (
+                f"Sending this would pass the cap of {cap:.6f} credits: the conversation has "
+                f"spent {spent:.6f}, and the whole history resent as the prompt costs about "
+                f"{next_prompt:.6f} before any reply. {advice}"
             )
         return None
 
