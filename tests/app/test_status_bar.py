@@ -125,6 +125,11 @@ async def test_squeezes_to_80_columns_and_shows_everything_at_120() -> None:
         assert bar.part("paused") == "⏸ PAUSED"
         assert bar.part("spend") == "Reply ~0.000002 ▲ · Chat 0.000003"
         assert "⏸ PAUSED  Balance" in text_of(screen_line(bar))
+        # Streaming with no prices to estimate from: unknown, not "~0.000000" (a regression).
+        bar.live, bar.live_cost = True, None
+        bar = await shown(pilot)
+        assert bar.part("spend") == "Reply \u2013 \u25b2 · Chat 0.000003"
+        bar.live = False
 
         await pilot.resize_terminal(120, 3)
         bar = await shown(pilot)

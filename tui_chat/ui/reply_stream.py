@@ -199,7 +199,8 @@ class ReplyStreamer:
         host.streaming = True
         status = host.status
         status.speed = None
-        status.live_cost = 0.0
+        status.live_cost = None  # until the prices give an estimate ("–" meanwhile)
+        status.live = True
         clock = host.clock
         messages = host.conversation.api_messages()
         self._prompt_chars = sum(len(m.get("content", "")) for m in messages)
@@ -311,6 +312,7 @@ class ReplyStreamer:
             host.paused = False
             self.message = self.view = None
         status.live_cost = None
+        status.live = False
         status.speed = reply.tokens_per_second
         status.show_spend(host.conversation)  # this reply's figure or "–", the total, marked
         # "offline" only when the gateway could not be reached: a cut stream, an error status

@@ -75,6 +75,7 @@ class StatusBar(Widget):
     total_mark: reactive[str] = _fact("")  # "~" holds an estimate, "≥" misses unknown costs
     spend_cap: reactive[float | None] = _fact(None)  # credits per conversation; None: no cap
     live_cost: reactive[float | None] = _fact(None)  # estimate while a reply streams
+    live: reactive[bool] = _fact(False)  # a reply is streaming (its estimate may be unknown)
     served_endpoint: reactive[str] = _fact("")
     show_provider: reactive[bool] = _fact(True)
     speed: reactive[float | None] = _fact(None)  # tokens/s of the last or current reply
@@ -145,6 +146,8 @@ class StatusBar(Widget):
             texts["balance"] = balance
             if self.live_cost is not None:
                 spend = f"Reply ~{format_credits(self.live_cost, NO_FIGURE)} ▲"
+            elif self.live:  # no prices to estimate from: unknown, not 0
+                spend = f"Reply {NO_FIGURE} ▲"
             else:
                 last = self.last_mark if self.last_cost is not None else ""
                 spend = f"Last {last}{format_credits(self.last_cost, NO_FIGURE)}"
@@ -152,7 +155,7 @@ class StatusBar(Widget):
             chat = f"Chat {total}{format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {self.spend_cap:g} cap"
-            compact_idle = compact and self.live_cost is None
+            compact_idle = compact and self.live_cost is None and not self.live
             texts["spend"] = chat if compact_idle else f"{spend} · {chat}"
         served = self.served_endpoint
         if compact:
@@ -213,6 +216,7 @@ class StatusBar(Widget):
     watch_gateway = watch_connection = watch_balance = watch_balance_stale = _changed
     watch_has_balance = watch_show_credits = watch_last_cost = watch_total_cost = _changed
     watch_last_mark = watch_total_mark = _changed
+    watch_live = _changed
     watch_spend_cap = watch_live_cost = watch_served_endpoint = watch_show_provider = _changed
     watch_speed = watch_paused = watch_paused_note = watch_retry_countdown = _changed
     watch_stale_reason = watch_saving = _changed
