@@ -64,15 +64,25 @@ def scripted() -> Iterator[ScriptedServer]:
     yield from serve()
 
 
+CLOSE_DELIMITED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+)
+
+
+def scripted_app(scripted: ScriptedServer) -> UnifyTUI:
+    """The app on the Unify client, talking to ``scripted``; no account."""
+    settings = GatewaySettings(base_url=scripted.base_url, api_key=SecretStr("k"), timeout=5.0)
+    return UnifyTUI(gateway=UnifyGateway(settings), account=None, model="m@p")
+
+
 async def test_a_reply_cut_without_a_finish_reason_is_shown_as_cut_and_not_resent(
     scripted: ScriptedServer,
 ) -> None:
     # Regression: the half reply got a normal provenance line and outcome "complete", and was
     # resent as context with the next message.
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    head = CLOSE_DELIMITED_HEAD
     scripted.script(Send(head), Send(sse(chunk("The first half"))), Close())
-    settings = GatewaySettings(base_url=scripted.base_url, api_key=SecretStr("k"), timeout=5.0)
-    app = UnifyTUI(gateway=UnifyGateway(settings), account=None, model="m@p")
+    app = scripted_app(scripted)
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, "Tell me everything")
         await wait_for_reply(pilot)
@@ -120,14 +130,13 @@ async def test_a_reply_at_the_token_limit_says_so_and_continue_asks_for_the_rest
 
 async def test_a_filtered_reply_says_so(scripted: ScriptedServer) -> None:
     scripted.script(
-        Send(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"),
+        Send(CLOSE_DELIMITED_HEAD),
         Send(sse(chunk("I can tell you th"))),
         Send(sse(chunk(finish_reason="content_filter"))),
         Send(b"data: [DONE]\n\n"),
         Close(),
     )
-    settings = GatewaySettings(base_url=scripted.base_url, api_key=SecretStr("k"), timeout=5.0)
-    app = UnifyTUI(gateway=UnifyGateway(settings), account=None, model="m@p")
+    app = scripted_app(scripted)
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, "hello")
         await wait_for_reply(pilot)
@@ -141,12 +150,11 @@ async def test_a_filtered_reply_says_so(scripted: ScriptedServer) -> None:
 
 async def test_last_shows_no_figure_when_the_new_reply_has_none(scripted: ScriptedServer) -> None:
     # Regression: Last kept the previous reply's cost when the next one reported none.
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    head = CLOSE_DELIMITED_HEAD
     usage = {"prompt_tokens": 3, "completion_tokens": 2, "cost": 0.25}
     scripted.script(Send(head), Send(sse(chunk("one", usage=usage, finish_reason="stop"))), Close())
     scripted.script(Send(head), Send(sse(chunk("two", finish_reason="stop"))), Close())
-    settings = GatewaySettings(base_url=scripted.base_url, api_key=SecretStr("k"), timeout=5.0)
-    app = UnifyTUI(gateway=UnifyGateway(settings), account=None, model="m@p")
+    app = scripted_app(scripted)
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, "first")
         await wait_for_reply(pilot)

@@ -198,7 +198,11 @@ class GatewaySwitcher:
 
     def key_missing(self, message: GatewayKeyMissing) -> None:
         """The profile has no key: the masked key dialog; the switch goes on once it is given."""
-        name = message.profile_name
+        self.app.status.connection = "no key"
+        self._ask_key(message.profile_name, replacing=False)
+
+    def _ask_key(self, name: str, *, replacing: bool) -> None:
+        """The key dialog for profile ``name``; once a key is given, connect to it with it."""
         profile = self.profiles[name]
         request = PendingConnection(
             profile=profile,
@@ -207,8 +211,8 @@ class GatewaySwitcher:
             keyring=self.keyring,
             keys_file=self.keys_file,
             staying_on=self.app.gateway_label,
+            replacing=replacing,
         )
-        self.app.status.connection = "no key"
         self.app.key_flow.ask(
             request,
             on_key=partial(self._key_given, name),
@@ -229,20 +233,7 @@ class GatewaySwitcher:
         if app.streaming:
             app.notify("A reply is still arriving: stop it (esc) before changing the key.")
             return True
-        request = PendingConnection(
-            profile=profile,
-            base_url=profile.base_url or "",
-            label=profile.label,
-            keyring=self.keyring,
-            keys_file=self.keys_file,
-            staying_on=app.gateway_label,
-            replacing=True,
-        )
-        app.key_flow.ask(
-            request,
-            on_key=partial(self._key_given, name),
-            on_refused=partial(self._key_refused, request),
-        )
+        self._ask_key(name, replacing=True)
         return True
 
     def _key_given(self, name: str, key: SecretStr) -> None:
