@@ -280,3 +280,49 @@ def test_the_proxy_reached_nothing_beyond_loopback(proxy: LiteLLMProxy) -> None:
     log = proxy.log.read_text(encoding="utf-8", errors="replace")
     assert "unify-tui peer guard" not in log
     assert "Uvicorn running on http://127.0.0.1:" in log
+
+
+async def test_in_the_app_the_master_key_is_asked_for_and_the_proxys_cost_shown(
+    proxy: LiteLLMProxy,
+) -> None:
+    # The whole road a person takes: a profile saying needs_key = true, the key dialog at
+    # start-up, the master key typed in it, a reply through the proxy with its exact cost.
+    from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
+    from tui_chat.connection import PendingConnection
+    from tui_chat.core.conversation import Outcome
+    from tui_chat.gateways.config import SecretStr
+    from tui_chat.ui.app import UnifyTUI
+    from tui_chat.ui.screens.key_entry import KeyEntryScreen
+
+    profile = GatewayProfile(
+        "litellm", "openai-compatible", base_url=proxy.base_url, key_env="", needs_key=True
+    )
+
+    def connector(key: SecretStr | None) -> tuple[Any, Any]:
+        connection = connect(profile, key, retrying=False, timeout=30.0)
+        return connection.gateway, connection.account
+
+    app = UnifyTUI(
+        gateway=None,
+        account=None,
+        model="gpt-4o-mini",
+        gateway_label=profile.label,
+        profiles={"litellm": profile},
+        profile_name="litellm",
+        pending_connection=PendingConnection(
+            profile=profile, base_url=proxy.base_url, connect=connector, label=profile.label
+        ),
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, KeyEntryScreen), what="dialog")
+        await pilot.press(*MASTER_KEY)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.gateway is not None, what="connected")
+        await send(pilot, HELLO[0]["content"])
+        await wait_for_reply(pilot, timeout=60)
+        reply = app.conversation.messages[-1]
+        assert reply.outcome is Outcome.COMPLETE and reply.content
+        assert reply.cost is not None and reply.cost > 0 and not reply.cost_estimated
+        assert f"Chat {reply.cost:.6f}" in app.status.text  # exact: no "~"
+        assert "Balance n/a" in app.status.text
+        assert MASTER_KEY not in app.export_screenshot()
