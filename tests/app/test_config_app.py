@@ -133,12 +133,19 @@ async def test_config_system_prompt_is_sent(make_app: Any, sim: Any) -> None:
 
 
 async def test_spend_cap_refuses_to_send_and_keeps_the_prompt(make_app: Any, sim: Any) -> None:
-    app = make_app(spend_cap=1e-9)
+    # A cap the first prompt (one token) stays under and its 300-token reply passes; the prices
+    # are waited for so the prompt check always runs (it used to race with them).
+    sim.controls.reply_tokens = 300
+    app = make_app(spend_cap=2e-6)
     async with app.run_test(size=APP_SIZE) as pilot:
         assert "cap" in app.status.part("spend")
+        endpoint = app.endpoint
+        await wait_until(pilot, lambda: endpoint in app.account_watch.details, what="prices")
+        details = app.account_watch.details[endpoint]
+        assert details.input_cost is not None and details.input_cost < 2.0  # $/M
         await send(pilot, "first")
         await wait_for_reply(pilot)
-        assert app.conversation.total_cost > 1e-9
+        assert app.conversation.total_cost > 2e-6
         await send(pilot, "second, over the cap")
         await pilot.pause()
         assert len(sim.requests) == 1
