@@ -403,3 +403,25 @@ async def test_copy_code_takes_the_last_fenced_block_from_the_conversation(
         await pilot.pause()
         assert app.clipboard == expected
         assert expected.strip()
+        # A newer reply without code: f7 says so instead of copying the older reply's block.
+        app.copy_to_clipboard("untouched")
+        await send(pilot, "hello")
+        await wait_for_reply(pilot, 2)
+        assert not code_blocks(app.conversation.messages[-1].content)
+        await pilot.press("f7")
+        await pilot.pause()
+        assert app.clipboard == "untouched"
+        assert any("has no code block" in n.message for n in app._notifications)
+
+
+async def test_f5_says_what_the_balance_is(make_app: Any, sim: Any) -> None:
+    # Regression: f5 refreshed the balance with no word; unchanged, it looked like nothing.
+    app = make_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        await pilot.press("f5")
+        await wait_until(
+            pilot,
+            lambda: any(n.message.startswith("Balance: ") for n in app._notifications),
+            what="the balance said",
+        )

@@ -624,7 +624,15 @@ async def test_clear_history_and_retry_are_saved(
     async with app.run_test(size=APP_SIZE) as pilot:
         await send(pilot, "to be forgotten")
         await wait_for_reply(pilot)
+        await pilot.press("f8")  # asks first (regression: it wiped the conversation at once)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="question")
+        await pilot.press("escape")  # no: nothing is cleared
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+        assert [m.content for m in app.conversation.messages][:1] == ["to be forgotten"]
         await pilot.press("f8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="question")
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: not app.conversation.messages, what="cleared")
         await send(pilot, "kept")
         await wait_for_reply(pilot)
         await flush(app)

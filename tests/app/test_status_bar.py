@@ -61,6 +61,16 @@ async def shown(pilot: Pilot[Any]) -> StatusBar:
     return pilot.app.query_one(StatusBar)
 
 
+async def test_a_small_spend_cap_is_written_out() -> None:
+    app = BarApp()
+    async with app.run_test(size=(200, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        after_a_reply(bar)
+        bar.spend_cap = 1e-05
+        bar = await shown(pilot)
+        assert bar.part("spend").endswith("of 0.00001 cap")  # regression: "of 1e-05 cap"
+
+
 async def test_all_parts_in_order_each_followed_by_a_two_cell_gap() -> None:
     app = BarApp()
     async with app.run_test(size=(200, 3)) as pilot:

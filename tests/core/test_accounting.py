@@ -7,6 +7,7 @@ from tui_chat.core.accounting import (
     estimate_cost,
     estimate_tokens,
     format_credits,
+    plain_number,
     spent_line,
 )
 from tui_chat.core.conversation import Conversation, Message, Outcome
@@ -74,3 +75,12 @@ def test_a_conversation_total_says_what_it_holds() -> None:
     assert str(conversation.messages[0].spend) == "~0.250000"
     assert str(conversation.messages[1].spend) == "0.500000"
     assert spent_line(0.25, estimated=True) == "(spent ~0.250000 credits)"
+
+
+def test_plain_numbers_never_use_exponents() -> None:
+    # Regression: a spend cap of 0.00001 showed as "of 1e-05 cap".
+    assert plain_number(1e-05) == "0.00001"
+    assert plain_number(2.5) == "2.5"
+    assert plain_number(1.0) == "1"
+    assert plain_number(1e9) == "1000000000"
+    assert plain_number(0.1) == "0.1"  # the shortest form, not 0.1000000000000000055…

@@ -70,6 +70,16 @@ def estimate_tokens(text: str) -> int:
 NO_FIGURE = "\u2013"  # an en dash: what the app shows for a figure not known yet
 
 
+def plain_number(value: float) -> str:
+    """A number as a person writes it, never in exponent form: 1e-05 is "0.00001", 2.0 is "2"."""
+    from decimal import Decimal
+
+    text = format(Decimal(repr(float(value))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 def format_credits(amount: float | None, missing: str = "unknown") -> str:
     """Credits with six decimals, as the seed prints them ("0.000014"); ``missing`` for None."""
     if amount is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message as TextualMessage
 
+from tui_chat.core.accounting import format_credits
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
@@ -113,6 +114,7 @@ class AccountWatch:
         self.details_backoff = PollBackoff()
         self._balance_timer: Timer | None = None
         self._balance_retry_at: float | None = None  # time.monotonic() of the next try
+        self._balance_asked = False  # the user asked (f5): say how it went
         # The one pending retry (a timer) of each endpoint whose details failed to load.
         self._details_retries: dict[str, Timer] = {}
 
@@ -144,9 +146,11 @@ class AccountWatch:
 
     # -- balance --------------------------------------------------------------------------
 
-    def refresh_balance(self) -> None:
-        """Ask for the balance now, in a thread (one at a time)."""
+    def refresh_balance(self, *, asked: bool = False) -> None:
+        """Ask for the balance now, in a thread (one at a time). ``asked``: the user asked for
+        it (f5), so the result is said in a notification, not only in the status bar."""
         host = self.host
+        self._balance_asked = self._balance_asked or asked
         if not host.capabilities.has_balance:
             host.post_message(BalanceNotReported())
             return
@@ -185,6 +189,9 @@ class AccountWatch:
         status.balance = balance
         status.balance_stale = False
         status.stale_reason = ""
+        if self._balance_asked:
+            self._balance_asked = False
+            self.host.notify(f"Balance: {format_credits(balance)} credits.", timeout=3)
         if status.connection in ("connecting", "offline"):
             status.connection = "online"
 
@@ -193,6 +200,13 @@ class AccountWatch:
         status = self.host.status
         status.balance_stale = True
         status.stale_reason = stale_reason(error)
+        if self._balance_asked:
+            self._balance_asked = False
+            self.host.notify(
+                f"Could not refresh the balance ({status.stale_reason}); trying again later.",
+                severity="warning",
+                timeout=4,
+            )
         if status.balance is None or status.stale_reason == "offline":
             status.connection = "offline"
         delay = self.balance_backoff.failed()

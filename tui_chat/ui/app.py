@@ -669,6 +669,25 @@ class UnifyTUI(App[None]):
         self.chat_log.add_notice(f"New conversation with {self.endpoint}.")
 
     def action_clear_history(self) -> None:
+        """Ask first (f8 is one key away from f7): the conversation goes from the screen and the
+        next request starts afresh."""
+        if not self.conversation.messages:
+            self.notify("Nothing to clear.", timeout=2)
+            return
+        from tui_chat.ui.screens.dialogs import ConfirmScreen
+
+        question = (
+            f"Clear this conversation's history ({len(self.conversation.messages)} messages)? "
+            "The next message starts afresh."
+        )
+
+        def answered(clear: bool | None) -> None:
+            if clear:
+                self._clear_history()
+
+        self.push_screen(ConfirmScreen(question, confirm_label="Clear"), answered)
+
+    def _clear_history(self) -> None:
         self.workers.cancel_group(self, "reply")
         self.saved.history_cleared()
         self.conversation.clear()
@@ -687,7 +706,7 @@ class UnifyTUI(App[None]):
             reason = self.capabilities.reason("has_balance") or "This gateway has no balance."
             self.notify(reason, timeout=3)
             return
-        self.account_watch.refresh_balance()
+        self.account_watch.refresh_balance(asked=True)
 
     def action_copy_reply(self) -> None:
         last = self.conversation.last_reply
@@ -698,14 +717,16 @@ class UnifyTUI(App[None]):
         self.notify("Copied the last reply.", timeout=2)
 
     def action_copy_code(self) -> None:
-        # From the conversation, not the log's widgets: old pages of a long log may be folded.
-        for message in reversed(self.conversation.messages):
-            blocks = code_blocks(message.content) if message.role == "assistant" else []
-            if blocks:
-                self.copy_to_clipboard(blocks[-1])
-                self.notify("Copied the last code block.", timeout=2)
-                return
-        self.notify("No code block to copy yet.", timeout=2)
+        # The last reply's own code only: one from an older reply, copied silently when the last
+        # has none, is not what "the last code block" promises. From the conversation, not the
+        # log's widgets (old pages of a long log may be folded).
+        last = self.conversation.last_reply
+        blocks = code_blocks(last.content) if last is not None else []
+        if not blocks:
+            self.notify("The last reply has no code block.", timeout=3)
+            return
+        self.copy_to_clipboard(blocks[-1])
+        self.notify("Copied the last code block of the last reply.", timeout=2)
 
     @on(Button.Pressed, "#stop-button")
     def _stop_pressed(self) -> None:

@@ -9,6 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
+from tui_chat.core.accounting import plain_number
 from tui_chat.core.conversation import ConversationSettings
 from tui_chat.core.text import inert
 from tui_chat.ui.bindings import textual_bindings
@@ -103,4 +104,4 @@ class SettingsScreen(ModalScreen[ConversationSettings | None]):
 
 
 def _text(value: float | int | None) -> str:
-    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return "" if value is None else plain_number(value) if isinstance(value, float) else str(value)

@@ -17,7 +17,7 @@ from textual.content import Content, Span
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui_chat.core.accounting import NO_FIGURE, format_credits
+from tui_chat.core.accounting import NO_FIGURE, format_credits, plain_number
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.text import inert
 
@@ -154,7 +154,7 @@ class StatusBar(Widget):
             total = self.total_mark if self.total_cost is not None else ""
             chat = f"Chat {total}{format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
-                chat += f" of {self.spend_cap:g} cap"
+                chat += f" of {plain_number(self.spend_cap)} cap"
             compact_idle = compact and self.live_cost is None and not self.live
             texts["spend"] = chat if compact_idle else f"{spend} · {chat}"
         served = self.served_endpoint
