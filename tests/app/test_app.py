@@ -425,3 +425,23 @@ async def test_f5_says_what_the_balance_is(make_app: Any, sim: Any) -> None:
             lambda: any(n.message.startswith("Balance: ") for n in app._notifications),
             what="the balance said",
         )
+
+
+async def test_after_a_pick_in_the_panel_typing_goes_to_the_prompt(make_app: Any, sim: Any) -> None:
+    # Regression: focus stayed in the panel after a pick, so the next message typed went into
+    # the dropdown and was lost.
+    from textual.widgets import Select
+
+    app = make_app(model="llama-3.1-8b-chat@groq")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.selector.built, what="the panel's dropdowns")
+        providers = app.selector.query_one("#provider-select", Select)
+        await wait_until(pilot, lambda: len(providers._options) > 3, what="the provider list")
+        providers.focus()
+        await pilot.press("enter")  # open the list
+        await wait_until(pilot, lambda: providers.expanded, what="the list open")
+        await pilot.press("down", "down", "enter")
+        await wait_until(pilot, lambda: app.endpoint != "llama-3.1-8b-chat@groq", what="picked")
+        await pilot.press(*"next question")
+        assert app.prompt.text == "next question"
+        assert app.focused is app.prompt

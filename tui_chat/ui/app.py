@@ -559,6 +559,8 @@ class UnifyTUI(App[None]):
     @on(SelectorPanel.EndpointChosen)
     def _endpoint_chosen(self, event: SelectorPanel.EndpointChosen) -> None:
         self.switch_endpoint(event.endpoint)
+        # Back to typing: left in the panel, the next message went into a dropdown and was lost.
+        self.prompt.focus()
 
     @on(SelectorPanel.ModelHighlighted)
     def _model_highlighted(self, event: SelectorPanel.ModelHighlighted) -> None:

@@ -324,6 +324,8 @@ class SelectorPanel(VerticalScroll):
         # a concrete provider may not serve the new model, so wait for the provider list.
         if self._provider in ROUTING_MODES or (self._provider and "|" in self._provider):
             self.post_message(self.EndpointChosen(f"{model}@{self._provider}"))
+        else:  # the endpoint is not whole yet: its provider is the next thing to pick
+            self.query_one("#provider-select", Select).focus()
 
     @on(Select.Changed, "#provider-select")
     def _provider_changed(self, event: Select.Changed) -> None:
