@@ -7,6 +7,7 @@ built it, without a terminal. The suite's autouse fixture gives every test an em
 from __future__ import annotations
 
 import gc
+import io
 import os
 import stat
 from pathlib import Path
@@ -428,3 +429,77 @@ def test_plain_mode_takes_config_toml_and_keys_toml_as_the_app_does(
         assert body["messages"][0] == {"role": "system", "content": "Be brief."}
         assert body["temperature"] == 0.4
         assert body["max_tokens"] == 99
+
+
+# --- --plain: pause asks for the model, then the chat goes on ----------------------------------
+
+
+PAUSED = "Paused. The model is llama-2-70b-chat@anyscale.\n"
+QUESTION = "Switch to (<model>@<provider>; Enter keeps it, `quit` exits): "
+WELCOME_BACK = "Welcome back! (Remember, enter `pause` to pause and `quit` to exit)\n"
+
+
+def plain_session(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], typed: str
+) -> str:
+    """``unify-tui --plain`` on the embedded gateway with ``typed`` as stdin; what it printed."""
+    monkeypatch.setenv("UNIFY_KEY", "test-key")
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+    assert cli.main(["--plain", "--base-url", sim.base_url]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "Error" not in out
+    return out
+
+
+def test_plain_pause_switches_the_model_and_keeps_the_history(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typed = "Hi\npause\ngpt-4o@openai\nHow are you?\nquit\n"
+    out = plain_session(sim, monkeypatch, capsys, typed)
+    first, second = (request.body for request in sim.requests)
+    assert first["model"] == "llama-2-70b-chat@anyscale"
+    assert second["model"] == "gpt-4o@openai"
+    user, assistant, again = second["messages"]  # the first turn, kept
+    assert user == {"role": "user", "content": "Hi"}
+    assert assistant["role"] == "assistant" and assistant["content"]
+    assert again == {"role": "user", "content": "How are you?"}
+    # The reply, the question after the pause, then the seed's welcome on the new model.
+    greeting = "Let's have a chat. (Enter `pause` to pause and `quit` to exit)\n"
+    assert out.startswith(f"{greeting}> {assistant['content']}\n")
+    assert f"\n> {PAUSED}{QUESTION}{WELCOME_BACK}> " in out
+    assert out.count(WELCOME_BACK) == 1
+
+
+def test_plain_pause_refuses_an_invalid_model_and_asks_again(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typed = "Hi\npause\ngpt-4o\ngpt-4o@openai\nHow are you?\nquit\n"
+    out = plain_session(sim, monkeypatch, capsys, typed)
+    refused = "The endpoint 'gpt-4o' is missing '@<provider>'. Expected <model>@<provider>"
+    assert f"{QUESTION}{refused}" in out
+    assert out.count(QUESTION) == 2
+    assert out.index(refused) < out.index(WELCOME_BACK)
+    assert [request.body["model"] for request in sim.requests] == [
+        "llama-2-70b-chat@anyscale",
+        "gpt-4o@openai",
+    ]
+
+
+def test_plain_pause_enter_keeps_the_model(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = plain_session(sim, monkeypatch, capsys, "Hi\npause\n\nAgain\nquit\n")
+    assert f"{QUESTION}{WELCOME_BACK}" in out
+    second = sim.requests[1].body
+    assert second["model"] == "llama-2-70b-chat@anyscale"
+    assert [message["content"] for message in second["messages"]][::2] == ["Hi", "Again"]
+
+
+@pytest.mark.parametrize("typed", ["Hi\npause\nquit\n", "Hi\npause\n"], ids=["quit", "eof"])
+def test_plain_pause_question_quit_or_end_of_input_ends_the_chat(
+    sim: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], typed: str
+) -> None:
+    out = plain_session(sim, monkeypatch, capsys, typed)
+    assert out.endswith(QUESTION if typed.endswith("quit\n") else QUESTION + "\n")
+    assert WELCOME_BACK not in out
+    assert len(sim.requests) == 1

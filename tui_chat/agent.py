@@ -10,6 +10,11 @@ switching ``agent.model`` between runs keeps it. Unlike the tutorial, server res
 as JSON (never evaluated), the reply's cost comes from ``usage.cost`` of the reply itself, and
 errors print one line instead of a traceback.
 
+``run_until_quit()`` is ``unify-tui --plain``'s loop: after ``pause`` it asks for the model to
+switch to (what the seed pauses for), then runs again. At a terminal the prompt has line editing
+and this session's earlier lines on up and down (the ``readline`` module, where there is one; no
+history file is written).
+
 The async stream is driven from this synchronous code on one private event loop, kept across
 turns, so the HTTP connection is reused.
 """
@@ -41,6 +46,13 @@ GREETING = "Let's have a chat. (Enter `pause` to pause and `quit` to exit)\n"
 WELCOME_BACK = "Welcome back! (Remember, enter `pause` to pause and `quit` to exit)\n"
 PROMPT = "> "
 STOPPED_MARK = "\n(reply stopped)"
+PAUSED = "Paused. The model is {model}.\n"
+MODEL_QUESTION = "Switch to ({hint}; Enter keeps it, `quit` exits): "
+# What the pause question asks for, per gateway kind (endpoint_problem's rules).
+MODEL_HINTS = {
+    "openrouter": "<model>@<provider> or an OpenRouter id",
+    "openai-compatible": "a model name the server knows",
+}
 
 
 class Agent:
@@ -212,8 +224,7 @@ class Agent:
         self._write(WELCOME_BACK if self._paused else GREETING)
         self._paused = False
         while True:
-            self._write(PROMPT)
-            line = self._read_line()
+            line = self._read_line(PROMPT)
             if line is None:  # end of input, or Ctrl+C at the prompt
                 self._write("\n")
                 return
@@ -227,6 +238,42 @@ class Agent:
             if not command:
                 continue
             self._chat_turn(line, show_credits=credits, show_provider=provider)
+
+    def run_until_quit(
+        self, show_credits: bool | None = None, show_provider: bool | None = None
+    ) -> None:
+        """``run()``, and after each ``pause`` ask for the model to go on with, then run again.
+
+        ``unify-tui --plain``'s loop: the question shows the current model; Enter keeps it, an
+        endpoint string switches to it (an invalid one is refused with the expected format and
+        asked again), and the next ``run()`` says "Welcome back!" with the history kept.
+        ``quit`` or end of input at the question ends, as ``quit`` at the prompt does.
+        """
+        while True:
+            self.run(show_credits, show_provider)
+            if not self._paused or not self._ask_model():
+                return
+
+    def _ask_model(self) -> bool:
+        """The pause question; False when the user ends the chat there instead."""
+        self._write(PAUSED.format(model=inert(self._model)))
+        hint = MODEL_HINTS.get(self._gateway_kind, "<model>@<provider>")
+        while True:
+            line = self._read_line(MODEL_QUESTION.format(hint=hint), remember=False)
+            if line is None or line.strip() == "quit":
+                if line is None:
+                    self._write("\n")
+                self._paused = False
+                self.clear_chat_history()
+                return False
+            if not line.strip():
+                return True
+            try:
+                self.model = line
+            except EndpointError as error:
+                self._write(f"{inert(str(error))}\n")
+                continue
+            return True
 
     def _chat_turn(self, text: str, *, show_credits: bool, show_provider: bool) -> None:
         self._conversation.add_user(text)
@@ -288,14 +335,41 @@ class Agent:
         out.write(text)
         out.flush()
 
-    def _read_line(self) -> str | None:
+    def _read_line(self, prompt: str, *, remember: bool = True) -> str | None:
+        """A line typed after ``prompt`` (None at end of input or Ctrl+C).
+
+        At a terminal, ``input()`` with readline: the prompt is readline's to redraw, and the
+        line joins this session's history (``remember``), kept in memory only.
+        """
         try:
+            if self._line_editing():
+                kept = _history_length()
+                line = input(prompt)
+                if not remember:
+                    _forget_lines_after(kept)
+                return line
+            self._write(prompt)
             if self._stdin is None:
-                return input()  # line editing on a real terminal
-            line = self._stdin.readline()
+                return input()
+            read = self._stdin.readline()
         except (EOFError, KeyboardInterrupt):
             return None
-        return line.rstrip("\r\n") if line else None
+        return read.rstrip("\r\n") if read else None
+
+    def _line_editing(self) -> bool:
+        """True when lines come from the terminal itself, with readline loaded if it exists."""
+        if self._stdin is not None or self._stdout is not None:
+            return False
+        try:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                return False
+        except (AttributeError, ValueError):  # replaced or closed streams
+            return False
+        try:
+            import readline  # noqa: F401  (importing it gives input() editing and history)
+        except ImportError:  # Windows: no readline; input() still reads a line
+            pass
+        return True
 
     def close(self) -> None:
         """Close the connection and the private event loop."""
@@ -380,6 +454,20 @@ def _connect(profile: GatewayProfile, *, base_url: str | None, api_key: str | No
             "Agent(..., api_key=...)."
         )
     return plan.plain_connection()
+
+
+def _history_length() -> int:
+    """How many lines readline's history holds (0 without readline)."""
+    readline = sys.modules.get("readline")
+    return readline.get_current_history_length() if readline is not None else 0
+
+
+def _forget_lines_after(kept: int) -> None:
+    """Drop what readline added to its history past ``kept`` lines (a pause answer is no chat
+    line to recall at the prompt). readline skips a line equal to the last one, so count."""
+    while _history_length() > kept:
+        readline = sys.modules["readline"]
+        readline.remove_history_item(readline.get_current_history_length() - 1)
 
 
 def _warn(text: str) -> None:

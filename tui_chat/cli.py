@@ -317,7 +317,8 @@ def _run_plain(
         temperature=defaults.temperature,
         max_tokens=defaults.max_tokens,
     )
-    agent.run(show_credits=args.show_credits, show_provider=args.show_provider)
+    # `pause` asks for the model to switch to, then the chat goes on (the seed's reason to pause).
+    agent.run_until_quit(show_credits=args.show_credits, show_provider=args.show_provider)
     return 0
 
 
