@@ -144,3 +144,39 @@ async def test_switch_without_a_key_stays_put_and_says_why(sim: Any, monkeypatch
         await send(pilot, "Still here?")
         await wait_for_reply(pilot, 1)
         assert sim.requests_for("unify")  # still chatting through the demo
+
+
+async def test_the_palette_offers_a_plain_model_name_on_a_server_without_providers(
+    sim: Any,
+) -> None:
+    # Regression: "Use endpoint" came only for strings with "@"; a local model name such as
+    # llama3.1:8b got "No matches found" on an OpenAI-compatible server.
+    from textual.command import CommandList
+
+    profiles = {
+        "local": GatewayProfile(
+            "local", "openai-compatible", base_url=sim.openai_base_url, key_env=""
+        ),
+    }
+    app = profiles_app(profiles, first="local", model="gpt-4o-mini")
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"llama3.1:8b")
+
+        def hits() -> list[str]:
+            lists = app.screen.query(CommandList)
+            if not lists:
+                return []
+            command_list = lists.first()
+            return [
+                str(command_list.get_option_at_index(i).prompt)
+                for i in range(command_list.option_count)
+            ]
+
+        await wait_until(
+            pilot,
+            lambda: any(hit.startswith("Use endpoint llama3.1:8b") for hit in hits()),
+            what="the hit",
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.endpoint == "llama3.1:8b", what="switched")

@@ -14,11 +14,11 @@ from typing import Protocol, cast
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 
-from tui_chat.core.endpoint import EndpointError, parse_endpoint
 from tui_chat.core.text import inert
 
 # (title, help, action): the palette's system commands, in the order shown.
 PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Help: keys and actions", "Every key of the app and where it works", "help"),
     ("Stop reply", "Stop the reply; the partial text is kept", "stop"),
     ("Pause reply", "Hold the log still while the reply keeps arriving", "pause"),
     ("Resume reply", "Show everything that arrived while paused", "resume"),
@@ -49,6 +49,8 @@ class ModelSwitching(Protocol):
 
     def switch_model(self, model: str) -> None: ...
 
+    def endpoint_problem(self, endpoint: str) -> str | None: ...
+
 
 def literal_hit(matcher: Matcher, label: str) -> Text:
     """Like ``Matcher.highlight`` but ``label`` is data (a server's model name): never parsed as
@@ -75,19 +77,18 @@ class ModelCommands(Provider):
         app = self._switching
         matcher = self.matcher(query)
         typed = query.strip()
-        if "@" in typed:
-            try:
-                parse_endpoint(typed)
-            except EndpointError:
-                pass
-            else:
-                yield Hit(
-                    1.0,
-                    Text(inert(f"Use endpoint {typed}")),
-                    partial(app.switch_endpoint, typed),
-                    text=f"Use endpoint {typed}",
-                    help="Switch to this endpoint string from the next message",
-                )
+        # Whatever the gateway in use takes as typed: model@provider strings everywhere, and on
+        # a server without providers (OpenAI-compatible) or OpenRouter, a plain model name such
+        # as llama3.1:8b. A plain name ranks below matching commands: it could be one typed in
+        # part ("stop").
+        if typed and app.endpoint_problem(typed) is None:
+            yield Hit(
+                1.0 if "@" in typed else 0.3,
+                Text(inert(f"Use endpoint {typed}")),
+                partial(app.switch_endpoint, typed),
+                text=f"Use endpoint {typed}",
+                help="Switch to this endpoint string from the next message",
+            )
         for model in app.known_models:
             label = f"Switch model: {model}"
             score = matcher.match(label)
