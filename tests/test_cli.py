@@ -218,6 +218,15 @@ def test_unknown_binding_and_theme_are_named_with_their_line(
     assert app.theme_name is None
 
 
+def test_a_binding_that_would_swallow_typing_is_refused_at_start(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    path = write_config(tmp_path, "[bindings]\nquit = 'a'\nstop = 'f9'\n")
+    app = run(launched, "--demo", "--config", str(path))
+    assert f"{path}:2: bindings.quit: 'a' types 'a'" in (app.startup_notice or "")
+    assert app.keymap_setting == {"stop": "f9"}  # quit keeps ctrl+q
+
+
 def test_screen_bindings_are_known_though_screens_load_on_first_use(
     tmp_path: Path, launched: list[UnifyTUI]
 ) -> None:

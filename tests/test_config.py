@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui_chat.bindings import DEFAULT_KEYS
+from tui_chat.bindings import BINDING_IDS, DEFAULT_KEYS
 from tui_chat.config import (
     AppConfig,
     ConfigProblem,
@@ -355,6 +355,51 @@ def test_bindings_and_theme_checked_against_what_the_app_knows(tmp_path: Path) -
     # Without the lists nothing is checked (the plain Agent has no bindings or themes).
     config, problems = load_config(write(tmp_path, text))
     assert problems == [] and config.theme == "nrod" and "fly" in config.bindings
+
+
+@pytest.mark.parametrize(
+    ("binding_id", "key", "says"),
+    [
+        ("quit", "a", "types 'a'"),  # typing "banana" in the prompt quit the app
+        ("stop", "shift+x", "types 'x'"),
+        ("quit", "space", "types ' '"),
+        ("conversations_delete", "d", "types 'd'"),  # the search field has the focus there
+        ("quit", "f9,.", "types '.'"),  # one bad key of a list is enough
+        ("quit", "ctrl+shift+alt+meta+hyper+f99", "'f99' is no key"),
+        ("quit", "win+q", "'win' is no modifier"),
+        ("quit", "ctrl+ctrl+q", "'ctrl' twice"),
+        ("quit", "ctrl+.", "it names that key ctrl+full_stop"),
+        ("quit", "shift+ctrl+q", "it names that key ctrl+shift+q"),  # never matched as written
+    ],
+)
+def test_a_key_that_types_or_that_textual_never_names_is_refused(
+    tmp_path: Path, binding_id: str, key: str, says: str
+) -> None:
+    from tui_chat.ui.key_names import key_problem
+
+    path = write(tmp_path, f"theme = 'nord'\n[bindings]\nretry = 'f9'\n{binding_id} = '{key}'\n")
+    config, problems = load_config(path, binding_ids=BINDING_IDS, key_problem=key_problem)
+    problem = only_problem(problems)
+    assert (problem.line, problem.key) == (4, f"bindings.{binding_id}")
+    assert str(problem).startswith(f"{path}:4: bindings.{binding_id}: ")
+    assert says in problem.message and f"{DEFAULT_KEYS[binding_id]} stays" in problem.message
+    assert dict(config.bindings) == {"retry": "f9"}  # the default key stays, the rest applies
+
+
+def test_keys_with_ctrl_or_alt_and_named_keys_are_accepted(tmp_path: Path) -> None:
+    from tui_chat.ui.key_names import key_problem
+
+    text = (
+        "[bindings]\nquit = 'f12'\nstop = 'ctrl+k'\npause = 'alt+p'\nretry = 'escape,tab'\n"
+        "settings = 'ctrl+shift+up'\nnew_conversation = 'super+n'\n"
+        "clear_history = 'ctrl+full_stop'\n"
+    )
+    config, problems = load_config(
+        write(tmp_path, text), binding_ids=BINDING_IDS, key_problem=key_problem
+    )
+    assert problems == []
+    assert config.bindings["quit"] == "f12" and config.bindings["pause"] == "alt+p"
+    assert len(config.bindings) == 7
 
 
 def test_profile_with_unknown_kind_is_skipped_not_guessed(tmp_path: Path) -> None:

@@ -108,6 +108,15 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
         show=False,
         priority=True,
     ),
+    KeyBinding(
+        "help",
+        "f1",
+        "help",
+        "Help",
+        "List the keys and actions (this screen)",
+        show=False,
+        priority=True,  # on every screen, the modal ones too
+    ),
     KeyBinding("quit", "ctrl+q", "quit", "Quit", "Quit unify-tui", priority=True),
     KeyBinding(
         "conversations_close",

@@ -244,9 +244,12 @@ def _load_config(args: argparse.Namespace) -> tuple[AppConfig, list[str]]:
         config, problems = load_config(path)
     else:
         from tui_chat.bindings import BINDING_IDS
+        from tui_chat.ui.key_names import key_problem  # imports Textual only if a key is set
         from tui_chat.ui.themes import theme_names  # imports Textual only if a theme is set
 
-        config, problems = load_config(path, binding_ids=BINDING_IDS, themes=theme_names)
+        config, problems = load_config(
+            path, binding_ids=BINDING_IDS, themes=theme_names, key_problem=key_problem
+        )
     found = list(problems)
     if path is not None and not path.exists() and not path.is_symlink():
         found.append(ConfigProblem(path, None, None, "does not exist; using default settings"))

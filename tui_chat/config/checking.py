@@ -23,6 +23,7 @@ from typing import Annotated, Any, Final, Union, get_args, get_origin
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from tui_chat.bindings import DEFAULT_KEYS
 from tui_chat.config.lines import KeyLines, KeyPath
 from tui_chat.config.records import (
     DEFAULT_BASE_URLS,
@@ -67,6 +68,7 @@ def read_config(
     *,
     binding_ids: Collection[str] | Callable[[], Collection[str]] | None,
     themes: Collection[str] | Callable[[], Collection[str]] | None,
+    key_problem: Callable[[str], str | None] | None = None,
 ) -> tuple[AppConfig, list[ConfigProblem]]:
     """The settings a parsed document gives, and one problem per thing wrong with it."""
     checker = Checker(file, lines)
@@ -78,6 +80,8 @@ def read_config(
     named = set(raw_gateways) if isinstance(raw_gateways, dict) else set()
     settings = _settings(checker, checked, named)
     _check_known(checker, settings, binding_ids, themes)
+    if key_problem is not None:
+        _check_keys(checker, settings, key_problem)
     return AppConfig(**settings, path=file), checker.problems
 
 
@@ -449,6 +453,22 @@ def _export_folder(checker: Checker, text: str) -> Path | None:
         )
         return None
     return folder
+
+
+def _check_keys(
+    checker: Checker, settings: dict[str, Any], key_problem: Callable[[str], str | None]
+) -> None:
+    """Drop (with a problem) a binding with a key that cannot work; its default key stays."""
+    kept: dict[str, str] = {}
+    for binding_id, keys in settings["bindings"].items():
+        problem = next(filter(None, map(key_problem, keys.split(","))), None)
+        if problem is None:
+            kept[binding_id] = keys
+            continue
+        default = DEFAULT_KEYS.get(binding_id)
+        stays = f"; {default} stays" if default else ""
+        checker.problem(("bindings", binding_id), f"{problem}{stays}")
+    settings["bindings"] = kept
 
 
 def _check_known(

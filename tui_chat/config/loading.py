@@ -33,6 +33,7 @@ def load_config(
     *,
     binding_ids: Known | None = None,
     themes: Known | None = None,
+    key_problem: Callable[[str], str | None] | None = None,
 ) -> tuple[AppConfig, list[ConfigProblem]]:
     """Read the configuration file (``default_config_path()`` when ``path`` is None).
 
@@ -40,7 +41,8 @@ def load_config(
     and one ``ConfigProblem`` per thing that was wrong, in line order. A missing file is not a
     problem. ``binding_ids`` / ``themes``: the ids and theme names the app knows (or functions
     giving them, called only when needed); when given, a binding or theme not among them is a
-    problem and left out.
+    problem and left out. ``key_problem``: what is wrong with one key name (None: nothing);
+    when given, a binding with a key it faults is a problem and left out (its default stays).
     """
     file = default_config_path() if path is None else Path(path)
     try:
@@ -95,7 +97,12 @@ def load_config(
         from tui_chat.config.lines import KeyLines
 
         config, problems = read_config(
-            file, document, KeyLines(text, document), binding_ids=binding_ids, themes=themes
+            file,
+            document,
+            KeyLines(text, document),
+            binding_ids=binding_ids,
+            themes=themes,
+            key_problem=key_problem,
         )
     except Exception as error:  # defence in depth: never refuse to start over the config
         return AppConfig(path=file), [

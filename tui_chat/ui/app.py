@@ -710,6 +710,11 @@ class UnifyTUI(App[None]):
             return
         self.account_watch.refresh_balance(asked=True)
 
+    def action_help(self) -> None:
+        from tui_chat.ui.screens.help import toggle_help  # read on first use, not at start-up
+
+        toggle_help(self, self.keymap_setting)
+
     def action_copy_reply(self) -> None:
         last = self.conversation.last_reply
         if last is None or not last.content:
