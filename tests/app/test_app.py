@@ -445,3 +445,34 @@ async def test_after_a_pick_in_the_panel_typing_goes_to_the_prompt(make_app: Any
         await pilot.press(*"next question")
         assert app.prompt.text == "next question"
         assert app.focused is app.prompt
+
+
+async def test_switch_model_keeps_a_provider_only_if_it_serves_the_new_model(
+    make_app: Any, sim: Any
+) -> None:
+    # Regression: ctrl+l -> "Switch model: claude-3.5-sonnet" from llama-3.1-8b-chat@groq kept
+    # groq, which does not serve it; the next send failed (and was retried four times).
+    from textual.widgets import Select
+
+    app = make_app(model="llama-3.1-8b-chat@groq")
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: len(app.known_models) > 100, what="model list")
+        app.switch_model("llama-3.1-70b-chat")  # groq serves it: kept
+        providers = app.selector.query_one("#provider-select", Select)
+        await wait_until(
+            pilot,
+            lambda: any(value == "groq" for _, value in providers._options),
+            what="the new model's providers",
+        )
+        await pilot.pause(0.2)
+        assert app.endpoint == "llama-3.1-70b-chat@groq"
+        app.switch_model("claude-3.5-sonnet")  # groq does not: a routing mode instead, said
+        await wait_until(
+            pilot,
+            lambda: app.endpoint == "claude-3.5-sonnet@highest-tks-per-sec",
+            what="the routing mode",
+        )
+        assert any("groq does not serve claude-3.5-sonnet" in n.message for n in app._notifications)
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        assert replies(app)[-1].served_endpoint.startswith("claude-3.5-sonnet@")

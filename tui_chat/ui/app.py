@@ -28,7 +28,13 @@ from tui_chat.bindings import BINDING_IDS
 from tui_chat.config import DEFAULT_MODEL, AppConfig, GatewayProfile
 from tui_chat.connection import PendingConnection, ProfileConnector
 from tui_chat.core.conversation import Conversation, Outcome
-from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, model_of, parse_endpoint
+from tui_chat.core.endpoint import (
+    ROUTING_MODES,
+    EndpointError,
+    model_of,
+    parse_endpoint,
+    provider_of,
+)
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.ui.account_watch import (
@@ -218,6 +224,8 @@ class UnifyTUI(App[None]):
         self.keymap_setting: dict[str, str] = dict(keymap or {})
         if self.keymap_setting:
             self.set_keymap(self.keymap_setting)
+        # (model, provider) kept by "Switch model" until the model's providers are listed.
+        self._kept_provider: tuple[str, str] | None = None
         self.capabilities: Capabilities = getattr(gateway, "capabilities", None) or (
             # still waiting for a key: what its kind can do is known already
             _kind_capabilities(pending_connection.profile.kind)
@@ -478,6 +486,26 @@ class UnifyTUI(App[None]):
     def _providers_loaded(self, event: ProvidersLoaded) -> None:
         if self.showing:
             self.account_watch.providers_loaded(event.model, event.providers)
+            self._check_kept_provider(event.model, event.providers)
+
+    def _check_kept_provider(self, model: str, providers: list[str]) -> None:
+        """After "Switch model: X" kept the provider in use: keep it only if the gateway lists
+        it for X; else fall back to a routing mode, and say so (a provider that does not serve
+        X failed the next send)."""
+        kept = self._kept_provider
+        if kept is None or kept[0] != model:
+            return  # (a listing of another model, still on its way)
+        self._kept_provider = None
+        provider = kept[1]
+        if provider_of(self.endpoint) != provider or not providers or provider in providers:
+            return  # moved on meanwhile, nothing listed to judge by, or it serves the model
+        fallback = f"{model}@{ROUTING_MODES[0]}"
+        self.switch_endpoint(fallback)
+        self.notify(
+            inert(f"{provider} does not serve {model}; using {fallback} instead."),
+            timeout=5,
+            markup=False,
+        )
 
     @on(ProvidersFailed)
     def _providers_failed(self, event: ProvidersFailed) -> None:
@@ -548,10 +576,11 @@ class UnifyTUI(App[None]):
             current = parse_endpoint(self.endpoint)
         except EndpointError:  # e.g. a native OpenRouter id: start from a routing mode
             current = parse_endpoint(f"{model}@{ROUTING_MODES[0]}")
-        provider = current.provider if current.is_routing else ROUTING_MODES[0]
-        if not current.is_routing:
-            provider = current.provider
+        provider = current.provider  # a routing mode applies to any model: kept as it is
         same_model = model == model_of(self.endpoint)
+        # A concrete provider is kept for now and checked once the new model's providers are
+        # listed (_check_kept_provider).
+        self._kept_provider = None if current.is_routing else (model, provider)
         self.switch_endpoint(f"{model}@{provider}")  # (lists another model's providers)
         if self.account is not None and same_model:
             self.account_watch.load_providers(model)  # chosen again (e.g. after a failure)
