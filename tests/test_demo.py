@@ -16,7 +16,7 @@ import pytest
 from tests.app.conftest import send, wait_for_reply, wait_until
 from tui_chat import cli
 from tui_chat.core.conversation import Outcome
-from tui_chat.demo import DEMO_CREDITS, DEMO_KEY, DemoGateway
+from tui_chat.demo import DEMO_CONTROLS, DEMO_CREDITS, DEMO_KEY, DemoGateway
 from tui_chat.ui.app import UnifyTUI
 
 
@@ -62,6 +62,24 @@ def test_a_request_made_before_start_is_answered_once_it_starts() -> None:
     finally:
         demo.stop()
         client.join(5)
+
+
+def test_the_demo_sim_runs_with_the_demo_controls() -> None:
+    """Paced replies and the "waves" drift that makes the default routing visibly move."""
+    demo = DemoGateway()
+    try:
+        demo.start()
+        host, port = demo.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("GET", "/_sim/state")
+            controls = json.loads(connection.getresponse().read())["controls"]
+        finally:
+            connection.close()
+        assert {name: controls[name] for name in DEMO_CONTROLS} == dict(DEMO_CONTROLS)
+        assert controls["drift"] == "waves"
+    finally:
+        demo.stop()
 
 
 def test_start_twice_serves_once_and_stop_is_idempotent() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported by start(), after the app's first frame
@@ -19,6 +20,16 @@ if TYPE_CHECKING:  # imported by start(), after the app's first frame
 
 DEMO_KEY = "demo-key"
 DEMO_CREDITS = 25.0
+#: The sim's controls for --demo. Paced like a quick hosted model, so streaming, stop and pause
+#: can be seen; speeds re-measured every 3 s in smooth load waves ("waves" drift), so the default
+#: ``...@highest-tks-per-sec`` moves from provider to provider within a few replies as their
+#: speeds cross (prices hold still, so ``@lowest-cost`` stays put).
+DEMO_CONTROLS: Mapping[str, object] = {
+    "token_delay_s": 0.012,
+    "ttft_s": 0.25,
+    "drift": "waves",
+    "metrics_interval_s": 3.0,
+}
 _HOST = "127.0.0.1"
 _BACKLOG = 128
 
@@ -46,9 +57,7 @@ class DemoGateway:
             from tui_chat.gateway_sim import GatewaySim
 
             sim = GatewaySim(api_key=DEMO_KEY, credits=DEMO_CREDITS, listener=self._listener)
-            # Paced like a quick hosted model so streaming, stop and pause can be seen.
-            sim.controls.token_delay_s = 0.012
-            sim.controls.ttft_s = 0.25
+            sim.controls.update(DEMO_CONTROLS)
             self._sim = sim.start()
 
     def stop(self) -> None:

@@ -20,7 +20,7 @@ What it serves (shapes and error texts as the real API's; more in docs/gateway_s
 
 Controls (``sim.controls``, a ``SimControls``): ``token_delay_s``, ``ttft_s``, ``reply_tokens``,
 ``tokens_per_chunk``, ``markdown``, ``framing``, ``close_delimited``, ``omit_stream_content_type``,
-``metrics_interval_s``, ``time_offset_s``. Credits: ``sim.credits`` (get/set),
+``metrics_interval_s``, ``drift``, ``time_offset_s``. Credits: ``sim.credits`` (get/set),
 ``sim.add_credits(x)``. Faults: ``sim.inject(Fault(kind, ...))``; the kinds are documented in
 ``tui_chat.gateway_sim.faults``. ``sim.requests`` records every chat request; ``sim.reset()``
 clears faults and requests.

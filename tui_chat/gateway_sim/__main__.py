@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .catalog import DRIFTS
 from .faults import Fault
 from .server import GatewaySim
 from .state import FRAMINGS, is_loopback
@@ -42,6 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="seconds before the first token (default: each endpoint's simulated ttft)",
+    )
+    parser.add_argument(
+        "--drift",
+        choices=DRIFTS,
+        default="jitter",
+        help="how speeds drift: jitter (default: a new random factor each interval) or waves "
+        "(smooth load waves; a model's fastest providers overtake each other, as in --demo)",
+    )
+    parser.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between speed measurements (default 10; prices move every 6)",
     )
     parser.add_argument(
         "--framing",
@@ -86,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if not args.metrics_interval > 0:
+        print("error: --metrics-interval must be > 0", file=sys.stderr)
+        return 2
     sim = GatewaySim(
         api_key=args.key,
         credits=args.credits,
@@ -97,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.controls.token_delay_s = args.token_delay
     sim.controls.ttft_s = args.ttft
     sim.controls.framing = args.framing
+    sim.controls.drift = args.drift
+    sim.controls.metrics_interval_s = args.metrics_interval
     for fault in args.fault:
         sim.inject(fault)
     try:

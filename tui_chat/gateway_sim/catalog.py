@@ -4,6 +4,14 @@ The structure (which model is served by which provider, base prices, base speeds
 tests can rely on names such as ``gpt-4o-mini@openai``. What drifts is the measured speed (every
 ``interval_s`` seconds, a new "benchmark" per endpoint) and the price (every ``6 * interval_s``),
 both a deterministic function of the sim's seed, the endpoint and the time epoch.
+
+How speeds drift is the ``drift`` argument of ``Catalog.metrics`` (``DRIFTS``). ``"jitter"``
+(the default) draws a new, independent factor per endpoint and interval, on the base speeds as
+they are: a provider much faster than the rest (groq on the Llama 3.1 models) stays fastest
+nearly always. ``"waves"`` is what ``--demo`` shows: each endpoint's load rises and falls in a
+smooth wave of its own period (``WAVE_PERIODS`` intervals) and phase, the providers of a model
+run closer together (``WAVE_SPREAD``), so the fastest few overtake each other every few
+intervals as their waves cross; prices hold still, so price routing does not move.
 """
 
 from __future__ import annotations
@@ -16,6 +24,16 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 PRICE_EPOCHS_PER_SPEED_EPOCH = 6
+
+#: How speeds drift (``Catalog.metrics``): independent steps, or smooth crossing waves.
+DRIFTS: tuple[str, ...] = ("jitter", "waves")
+#: "waves": an endpoint's itl is ``fastest * (base / fastest) ** WAVE_SPREAD`` (the model's
+#: fastest base itl; 1 would keep the base spread) times its load wave.
+WAVE_SPREAD = 0.1
+#: "waves": the load wave multiplies itl and ttft by 1 ± WAVE_DEPTH (at most ~25% a step).
+WAVE_DEPTH = 0.2
+#: "waves": each endpoint's wave period, in metrics intervals (a hash picks it in this range).
+WAVE_PERIODS = (5.0, 8.0)
 
 #: Every provider the sim knows; ``custom`` is known but serves nothing (as for a fresh account).
 PROVIDERS: tuple[str, ...] = (
@@ -578,6 +596,9 @@ class Catalog:
             by_provider.setdefault(spec.provider, []).append(spec)
         self._by_model = {model: tuple(specs) for model, specs in by_model.items()}
         self._by_provider = {provider: tuple(specs) for provider, specs in by_provider.items()}
+        self._fastest_itl = {
+            model: min(spec.itl_ms for spec in specs) for model, specs in by_model.items()
+        }
 
     @cached_property
     def models(self) -> list[str]:
@@ -607,15 +628,25 @@ class Catalog:
     def specs_for_provider(self, provider: str) -> tuple[EndpointSpec, ...]:
         return self._by_provider.get(provider, ())
 
-    def metrics(self, spec: EndpointSpec, now: float, interval_s: float) -> EndpointMetrics:
-        """The figures of ``spec`` at unix time ``now``; speeds drift every ``interval_s``."""
+    def metrics(
+        self, spec: EndpointSpec, now: float, interval_s: float, drift: str = "jitter"
+    ) -> EndpointMetrics:
+        """The figures of ``spec`` at unix time ``now``; speeds drift every ``interval_s``, the
+        way ``drift`` says (``DRIFTS``)."""
         interval_s = max(interval_s, 1e-3)
         speed_epoch = math.floor(now / interval_s)
-        price_epoch = math.floor(now / (interval_s * PRICE_EPOCHS_PER_SPEED_EPOCH))
         name = spec.name
-        itl_factor = 0.55 + 1.1 * unit_hash(self.seed, "itl", name, speed_epoch)
-        ttft_factor = 0.6 + 0.9 * unit_hash(self.seed, "ttft", name, speed_epoch)
-        price_factor = 0.88 + 0.24 * unit_hash(self.seed, "price", name, price_epoch)
+        if drift == "waves":
+            load = self._load_wave(name, speed_epoch)
+            fastest = self._fastest_itl[spec.model]
+            itl = fastest * (spec.itl_ms / fastest) ** WAVE_SPREAD * (1 + WAVE_DEPTH * load)
+            ttft = spec.ttft_ms * (1 + WAVE_DEPTH * load)
+            price_factor = 1.0
+        else:
+            price_epoch = math.floor(now / (interval_s * PRICE_EPOCHS_PER_SPEED_EPOCH))
+            itl = spec.itl_ms * (0.55 + 1.1 * unit_hash(self.seed, "itl", name, speed_epoch))
+            ttft = spec.ttft_ms * (0.6 + 0.9 * unit_hash(self.seed, "ttft", name, speed_epoch))
+            price_factor = 0.88 + 0.24 * unit_hash(self.seed, "price", name, price_epoch)
         return EndpointMetrics(
             endpoint=name,
             model=spec.model,
@@ -623,8 +654,15 @@ class Catalog:
             input_cost=float(f"{spec.input_cost * price_factor:.4g}"),
             output_cost=float(f"{spec.output_cost * price_factor:.4g}"),
             context_window=spec.context_window,
-            ttft=round(spec.ttft_ms * ttft_factor, 2),
-            itl=round(spec.itl_ms * itl_factor, 3),
+            ttft=round(ttft, 2),
+            itl=round(itl, 3),
             quality=spec.quality,
             measured_at=speed_epoch * interval_s,
         )
+
+    def _load_wave(self, endpoint: str, epoch: int) -> float:
+        """The endpoint's load at ``epoch``, in [-1, 1]: a sine of its own period and phase."""
+        low, high = WAVE_PERIODS
+        period = low + (high - low) * unit_hash(self.seed, "wave-period", endpoint)
+        phase = unit_hash(self.seed, "wave-phase", endpoint)
+        return math.sin(2 * math.pi * (epoch / period + phase))

@@ -69,6 +69,7 @@ def _unify_plan(sim: SimState, request: Mapping[str, Any]) -> Plan:
                 sim.catalog,
                 now=sim.now(),
                 interval_s=sim.controls.metrics_interval_s,
+                drift=sim.controls.drift,
                 prompt_tokens=prompt_tokens,
                 digest=sim.digest,
             )

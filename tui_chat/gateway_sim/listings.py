@@ -19,7 +19,7 @@ def metrics_now(sim: SimState) -> dialects.MetricsOf:
     """The endpoint figures at the sim's current time (prices and speeds drift)."""
 
     def metrics(spec: EndpointSpec) -> EndpointMetrics:
-        return sim.catalog.metrics(spec, sim.now(), sim.controls.metrics_interval_s)
+        return sim.metrics(spec)
 
     return metrics
 
@@ -73,7 +73,7 @@ def unify_endpoint_details(exchange: Exchange) -> None:
     spec = sim.catalog.spec(endpoint)
     if spec is None:
         raise errors.SimHTTPError(404, f"Endpoint {endpoint} not found.")
-    metrics = sim.catalog.metrics(spec, sim.now(), sim.controls.metrics_interval_s)
+    metrics = sim.metrics(spec)
     exchange.send_json(
         200,
         {
@@ -109,7 +109,7 @@ def unify_endpoint_metrics(exchange: Exchange) -> None:
             "endpoint": metrics.endpoint,
         }
         for spec in sorted(specs, key=lambda spec: spec.provider)
-        for metrics in (catalog.metrics(spec, moment, interval) for moment in times)
+        for metrics in (sim.metrics(spec, moment) for moment in times)
     ]
     exchange.send_json(200, rows)
 

@@ -242,6 +242,7 @@ def resolve(
     *,
     now: float,
     interval_s: float,
+    drift: str = "jitter",
     prompt_tokens: int,
     digest: Callable[[], str],
 ) -> list[EndpointMetrics]:
@@ -258,7 +259,7 @@ def resolve(
         spec = catalog.spec(candidate)
         if spec is None:
             raise errors.SimHTTPError(500, errors.internal_error(digest()))
-        metrics = catalog.metrics(spec, now, interval_s)
+        metrics = catalog.metrics(spec, now, interval_s, drift)
         if prompt_tokens >= metrics.context_window:
             raise context_window_error(metrics, prompt_tokens)
         return [metrics]
@@ -271,7 +272,7 @@ def resolve(
     admitted = [
         metrics
         for metrics in (
-            catalog.metrics(spec, now, interval_s) for spec in pool if routing.admits(spec)
+            catalog.metrics(spec, now, interval_s, drift) for spec in pool if routing.admits(spec)
         )
         if metrics.context_window > prompt_tokens
         and all(threshold.admits(metrics) for threshold in routing.thresholds)

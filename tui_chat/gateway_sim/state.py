@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import dialects
-from .catalog import Catalog
+from .catalog import DRIFTS, Catalog, EndpointMetrics, EndpointSpec
 from .faults import Fault
 
 #: Request headers a RecordedRequest keeps (attribution and client identity, never a secret).
@@ -47,6 +47,10 @@ class SimControls:
     is the older switch for ``"close"``: True with ``framing="chunked"`` means ``"close"``.
     ``omit_stream_content_type`` leaves out ``Content-Type`` on streams (as 2024 Unify did).
     ``metrics_interval_s`` is how often endpoint speeds are re-measured (prices every 6x).
+    ``drift`` is how speeds move between measurements (``catalog.DRIFTS``): ``"jitter"``, a new
+    independent factor each interval (a much faster provider stays fastest), or
+    ``"waves"`` (what ``--demo`` uses): smooth load waves that make a model's fastest providers
+    overtake each other every few intervals, with prices held still.
     ``time_offset_s`` is added to the clock (to move drift along without waiting).
     """
 
@@ -59,6 +63,7 @@ class SimControls:
     close_delimited: bool = False
     omit_stream_content_type: bool = False
     metrics_interval_s: float = 10.0
+    drift: str = "jitter"
     time_offset_s: float = 0.0
 
     def update(self, values: Mapping[str, Any]) -> None:
@@ -97,6 +102,10 @@ def _check_control(name: str, value: Any) -> Any:
     if name == "framing":
         if value not in FRAMINGS:
             raise ValueError(f"framing must be one of {', '.join(map(repr, FRAMINGS))}")
+        return value
+    if name == "drift":
+        if value not in DRIFTS:
+            raise ValueError(f"drift must be one of {', '.join(map(repr, DRIFTS))}")
         return value
     if name in _BOOLS:
         if not isinstance(value, bool):
@@ -204,6 +213,12 @@ class SimState:
     def now(self) -> float:
         """The sim's time in unix seconds: the clock plus ``controls.time_offset_s``."""
         return self._clock() + self.controls.time_offset_s
+
+    def metrics(self, spec: EndpointSpec, moment: float | None = None) -> EndpointMetrics:
+        """``spec``'s figures at ``moment`` (default: now), as the controls make them drift."""
+        controls = self.controls
+        when = self.now() if moment is None else moment
+        return self.catalog.metrics(spec, when, controls.metrics_interval_s, controls.drift)
 
     @property
     def credits(self) -> float:
