@@ -75,3 +75,27 @@ async def test_without_the_flag_the_reopened_conversations_model_wins(
         await wait_until(pilot, lambda: app.endpoint == SAVED_MODEL, what="the saved model")
     record = saved_store.last_opened_conversation()
     assert record is not None and record.model == SAVED_MODEL
+
+
+async def test_the_reopened_conversations_model_gets_its_own_providers_listed(
+    make_app: Any, sim: Any, saved_store: Store
+) -> None:
+    # Regression: after a restart that reopened the last conversation, the Provider dropdown
+    # said "Loading providers…" for ever: the listing asked for at start was the old model's.
+    from textual.widgets import Select
+
+    app = make_app(store=saved_store, model=FLAG_MODEL)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.endpoint == SAVED_MODEL, what="the saved model")
+        await wait_until(pilot, lambda: app.selector.built, what="the selector panel")
+        providers = app.selector.query_one("#provider-select", Select)
+        await wait_until(
+            pilot,
+            lambda: any(value == "openai" for _, value in providers._options),
+            what="gpt-4o-mini's providers listed",
+        )
+        assert providers.value == "openai"
+        assert str(providers.prompt) != "Loading providers…"
+        await wait_until(
+            pilot, lambda: SAVED_MODEL in app.account_watch.details, what="its details"
+        )

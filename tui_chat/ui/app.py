@@ -528,6 +528,20 @@ class UnifyTUI(App[None]):
 
     # -- switching model ------------------------------------------------------------------
 
+    def load_listings(self, endpoint: str) -> None:
+        """Ask for the providers of ``endpoint``'s model and, if it is concrete, its details,
+        for the panel (an endpoint set without ``switch_endpoint``: a reopened conversation's)."""
+        if self.account is None:
+            return
+        try:
+            parsed = parse_endpoint(endpoint)
+        except EndpointError:
+            return
+        if self.capabilities.provider_choice and not parsed.is_fallback:
+            self.account_watch.load_providers(parsed.model)
+        if not parsed.is_routing and not parsed.is_fallback:
+            self.account_watch.load_details(endpoint)
+
     def switch_endpoint(self, endpoint: str) -> bool:
         """Use ``endpoint`` from the next message on. History is kept. False if invalid."""
         endpoint = endpoint.strip()

@@ -81,6 +81,8 @@ class SavingApp(AppHost, Protocol):
 
     def action_new_conversation(self) -> None: ...
 
+    def load_listings(self, endpoint: str) -> None: ...
+
 
 class SavedConversations:
     """Saves the app's conversation as it happens, reopens, lists, configures and exports them."""
@@ -416,6 +418,9 @@ class SavedConversations:
             return  # a model string this version cannot read: keep the current one
         app.endpoint = record.model
         app.selector.set_current(record.model)
+        # The listings asked for at start were the old endpoint's: without these the provider
+        # list said "Loading providers…" for ever.
+        app.load_listings(record.model)
 
     # -- the conversation list ------------------------------------------------------------
 
