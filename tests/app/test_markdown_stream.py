@@ -441,3 +441,27 @@ async def test_empty_or_blank_reply_renders_nothing(text: str) -> None:
         await wait_until(laid_out(widget))
         assert widget.size.height == 0
         assert widget.code_blocks() == []
+
+
+def test_a_replys_single_line_breaks_are_kept() -> None:
+    # Regression: Markdown soft breaks joined the lines of the seed's poem into one paragraph.
+    import io
+
+    from rich.console import Console
+
+    from tui_chat.ui.widgets._markdown_render import BlockMarkdown
+
+    def lines(markup: str) -> list[str]:
+        console = Console(file=io.StringIO(), width=60, color_system=None)
+        console.print(BlockMarkdown(markup, "monokai"))
+        return [line.rstrip() for line in console.file.getvalue().splitlines() if line.strip()]
+
+    poem = "Roses are red,\nviolets are blue,\nsugar is sweet."
+    assert lines(poem) == ["Roses are red,", "violets are blue,", "sugar is sweet."]
+    # a list item's own continuation line stays with its item, on its own line
+    items = lines("- first item\n  goes on here\n- second item")
+    assert items[0].endswith("first item") and items[1].strip() == "goes on here"
+    assert items[2].endswith("second item")
+    # code keeps its text exactly
+    code = lines("```\na = 1\nb = 2\n```")
+    assert [line.strip() for line in code] == ["a = 1", "b = 2"]

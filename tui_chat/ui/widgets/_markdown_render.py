@@ -157,6 +157,18 @@ def _split_cells(text: str, cells: int) -> tuple[str, str]:
     return text, ""
 
 
+def keep_line_breaks(tokens: list[Token]) -> list[Token]:
+    """Make every soft line break a hard one, as chat apps show replies: a model that writes a
+    poem one line at a time means the lines (CommonMark would join them into one paragraph).
+    Code blocks carry no inline breaks and keep their text as it is; list items and quotes keep
+    their own structure, only their inner lines are no longer joined."""
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+    return tokens
+
+
 class BlockMarkdown(Markdown):
     """Rich's Markdown renderable for one block, parsed with the shared parser."""
 
@@ -170,7 +182,7 @@ class BlockMarkdown(Markdown):
     def __init__(self, markup: str, code_theme: str) -> None:
         # Markdown.__init__ builds a new MarkdownIt per call (slow per frame); set its fields here.
         self.markup = markup
-        self.parsed = PARSER.parse(markup)
+        self.parsed = keep_line_breaks(PARSER.parse(markup))
         self.code_theme = code_theme
         self.justify = None
         self.style = "none"
