@@ -69,7 +69,7 @@ async def test_narrow_terminal_with_the_panel_shown_does_not_crash(make_app: Any
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: app.selector.built, what="the panel")
-        assert app.selector.display  # shown by default on a wide terminal, and kept on resize
+        assert app.selector.display  # shown by default on a wide terminal
         for columns in range(60, 29, -1):  # the placeholder showing
             await pilot.resize_terminal(columns, 20)
             await pilot.pause()
@@ -142,3 +142,28 @@ async def test_the_first_frames_stand_in_draws_at_no_width(
         await pilot.pause()
         assert stand_in.typed == "hi\nthere"
         assert app.is_running and app.return_code is None
+
+
+async def test_the_panel_gives_way_to_a_narrow_chat_and_comes_back(make_app: Any, sim: Any) -> None:
+    # Regression: on resize the panel kept its 42 columns, leaving a 16-column chat at 60x20.
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: app.selector.built, what="the panel")
+        assert app.selector.display and app.selector.outer_size.width == 42
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        assert not app.selector.display
+        assert app.chat_log.size.width > 50
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert app.selector.display  # room again: back, as the user left it
+        await pilot.press("ctrl+b")  # hidden by the user: a resize does not bring it back
+        await pilot.pause()
+        await pilot.resize_terminal(130, 30)
+        await pilot.pause()
+        assert not app.selector.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("ctrl+b")  # asked for on a narrow terminal: shown, narrower
+        await pilot.pause()
+        assert app.selector.display and app.selector.outer_size.width == 30

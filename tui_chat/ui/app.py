@@ -88,6 +88,8 @@ if TYPE_CHECKING:
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
+CHAT_MIN_COLUMNS = 60  # a resize that would leave the chat less than this hides the panel
+PANEL_COLUMNS = (30, 42)  # the panel's width: what the chat leaves, within these bounds
 
 
 def _terminal_hung_up() -> bool:
@@ -224,6 +226,7 @@ class UnifyTUI(App[None]):
         self.keymap_setting: dict[str, str] = dict(keymap or {})
         if self.keymap_setting:
             self.set_keymap(self.keymap_setting)
+        self._panel_wanted = False  # the selector panel: shown when wanted and there is room
         # (model, provider) kept by "Switch model" until the model's providers are listed.
         self._kept_provider: tuple[str, str] | None = None
         self.capabilities: Capabilities = getattr(gateway, "capabilities", None) or (
@@ -310,7 +313,8 @@ class UnifyTUI(App[None]):
         self.selector.set_toggles(show_credits=self.show_credits, show_provider=self.show_provider)
         self.selector.set_gateway_note(self.gateway_label)
         self.switcher.mount()
-        self.selector.display = self.size.width >= WIDE_TERMINAL
+        self._panel_wanted = self.size.width >= WIDE_TERMINAL
+        self._fit_panel()
         # At once, not later as focus() would: the prompt built in its place takes it over.
         self.screen.set_focus(self.query_one(PromptStandIn))
         if self.startup_problem:
@@ -699,7 +703,24 @@ class UnifyTUI(App[None]):
         self.replies.continue_reply(event.card)
 
     def action_toggle_panel(self) -> None:
-        self.selector.display = not self.selector.display
+        # Asked for, the panel shows even where it leaves the chat narrow; resizes decide again.
+        self._panel_wanted = not self.selector.display
+        self._fit_panel(asked=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.ui_ready:  # (the App's own size follows a moment later: the event's is new)
+            self._fit_panel(event.size.width)
+
+    def _fit_panel(self, width: int | None = None, *, asked: bool = False) -> None:
+        """Show the panel when the user wants it and the chat keeps CHAT_MIN_COLUMNS (at 60x20
+        a shown 42-column panel left a 16-column chat), narrowing it to 30 columns first; it
+        comes back when there is room again. Asked for (ctrl+b), it shows even without room."""
+        width = self.size.width if width is None else width
+        low, high = PANEL_COLUMNS
+        panel = max(low, min(high, width - CHAT_MIN_COLUMNS))
+        self.selector.styles.width = panel
+        room = width - panel >= CHAT_MIN_COLUMNS
+        self.selector.display = self._panel_wanted and (room or asked)
 
     def action_switch_model(self) -> None:
         self.action_command_palette()
