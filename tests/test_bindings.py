@@ -24,6 +24,7 @@ def test_the_app_and_its_screens_declare_the_table_rows_in_order() -> None:
     from tui_chat.ui.screens.conversations import ConversationsScreen
     from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
     from tui_chat.ui.screens.key_entry import KeyEntryScreen
+    from tui_chat.ui.screens.model_picker import ModelPickerScreen
     from tui_chat.ui.screens.settings import SettingsScreen
 
     declared = {
@@ -34,6 +35,8 @@ def test_the_app_and_its_screens_declare_the_table_rows_in_order() -> None:
         "dialog": ConfirmScreen.BINDINGS,
     }
     assert TextPromptScreen.BINDINGS == ConfirmScreen.BINDINGS
+    # the model picker (ctrl+l) closes with the dialogs' cancel key; its arrow keys have no ids
+    assert _declared_ids(ModelPickerScreen.BINDINGS) == _declared_ids(ConfirmScreen.BINDINGS)
     for scope, bindings in declared.items():
         assert _declared_ids(bindings) == [row.id for row in bindings_in(scope)], scope
     app = {b.id: b for b in UnifyTUI.BINDINGS if isinstance(b, Binding)}

@@ -723,7 +723,25 @@ class UnifyTUI(App[None]):
         self.selector.display = self._panel_wanted and (room or asked)
 
     def action_switch_model(self) -> None:
-        self.action_command_palette()
+        """Open the model picker (the palette's "Switch model: ..." entries stay as they are)."""
+        from tui_chat.ui.screens.model_picker import (  # read on first use, not at start-up
+            ModelPick,
+            ModelPickerScreen,
+            PickedModel,
+        )
+
+        if isinstance(self.screen, ModelPickerScreen):
+            return  # already open
+
+        def picked(pick: ModelPick | None) -> None:
+            if isinstance(pick, PickedModel):
+                self.switch_model(pick.model)
+            elif pick is not None:
+                self.switch_endpoint(pick.endpoint)
+            self.prompt.focus()  # back to typing, wherever the focus was before
+
+        picker = ModelPickerScreen(self.known_models, self.endpoint, self.endpoint_problem)
+        self.push_screen(picker, picked)
 
     def action_new_conversation(self) -> None:
         self.workers.cancel_group(self, "reply")
