@@ -192,7 +192,7 @@ async def test_switch_model_from_command_palette_with_typed_endpoint(
 ) -> None:
     app = make_app()
     async with app.run_test(size=APP_SIZE) as pilot:
-        await pilot.press("ctrl+l")
+        await pilot.press("ctrl+p")  # the palette (ctrl+l opens the model picker)
         await pilot.pause()
         await pilot.press(*"gpt-4o-mini@openai")
         await wait_until(pilot, lambda: _palette_hits(app) > 0, what="palette hit")
