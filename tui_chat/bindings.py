@@ -108,6 +108,30 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
         show=False,
         priority=True,
     ),
+    # From the prompt (or anywhere the key is free), while a reply streams too: the prompt gives
+    # these up, so the conversation can be read back without leaving the box.
+    KeyBinding(
+        "log_page_up", "pageup", "log_page_up", "Scroll up", "Scroll the chat up a page", show=False
+    ),
+    KeyBinding(
+        "log_page_down",
+        "pagedown",
+        "log_page_down",
+        "Scroll down",
+        "Scroll the chat down a page",
+        show=False,
+    ),
+    KeyBinding(
+        "log_top", "ctrl+home", "log_top", "Top", "The first message of the chat", show=False
+    ),
+    KeyBinding(
+        "log_bottom",
+        "ctrl+end",
+        "log_bottom",
+        "Bottom",
+        "The newest message (new text follows again)",
+        show=False,
+    ),
     KeyBinding(
         "help",
         "f1",

@@ -702,6 +702,19 @@ class UnifyTUI(App[None]):
     def _continue_requested(self, event: ErrorCard.ContinueRequested) -> None:
         self.replies.continue_reply(event.card)
 
+    def action_log_page_up(self) -> None:
+        # At once, not animated: each press is one page, and the view is where it lands.
+        self.chat_log.scroll_page_up(animate=False)
+
+    def action_log_page_down(self) -> None:
+        self.chat_log.scroll_page_down(animate=False)
+
+    def action_log_top(self) -> None:
+        self.chat_log.action_scroll_home()
+
+    def action_log_bottom(self) -> None:
+        self.chat_log.action_scroll_end()
+
     def action_toggle_panel(self) -> None:
         # Asked for, the panel shows even where it leaves the chat narrow; resizes decide again.
         self._panel_wanted = not self.selector.display

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import TextArea
 
 from tui_chat.ui.widgets.prompt_stand_in import HINT, NEWLINE_KEYS
 
+_LOG_KEYS = ("pageup", "pagedown")  # the app's: they scroll the chat (bindings table)
 
-class PromptInput(TextArea):
-    """A TextArea that submits on Enter and recalls earlier prompts with up/down when empty."""
+
+class PromptInput(TextArea, inherit_bindings=False):
+    """A TextArea that submits on Enter and recalls earlier prompts with up/down when empty.
+
+    Page up and page down are the app's, not the box's: they scroll the chat, so the
+    conversation can be read back from the prompt while a reply streams."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        binding
+        for binding in TextArea.BINDINGS
+        if not isinstance(binding, Binding) or binding.key not in _LOG_KEYS
+    ]
 
     @dataclass
     class Submitted(Message):
