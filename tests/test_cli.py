@@ -512,3 +512,26 @@ def test_plain_pause_question_quit_or_end_of_input_ends_the_chat(
     assert out.endswith(QUESTION if typed.endswith("quit\n") else QUESTION + "\n")
     assert WELCOME_BACK not in out
     assert len(sim.requests) == 1
+
+
+async def test_a_theme_picked_in_the_app_is_used_at_the_next_start(
+    tmp_path: Path, launched: list[UnifyTUI]
+) -> None:
+    # Regression: the theme chosen in the palette was forgotten on restart.
+    from tui_chat.config.state import default_state_path
+
+    path = write_config(tmp_path, "theme = 'nord'\n")
+    app = run(launched, "--demo", "--config", str(path))
+    assert app.theme_name == "nord"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "nord" and not default_state_path().exists()  # a start is no pick
+        app.theme = "gruvbox"  # as the palette's "Change theme" sets it
+        await pilot.pause()
+    assert default_state_path().exists()
+    launched.clear()
+    assert run(launched, "--demo", "--config", str(path)).theme_name == "gruvbox"
+    # config.toml naming another theme since wins again: the user changed it there
+    path = write_config(tmp_path, "theme = 'dracula'\n")
+    launched.clear()
+    assert run(launched, "--demo", "--config", str(path)).theme_name == "dracula"

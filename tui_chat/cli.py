@@ -325,6 +325,18 @@ def _run_plain(
     return 0
 
 
+def _theme_memory(config_theme: str | None) -> dict[str, Any]:
+    """The theme to start with (one picked in the app is remembered, unless config.toml names
+    another since) and how to remember the next pick; see tui_chat/config/state.py."""
+    from tui_chat.config.state import default_state_path, load_state, remember_theme, theme_to_use
+
+    path = default_state_path()
+    return {
+        "theme": theme_to_use(config_theme, load_state(path)),
+        "remember_theme": lambda theme: remember_theme(path, theme, config_theme),
+    }
+
+
 def _switchable_profiles(
     plan: ConnectionPlan, config: AppConfig, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -400,7 +412,7 @@ def _run_app(
         config=config,
         system_prompt=defaults.system_prompt,
         spend_cap=defaults.spend_cap,
-        theme=config.theme,
+        **_theme_memory(config.theme),
         keymap=config.bindings,
         startup_notice=startup_notice(problems, plan.warnings),
         pending_connection=pending,

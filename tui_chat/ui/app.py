@@ -160,6 +160,7 @@ class UnifyTUI(App[None]):
         system_prompt: str | None = None,
         spend_cap: float | None = None,
         theme: str | None = None,
+        remember_theme: Callable[[str], None] | None = None,
         keymap: Mapping[str, str] | None = None,
         startup_notice: str | None = None,
         pending_connection: PendingConnection | None = None,
@@ -223,6 +224,9 @@ class UnifyTUI(App[None]):
         self.pending_connection: PendingConnection | None = pending_connection
         self.startup_notice = startup_notice
         self.theme_name = theme
+        # Called with the theme the user picks (the palette's "Change theme"); None: forgotten.
+        self._remember_theme = remember_theme
+        self._theme_set_up = False  # the theme of the start is not a pick
         self.keymap_setting: dict[str, str] = dict(keymap or {})
         if self.keymap_setting:
             self.set_keymap(self.keymap_setting)
@@ -620,6 +624,13 @@ class UnifyTUI(App[None]):
 
     # -- reactives ------------------------------------------------------------------------
 
+    def watch_theme(self, theme_name: str) -> None:
+        # (Textual applies the theme in its own _watch_theme, called before this.) A theme
+        # picked after start-up is remembered for the next start: config.toml is the user's
+        # file and never written (tui_chat/config/state.py).
+        if self._theme_set_up and self._remember_theme is not None and theme_name:
+            self._remember_theme(theme_name)
+
     def watch_show_credits(self, value: bool) -> None:
         self._apply_toggles()
 
@@ -939,6 +950,7 @@ class UnifyTUI(App[None]):
             else:
                 known = ", ".join(sorted(self.available_themes))
                 extra.append(f"theme: there is no theme {self.theme_name!r}; known: {known}")
+        self._theme_set_up = True
         unknown = sorted(set(self.keymap_setting) - BINDING_IDS) if self.keymap_setting else []
         if unknown:
             extra.append(
