@@ -112,3 +112,17 @@ async def test_esc_cr_adds_a_line_in_the_stand_in(
         app.prompt  # noqa: B018 (first use builds it, in the stand-in's place, and sends)
         await wait_until(pilot, lambda: bool(app.conversation.messages), what="the send")
         assert app.conversation.messages[0].content == "hi\nthere"
+
+
+async def test_text_typed_right_after_enter_in_one_write_is_kept(make_app: Any, sim: Any) -> None:
+    # Regression: keys typed in the same burst after Enter (fast typing, a paste with a newline)
+    # reached the box before the message was sent, and sending cleared the box: they were lost.
+    app = make_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        app.prompt.focus()
+        await pilot.pause()
+        feed(app, b"first message\rsecond thought")
+        await wait_until(pilot, lambda: app.conversation.messages, what="the first sent")
+        await pilot.pause()
+        assert app.conversation.messages[0].content == "first message"
+        assert app.prompt.text == "second thought"

@@ -136,7 +136,7 @@ class ReplyStreamer:
             return False
         if typed:
             host.prompt.remember(text)
-            host.prompt.clear()
+            host.prompt.take_sent(text)
         user_message = host.conversation.add_user(text)
         self.saving.message_added(user_message)
         host.chat_log.add_user(text, user_message)

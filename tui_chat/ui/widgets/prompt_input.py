@@ -72,6 +72,16 @@ class PromptInput(TextArea, inherit_bindings=False):
             self._sent.append(text)
         self._recall_index = None
 
+    def take_sent(self, text: str) -> None:
+        """Remove ``text``, just sent, from the box, keeping what was typed after the Enter.
+
+        Keys typed in a burst (pasted, or fast) after the Enter are in the box by the time the
+        message is sent; clearing the box lost them."""
+        current = self.text
+        rest = current[len(text) :] if current.startswith(text) else current
+        self.load_text(rest)
+        self.move_cursor(self.document.end)
+
     @property
     def recall_list(self) -> tuple[str, ...]:
         return tuple(self._sent)
