@@ -476,3 +476,34 @@ async def test_switch_model_keeps_a_provider_only_if_it_serves_the_new_model(
         await send(pilot, "hello")
         await wait_for_reply(pilot)
         assert replies(app)[-1].served_endpoint.startswith("claude-3.5-sonnet@")
+
+
+async def test_typing_in_the_model_dropdown_finds_a_model_and_enter_uses_it(
+    make_app: Any, sim: Any
+) -> None:
+    # Regression: typing "gpt" in the open model list over the demo's 339 models found nothing
+    # (Select's search skipped the options' labels), and Enter then kept the old model.
+    from textual.widgets import Select
+    from textual.widgets._select import SelectOverlay
+
+    app = make_app(model="llama-3.1-8b-chat@highest-tks-per-sec")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: len(app.known_models) > 100, what="model list")
+        await wait_until(pilot, lambda: app.selector.built, what="the panel")
+        select = app.selector.query_one("#model-select", Select)
+        await wait_until(pilot, lambda: len(select._options) > 100, what="the options")
+        select.focus()
+        await pilot.press("enter")  # open the list
+        await wait_until(pilot, lambda: select.expanded, what="the list open")
+        await pilot.press(*"gpt-4o-mini")
+        overlay = select.query_one(SelectOverlay)
+        highlighted = overlay.highlighted
+        assert highlighted is not None
+        assert "gpt-4o-mini" in str(overlay.get_option_at_index(highlighted).prompt)
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: app.endpoint.startswith("gpt-4o-mini"),
+            what="the model picked by typing",
+        )
+        assert app.endpoint == "gpt-4o-mini@highest-tks-per-sec"  # the routing mode kept

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial, wraps
 from typing import Concatenate, ParamSpec
 
+from rich.text import Text
 from textual import events, on
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -36,9 +37,11 @@ _NOTED_FEATURES = ("has_balance", "reports_cost")
 _P = ParamSpec("_P")
 
 
-def _option(text: str) -> Content:
-    # Option labels are data (a model name may contain "["), never markup.
-    return Content(inert(text))
+def _option(text: str) -> Text:
+    # Option labels are data (a model name may contain "["), never markup: a Rich Text built
+    # from the string is plain text. (Not Content: Select's type-to-search reads only str and
+    # Text prompts, so with Content typing "gpt" in the model list found nothing.)
+    return Text(inert(text))
 
 
 def _once_built(
