@@ -483,8 +483,7 @@ async def test_typing_in_the_model_dropdown_finds_a_model_and_enter_uses_it(
 ) -> None:
     # Regression: typing "gpt" in the open model list over the demo's 339 models found nothing
     # (Select's search skipped the options' labels), and Enter then kept the old model.
-    from textual.widgets import Select
-    from textual.widgets._select import SelectOverlay
+    from textual.widgets import OptionList, Select
 
     app = make_app(model="llama-3.1-8b-chat@highest-tks-per-sec")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -496,7 +495,7 @@ async def test_typing_in_the_model_dropdown_finds_a_model_and_enter_uses_it(
         await pilot.press("enter")  # open the list
         await wait_until(pilot, lambda: select.expanded, what="the list open")
         await pilot.press(*"gpt-4o-mini")
-        overlay = select.query_one(SelectOverlay)
+        overlay = select.query_one("SelectOverlay", OptionList)  # (by name: a private class)
         highlighted = overlay.highlighted
         assert highlighted is not None
         assert "gpt-4o-mini" in str(overlay.get_option_at_index(highlighted).prompt)
