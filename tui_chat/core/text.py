@@ -40,4 +40,6 @@ def valid_text(text: str) -> str:
 
     ``json.loads`` already joins a surrogate pair written as two escapes; what is left is alone.
     """
+    if text.isascii():  # nearly every streamed piece: no scan (this runs per text event)
+        return text
     return _LONE_SURROGATE.sub("\ufffd", text)
