@@ -229,3 +229,67 @@ def test_folder_problem_without_a_file_in_the_way_is_the_system_s_words(tmp_path
     error = PermissionError(13, "Permission denied")
     assert export_folder_problem(tmp_path / "missing", error) == "Permission denied"
     assert export_folder_problem(tmp_path, OSError("odd")) == "odd"
+
+
+# -- what a terminal would run, and who may read the file -----------------------------------
+
+HOSTILE = (
+    "clip \x1b]52;c;ZWNobyBoaQ==\x07 clear \x1b[2J csi \x9b31m lone \x1b bell \x07"
+    " del \x7f osc-st \x1b]0;title\x1b\\ cr \rover"
+)
+RAW_CONTROLS = [chr(code) for code in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))]
+
+
+def _hostile_conversation() -> Conversation:
+    conversation = Conversation(system_prompt="sys \x1b[2J")
+    conversation.messages.append(user("ask \x1b[2J"))
+    answer = reply(HOSTILE, served="model\x1b[31m@evil")
+    answer.outcome = Outcome.ERROR
+    answer.error = "bad \x1b]52;c;eA==\x07"
+    conversation.messages.append(answer)
+    return conversation
+
+
+def test_markdown_export_makes_escape_sequences_inert_as_the_screen_does() -> None:
+    text = to_markdown(_hostile_conversation(), "title \x1b]0;pwned\x07")
+    assert not [char for char in RAW_CONTROLS if char in text]
+    # The stand-ins the chat log shows: ␛ for ESC, ␇ for BEL, \x9b for the C1 CSI.
+    assert "clip ␛]52;c;ZWNobyBoaQ==␇" in text
+    assert "clear ␛[2J" in text and "csi \\x9b31m" in text and "del ␡" in text
+    assert "cr ␍over" in text
+
+
+def test_json_export_escapes_every_control_character_and_keeps_the_text_exact() -> None:
+    conversation = _hostile_conversation()
+    text = to_json(conversation, "title \x1b]0;pwned\x07")
+    assert not [char for char in RAW_CONTROLS if char in text]  # DEL and C1 too, not only C0
+    document = json.loads(text)
+    assert document["messages"][1]["content"] == HOSTILE
+    assert document["messages"][1]["served_endpoint"] == "model\x1b[31m@evil"
+    assert document["title"] == "title \x1b]0;pwned\x07"
+
+
+def test_exports_are_private_and_the_folder_made_for_them_too(tmp_path: Path) -> None:
+    folder = tmp_path / "made" / "exports"
+    markdown = write_export(_conversation(), "Sums", "markdown", folder, now=NOW)
+    document = write_export(_conversation(), "Sums", "json", folder, now=NOW)
+    assert markdown.stat().st_mode & 0o777 == 0o600
+    assert document.stat().st_mode & 0o777 == 0o600
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "made").stat().st_mode & 0o777 == 0o700  # made by the export too
+
+
+def test_an_existing_export_folder_keeps_its_mode_and_an_old_file_is_narrowed(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    stale = folder / f"Sums-{_stamp(NOW)}.md"
+    stale.write_text("old")
+    stale.chmod(0o644)
+    path = write_export(_conversation(), "Sums", "markdown", folder, now=NOW)
+    assert path == stale
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert folder.stat().st_mode & 0o777 == 0o755  # the user's folder: not ours to change
+    assert path.read_text(encoding="utf-8").startswith("# Sums")

@@ -4,11 +4,18 @@ Every turn carries its provenance: the endpoint requested and the one that serve
 cost, time to first token and duration. Fields are copied by name from a fixed list, never by
 dumping objects, so nothing that is not listed here (such as a key on some future object) can
 reach an export. No field of a conversation holds a secret: keys live in the gateway settings.
+
+An export is read with ``cat`` as often as with an editor, so neither may hold a raw escape
+sequence a terminal would run: the Markdown shows every control character as the chat log does
+(``core.text.inert``: ESC as ``␛``), the JSON keeps the text exact, every control character
+written as a JSON escape (ESC as backslash-u-001b). Files are written 0600 and a folder the
+export creates 0700, like the database.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import datetime, tzinfo
@@ -18,6 +25,7 @@ from typing import Any, Literal
 import platformdirs
 
 from tui_chat.core.conversation import Conversation, Message, Outcome
+from tui_chat.core.text import inert
 from tui_chat.store.records import ConversationRecord
 from tui_chat.store.text import encodable
 
@@ -27,6 +35,8 @@ EXPORT_FORMAT_VERSION = 1
 _ROLE_HEADINGS = {"user": "You", "assistant": "Assistant", "system": "System"}
 _BACKTICKS = re.compile("`+")
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# json.dumps escapes C0 controls but leaves DEL and the C1 controls (0x9b is CSI) raw.
+_JSON_RAW_CONTROLS = re.compile("[\x7f-\x9f]")
 
 ExportKind = Literal["markdown", "json"]
 
@@ -85,11 +95,31 @@ def write_export(
         text, suffix = to_markdown(conversation, title, record=record, exported_at=now), ".md"
     path = folder / export_file_name(title, suffix, now)
     try:
-        folder.mkdir(parents=True, exist_ok=True)  # created at the first export
-        path.write_text(text, encoding="utf-8")
+        _make_private_folder(folder)  # created at the first export
+        _write_private(path, text)
     except OSError as error:
         raise ExportError(folder, path, export_folder_problem(folder, error)) from error
     return path
+
+
+def _make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents 0700; folders already there are left alone."""
+    missing = [place for place in (folder, *folder.parents) if not place.exists()]
+    for place in reversed(missing):
+        try:
+            place.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # made meanwhile by someone else: theirs, left as it is
+    if not folder.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(folder))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``, readable by its owner only (0600)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
+        os.fchmod(file.fileno(), 0o600)  # a file of that name made earlier keeps no wider mode
+        file.write(text)
 
 
 def to_markdown(
@@ -103,7 +133,8 @@ def to_markdown(
     """The conversation as a Markdown document, one section per message.
 
     ``record`` adds the conversation's model and settings; ``exported_at`` (Unix seconds, default
-    now) and ``tz`` (default local time) set the times shown. Message text is copied as is.
+    now) and ``tz`` (default local time) set the times shown. Message text is copied as is,
+    but for control characters (escape sequences), which are shown as the chat log shows them.
     """
     exported = _local_time(time.time() if exported_at is None else exported_at, tz)
     lines = [f"# {_one_line(title) or 'Untitled conversation'}", ""]
@@ -131,7 +162,7 @@ def to_markdown(
             lines += [f"*Incomplete: {message.outcome.words}.*", ""]
         elif message.outcome is Outcome.ERROR:
             lines += [f"> **Error:** {_one_line(message.error or 'the reply failed')}", ""]
-    return encodable("\n".join(lines).rstrip("\n") + "\n")
+    return inert(encodable("\n".join(lines).rstrip("\n") + "\n"))
 
 
 def to_json(
@@ -167,7 +198,9 @@ def to_json(
             "archived": record.archived,
         }
     document["messages"] = [_message_document(message) for message in conversation.messages]
-    return encodable(json.dumps(document, ensure_ascii=False, indent=2)) + "\n"
+    text = encodable(json.dumps(document, ensure_ascii=False, indent=2))
+    # Outside strings a JSON document is ASCII, so every such character is inside one.
+    return _JSON_RAW_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"
 
 
 def _message_document(message: Message) -> dict[str, Any]:
