@@ -178,6 +178,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=5,
+        description="the gateway a reply came through; an index for the spend screen",
+        statements=(
+            # The gateway profile's name ("unify", "openrouter", a [gateways.NAME]); older rows,
+            # and rows written by a version that does not record it, are NULL: not known.
+            "ALTER TABLE messages ADD COLUMN gateway TEXT",
+            # Every column the spend figures read, for replies only: the spend queries scan
+            # this index instead of the table, whose rows carry the message text.
+            """
+            CREATE INDEX messages_reply_figures ON messages (
+                created_at, conversation_id, served_endpoint, requested_endpoint, gateway, cost,
+                cost_estimated, prompt_tokens, completion_tokens, tokens_estimated, ttft_ms,
+                duration_ms, outcome
+            ) WHERE role = 'assistant'
+            """,
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
