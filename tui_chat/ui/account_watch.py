@@ -16,6 +16,7 @@ from textual.message import Message as TextualMessage
 
 from tui_chat.core.accounting import format_credits
 from tui_chat.core.endpoint import EndpointError, parse_endpoint
+from tui_chat.core.provider_facts import facts_line
 from tui_chat.gateways.errors import GatewayError, UnsupportedByGateway
 from tui_chat.gateways.retry import PollBackoff, is_retryable, stale_reason
 from tui_chat.ui.host import AppHost
@@ -87,6 +88,16 @@ class DetailsFailed(TextualMessage):
         super().__init__()
         self.endpoint = endpoint
         self.error = error
+
+
+class ProviderFactsLoaded(TextualMessage):
+    """The details of the providers of ``model`` that could be loaded (the rest are left out:
+    the list shows what is known, and a failure here is not worth a note)."""
+
+    def __init__(self, model: str, details: dict[str, EndpointDetails]) -> None:
+        super().__init__()
+        self.model = model
+        self.details = details
 
 
 class AccountHost(AppHost, Protocol):
@@ -314,6 +325,57 @@ class AccountWatch:
             self.host.post_message(DetailsFailed(endpoint, error))
         else:
             self.host.post_message(DetailsLoaded(endpoint, details))
+
+    # The most providers whose details are loaded for one list: on Unify each is a request.
+    PROVIDER_FACTS_LIMIT = 24
+
+    def load_provider_facts(self, model: str, providers: list[str]) -> None:
+        """Load the prices and context windows of ``model`` at each listed provider (those not
+        known yet), one after another in one worker, for the provider list."""
+        account = self.host.account
+        if account is None:
+            return
+        wanted = [p for p in providers if f"{model}@{p}" not in self.details]
+        known = {p: self.details[f"{model}@{p}"] for p in providers if p not in wanted}
+        if known:
+            self.host.post_message(ProviderFactsLoaded(model, known))
+        if wanted:
+            self.host.run_worker(
+                partial(
+                    self._fetch_provider_facts, account, model, wanted[: self.PROVIDER_FACTS_LIMIT]
+                ),
+                thread=True,
+                exclusive=True,
+                group="provider-facts",
+            )
+
+    def _fetch_provider_facts(self, account: Account, model: str, providers: list[str]) -> None:
+        found: dict[str, EndpointDetails] = {}
+        for provider in providers:
+            try:
+                found[provider] = account.endpoint_details(f"{model}@{provider}")
+            except UnsupportedByGateway:
+                break  # the gateway kind has no details at all: asking the rest is no use
+            except Exception as error:  # one provider's failure leaves the others to show
+                self.host.log.warning(f"details of {model}@{provider}: {error}")
+        if found:
+            self.host.post_message(ProviderFactsLoaded(model, found))
+
+    def provider_facts_loaded(
+        self, model: str, details: dict[str, EndpointDetails], speeds: dict[str, float]
+    ) -> None:
+        """Keep them (as ``details_loaded`` does) and show a line beside each provider."""
+        for provider, found in details.items():
+            self.details[f"{model}@{provider}"] = found
+        self.host.selector.set_provider_facts(
+            model,
+            {
+                provider: facts_line(
+                    found.input_cost, found.output_cost, found.context_window, speeds.get(provider)
+                )
+                for provider, found in details.items()
+            },
+        )
 
     def details_shown(self, endpoint: str) -> bool:
         """True while the panel shows the details of ``endpoint`` (the endpoint in use)."""

@@ -35,6 +35,7 @@ from tui_chat.core.endpoint import (
     parse_endpoint,
     provider_of,
 )
+from tui_chat.core.provider_facts import measured_speeds
 from tui_chat.core.text import inert
 from tui_chat.gateways.base import UNIFY_CAPABILITIES, Capabilities
 from tui_chat.ui.account_watch import (
@@ -46,6 +47,7 @@ from tui_chat.ui.account_watch import (
     DetailsLoaded,
     ModelsFailed,
     ModelsLoaded,
+    ProviderFactsLoaded,
     ProvidersFailed,
     ProvidersLoaded,
 )
@@ -528,6 +530,17 @@ class UnifyTUI(App[None]):
         live = self.replies.live_reply
         if live is not None and live.served_endpoint == event.endpoint:
             self.replies.tick_live()  # its prices are known now
+
+    @on(SelectorPanel.ProviderFactsWanted)
+    def _provider_facts_wanted(self, event: SelectorPanel.ProviderFactsWanted) -> None:
+        event.stop()
+        self.account_watch.load_provider_facts(event.model, event.providers)
+
+    @on(ProviderFactsLoaded)
+    def _provider_facts_loaded(self, event: ProviderFactsLoaded) -> None:
+        if self.showing:
+            speeds = measured_speeds(self.conversation.messages, event.model)
+            self.account_watch.provider_facts_loaded(event.model, event.details, speeds)
 
     @on(DetailsFailed)
     def _details_failed(self, event: DetailsFailed) -> None:

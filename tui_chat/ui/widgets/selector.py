@@ -24,7 +24,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static
 
 from tui_chat.core.endpoint import ROUTING_MODES, EndpointError, endpoint_problem, parse_endpoint
 from tui_chat.core.text import inert
@@ -90,6 +90,15 @@ class SelectorPanel(VerticalScroll):
         model: str
 
     @dataclass
+    class ProviderFactsWanted(Message):
+        """The user is at the provider list of ``model``: its prices and context windows are
+        worth loading now (asked once per listing; loading them all up front cost a request
+        per provider on every model pick)."""
+
+        model: str
+        providers: list[str]
+
+    @dataclass
     class GatewayChosen(Message):
         """The user picked another gateway profile (by name)."""
 
@@ -110,6 +119,11 @@ class SelectorPanel(VerticalScroll):
         self.built = False  # the panel's widgets are mounted (after the first frame)
         self._building = False
         self._deferred: list[Callable[[], None]] = []
+        # The providers listed for the model shown, what is known of each (price, context,
+        # speed), and whether their facts were asked for yet.
+        self._providers: list[str] = []
+        self._facts: dict[str, str] = {}
+        self._facts_asked = False
 
     def on_mount(self) -> None:
         # The app builds the panel when its first frame is up (UnifyTUI.on_ready); this is for
@@ -127,6 +141,7 @@ class SelectorPanel(VerticalScroll):
             # (options, prompts) would fail to find their parts. Left unbuilt, it all waits.
             return
         self.built = True
+        self.watch(self.query_one("#provider-select", Select), "expanded", self._provider_list_open)
         deferred, self._deferred = self._deferred, []
         for call in deferred:
             call()
@@ -208,6 +223,7 @@ class SelectorPanel(VerticalScroll):
         )
         with self.prevent(Select.Changed):
             provider.set_options([])
+            self._forget_providers()
             provider.prompt = (
                 "Loading providers…" if capabilities.provider_choice else "No provider choice"
             )
@@ -236,6 +252,7 @@ class SelectorPanel(VerticalScroll):
         self._set_feedback("", ok=True)
         if self._model != previous:
             self._show_provider_note("")  # it was about the other model's providers
+            self._forget_providers()
         self._select_quietly("#model-select", self._model)
         self._select_quietly("#provider-select", self._provider)
 
@@ -263,13 +280,74 @@ class SelectorPanel(VerticalScroll):
         if model != self._model or not self._capabilities.provider_choice:
             return
         self._show_provider_note("")
-        options = [(_option(p), p) for p in providers]
+        if providers != self._providers:
+            self._facts = {}
+        self._providers = list(providers)
+        self._facts_asked = False
+        self._set_provider_options()
+        if self._at_provider_list():
+            self._ask_for_facts()
+
+    @_once_built
+    def set_provider_facts(self, model: str, facts: dict[str, str]) -> None:
+        """Show ``facts`` (a short line per provider) under the providers of ``model`` in the
+        open list; the closed dropdown keeps showing the provider's name alone."""
+        if model != self._model or not self._providers:
+            return
+        self._facts.update({p: text for p, text in facts.items() if p in self._providers})
+        self._label_facts()
+
+    def _forget_providers(self) -> None:
+        """The listed providers were another model's (or another gateway's)."""
+        self._providers, self._facts, self._facts_asked = [], {}, False
+
+    def _provider_options(self) -> list[tuple[Text, str]]:
+        options = [(_option(p), p) for p in self._providers]
         options += [(_option(f"⇅ {mode} (routing)"), mode) for mode in ROUTING_MODES]
+        return options
+
+    def _set_provider_options(self) -> None:
         select = self.query_one("#provider-select", Select)
         with self.prevent(Select.Changed):
-            select.set_options(options)
+            select.set_options(self._provider_options())
             select.prompt = "Choose a provider"
         self._select_quietly("#provider-select", self._provider)
+        self._label_facts()
+
+    def _label_facts(self) -> None:
+        """Relabel the list's rows in place (rebuilding the options would move the highlight
+        under the user's cursor): the provider, and its facts dimmed on a line of their own
+        (on one line they wrapped mid-figure in a 30-42 column panel)."""
+        select = self.query_one("#provider-select", Select)
+        overlay = select.query_one("SelectOverlay", OptionList)
+        first = overlay.option_count - len(self._provider_options())  # the blank row, if any
+        if first < 0:
+            return
+        for index, provider in enumerate(self._providers):
+            facts = self._facts.get(provider)
+            if facts:
+                label = _option(provider)
+                label.append("\n  " + inert(facts), style="dim")
+                overlay.replace_option_prompt_at_index(first + index, label)
+
+    def _at_provider_list(self) -> bool:
+        focused = self.screen.focused if self.is_attached else None
+        select = self.query_one("#provider-select", Select)
+        return focused is not None and (focused is select or select in focused.ancestors)
+
+    def _ask_for_facts(self) -> None:
+        if self._facts_asked or not self._providers or not self._model:
+            return
+        self._facts_asked = True
+        self.post_message(self.ProviderFactsWanted(self._model, list(self._providers)))
+
+    def _provider_list_open(self, expanded: bool) -> None:
+        if expanded:
+            self._ask_for_facts()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "provider-select":
+            self._ask_for_facts()
 
     @_once_built
     def set_providers_note(self, model: str, text: str) -> None:
@@ -318,6 +396,8 @@ class SelectorPanel(VerticalScroll):
         if event.value is Select.NULL:
             return
         model = str(event.value)
+        if model != self._model:
+            self._forget_providers()
         self._model = model
         if not self._capabilities.provider_choice:
             self.post_message(self.EndpointChosen(model))  # the server runs what you name
