@@ -10,6 +10,7 @@ from tui_chat.store.errors import (
     RecordNotFound,
     StoreCorrupt,
     StoreError,
+    StoreRetryable,
     StoreTooNew,
     StoreUnavailable,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Store",
     "StoreCorrupt",
     "StoreError",
+    "StoreRetryable",
     "StoreTooNew",
     "StoreUnavailable",
     "default_database_path",

@@ -1,7 +1,10 @@
 """The store's exceptions: one hierarchy, so the app maps them to a user message in one place.
 
-- ``StoreUnavailable``: the database cannot be used right now (read-only or missing directory,
-  disk full, locked for longer than the busy timeout). The app keeps chatting without saving.
+- ``StoreUnavailable``: the database cannot be used (read-only or missing directory, closed).
+  At start the app keeps chatting without saving.
+- ``StoreRetryable`` (a ``StoreUnavailable``): a write failed for a passing reason (locked for
+  longer than the busy timeout, disk full, an I/O error, the file made read-only): the same write
+  may land later, so the recorder keeps it and tries again.
 - ``StoreTooNew`` (a ``StoreUnavailable``): the file was written by a newer unify-tui.
 - ``StoreCorrupt``: the file is not a database or is damaged. ``Store.open_or_recover`` moves it
   aside and starts a fresh one.
@@ -17,6 +20,20 @@ from pathlib import Path
 
 _CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _CORRUPT_WORDS = ("file is not a database", "malformed", "database disk image")
+# Result codes (the low byte of an extended code) that say "not now" rather than "never".
+_PASSING_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
 
 
 class StoreError(Exception):
@@ -25,6 +42,17 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The database cannot be opened or written (permissions, disk full, locked, closed)."""
+
+
+class StoreRetryable(StoreUnavailable):
+    """A passing failure (locked, disk full, I/O error, read-only): the same call may work later.
+
+    ``locked`` is True when another connection holds the database (busy), for the user's words.
+    """
+
+    def __init__(self, message: str, *, locked: bool = False) -> None:
+        super().__init__(message)
+        self.locked = locked
 
 
 class StoreTooNew(StoreUnavailable):
@@ -52,11 +80,28 @@ def is_corruption(exc: sqlite3.Error) -> bool:
     return any(word in text for word in _CORRUPT_WORDS)
 
 
+def is_passing(exc: sqlite3.Error) -> bool:
+    """Whether an sqlite3 error may go away by itself (a lock, a full disk, an I/O error)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _PASSING_CODES
+    text = str(exc).lower()  # an error raised without a code: judged by SQLite's words
+    return "locked" in text or "disk is full" in text or "disk i/o error" in text
+
+
 def as_store_error(exc: sqlite3.Error, action: str, path: Path | None) -> StoreError:
     """Translate an sqlite3 error raised while doing ``action`` (a verb phrase)."""
     where = f" ({path})" if path is not None else ""
     if is_corruption(exc):
         return StoreCorrupt(f"The conversation database{where} is damaged: {exc}.", path)
+    if is_passing(exc):
+        code = getattr(exc, "sqlite_errorcode", None)
+        locked = (
+            code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if isinstance(code, int)
+            else "locked" in str(exc).lower()
+        )
+        return StoreRetryable(f"Could not {action}{where}: {exc}.", locked=locked)
     return StoreUnavailable(f"Could not {action}{where}: {exc}.")
 
 

@@ -343,16 +343,20 @@ class Store:
         temperature: float | None = None,
         max_tokens: int | None = None,
         spend_cap: float | None = None,
+        opened: bool = False,
     ) -> ConversationRecord:
-        """Create an empty conversation; ``spend_cap`` in credits (USD), None for no cap."""
+        """Create an empty conversation; ``spend_cap`` in credits (USD), None for no cap.
+
+        ``opened`` also marks it as the one on screen (``mark_opened``) in the same transaction.
+        """
         now = self._clock()
         with self._write("create a conversation") as conn:
             # No RETURNING: it needs SQLite 3.35, newer than some Python 3.11 builds link.
             cursor = conn.execute(
                 """
                 INSERT INTO conversations (title, created_at, updated_at, model, system_prompt,
-                                           temperature, max_tokens, spend_cap)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                           temperature, max_tokens, spend_cap, opened_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     encodable(title),
@@ -363,6 +367,7 @@ class Store:
                     temperature,
                     max_tokens,
                     spend_cap,
+                    now if opened else None,
                 ),
             )
             conversation_id = cursor.lastrowid
@@ -645,16 +650,20 @@ class Store:
             for row in rows
         ]
 
-    def integrity_check(self, *, quick: bool = False) -> list[str]:
+    def integrity_check(self, *, quick: bool = False, search_index: bool = True) -> list[str]:
         """Problems SQLite finds in the file (``PRAGMA integrity_check``); empty when sound.
 
-        ``quick`` runs ``quick_check`` (skips index-content cross-checks; faster). Also checks
-        the search index against the messages.
+        ``quick`` runs ``quick_check`` (skips index-content cross-checks; faster).
+        ``search_index`` also checks the search index against the messages (it needs the write
+        lock, so it waits while another process writes). Raises ``StoreUnavailable`` if the file
+        cannot be read now.
         """
         pragma = "quick_check" if quick else "integrity_check"
         try:
             with self._read("check the conversation database") as conn:
                 problems = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
+            if problems == ["ok"] and not search_index:
+                return []
             if problems == ["ok"]:
                 # The search index against the messages; it reports damage as SQLITE_CORRUPT.
                 # The check is an INSERT command, so it needs the write lock.
