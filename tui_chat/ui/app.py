@@ -61,6 +61,7 @@ from tui_chat.ui.gateway_switcher import (
     GatewaySwitchFailed,
 )
 from tui_chat.ui.key_flow import KeyFlow, KeyNotSaved, KeySaved
+from tui_chat.ui.ordered_keys import run_in_order
 from tui_chat.ui.reply_stream import ReplyFinished, ReplyStreamer
 from tui_chat.ui.saved_conversations import SavedConversations, StoreOpener
 from tui_chat.ui.saved_messages import (
@@ -305,6 +306,15 @@ class UnifyTUI(App[None]):
         from tui_chat.ui.terminal_keys import use_key_parser
 
         return use_key_parser(super().get_driver_class())  # alt+enter as terminals send it
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key bound by the focused widget runs in turn, not after the keys typed behind it
+        # (tui_chat/ui/ordered_keys.py).
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self.app_focus = True
+            if await run_in_order(self, event):
+                return
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self.ui_ready = True

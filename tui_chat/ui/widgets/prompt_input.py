@@ -86,6 +86,10 @@ class PromptInput(TextArea, inherit_bindings=False):
     def recall_list(self) -> tuple[str, ...]:
         return tuple(self._sent)
 
+    def takes_key(self, key: str) -> bool:
+        """The bound keys this widget's own key handler takes (tui_chat/ui/ordered_keys.py)."""
+        return key in ("enter", "up", "down") or key in NEWLINE_KEYS
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
