@@ -50,6 +50,9 @@ from tui_chat.gateways.sse import SSEParser
 
 log = logging.getLogger(__name__)
 
+# How long an idle connection is kept for the next message, in seconds (httpx keeps it 5 s).
+KEEPALIVE_S = 60.0
+
 
 class _Malformed(Exception):
     """Internal: the stream broke the API's promises; becomes MalformedResponse."""
@@ -84,6 +87,7 @@ class StreamingGateway:
         self.settings = settings
         self._clock = clock
         self._client: AsyncOpenAI | None = None
+        self._http: httpx2.AsyncClient | None = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -106,22 +110,48 @@ class StreamingGateway:
         if self._client is None:
             self.settings.require_key()
             import httpx2
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
+            timeout = httpx2.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
+            # Our own HTTP client (the SDK's defaults), so that prepare() can open a connection
+            # on it; idle connections are kept longer than httpx's 5 s, for a user who types.
+            self._http = DefaultAsyncHttpxClient(
+                timeout=timeout,
+                limits=httpx2.Limits(
+                    max_connections=100,
+                    max_keepalive_connections=20,
+                    keepalive_expiry=KEEPALIVE_S,
+                ),
+            )
             self._client = AsyncOpenAI(
                 api_key=self.settings.api_key.get_secret_value(),
                 base_url=self.settings.base_url + "/",
                 max_retries=0,  # retrying is a decision for the caller, not the transport
-                timeout=httpx2.Timeout(
-                    self.settings.timeout, connect=self.settings.connect_timeout
-                ),
+                timeout=timeout,
                 default_headers=self.client_headers(),
+                http_client=self._http,
             )
         return self._client
+
+    async def prepare(self) -> None:
+        """Build the HTTP client and open a connection to the gateway now, before a message is
+        sent, so the first message waits for neither (building the SDK client takes tens of ms;
+        a connection one to three round trips, with TLS). It sends ``HEAD <base_url>/models``
+        without the key and ignores the answer; a failure is ignored too (the next message
+        connects by itself). Never raises."""
+        try:
+            self._openai()
+            assert self._http is not None
+            await self._http.head(
+                self.settings.base_url + "/models", timeout=self.settings.connect_timeout
+            )
+        except Exception as exc:  # a warm-up: whatever happens, the message will connect itself
+            log.debug("preparing the connection failed: %s", type(exc).__name__)
 
     async def aclose(self) -> None:
         """Close the HTTP client and its connections."""
         client, self._client = self._client, None
+        self._http = None
         if client is not None:
             await client.close()
 

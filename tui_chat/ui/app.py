@@ -62,7 +62,7 @@ from tui_chat.ui.gateway_switcher import (
 )
 from tui_chat.ui.key_flow import KeyFlow, KeyNotSaved, KeySaved
 from tui_chat.ui.ordered_keys import run_in_order
-from tui_chat.ui.reply_stream import ReplyFinished, ReplyStreamer
+from tui_chat.ui.reply_stream import HttpStackLoaded, ReplyFinished, ReplyStreamer
 from tui_chat.ui.saved_conversations import SavedConversations, StoreOpener
 from tui_chat.ui.saved_messages import (
     ConversationDeleted,
@@ -82,6 +82,7 @@ from tui_chat.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from textual.widgets import TextArea
 
     from tui_chat.core.conversation import ConversationSettings
     from tui_chat.gateways.base import Account, Gateway
@@ -410,6 +411,7 @@ class UnifyTUI(App[None]):
         for job in self._after_first_frame:
             job()
         warm_up()
+        self.post_message(HttpStackLoaded())  # now the gateway's connection can be opened
         warm_up_highlighting()
         for job in self._after_warm_up:
             job()
@@ -445,6 +447,13 @@ class UnifyTUI(App[None]):
             await self.gateway.aclose()
 
     # -- sending and the reply worker -----------------------------------------------------
+
+    def on_http_stack_loaded(self, message: HttpStackLoaded) -> None:
+        self.replies.prepare()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if event.text_area is self._prompt:  # typing a message: get the gateway ready for it
+            self.replies.prepare()
 
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         event.stop()

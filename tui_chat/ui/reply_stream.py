@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 
 LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
 
+PREPARE_AGAIN_S = 30.0
+"""Typing in the prompt opens the gateway's connection again when it was last used (a reply or
+a prepare) longer ago than this, in seconds: an idle connection may have been closed since."""
+
 QUIET_AFTER_S = 3.0
 """Seconds with nothing from the gateway before the reply says it is waiting, counting."""
 
@@ -47,6 +52,11 @@ class ReplyFinished(TextualMessage):
     def __init__(self, message: Message) -> None:
         super().__init__()
         self.message = message
+
+
+class HttpStackLoaded(TextualMessage):
+    """The warm-up thread has loaded the HTTP client stack: the gateway can be prepared now
+    (``ReplyStreamer.prepare``) without blocking the event loop on imports."""
 
 
 class ReplySaving(Protocol):
@@ -99,6 +109,8 @@ class ReplyStreamer:
         self._last_event_at = 0.0
         self._quiet_timer: Timer | None = None
         self._quiet_shown = False
+        # The gateway last used (a prepare or a reply) and when, on time.monotonic().
+        self._contact: tuple[object, float] | None = None
 
     @property
     def live_reply(self) -> Message | None:
@@ -106,6 +118,23 @@ class ReplyStreamer:
         return self.message if self._live else None
 
     # -- sending ----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Get the gateway ready for the next message, before it is sent: build its HTTP client
+        and open a connection (``StreamingGateway.prepare``), in a worker. The app calls it
+        after its warm-up and as the user types; it does nothing while a reply streams or when
+        the gateway was used in the last PREPARE_AGAIN_S seconds."""
+        host = self.host
+        gateway = host.gateway
+        prepare = getattr(gateway, "prepare", None)
+        now = time.monotonic()
+        if prepare is None or host.streaming:
+            return
+        contact = self._contact
+        if contact is not None and contact[0] is gateway and now - contact[1] < PREPARE_AGAIN_S:
+            return
+        self._contact = (gateway, now)
+        host.run_worker(prepare(), group="prepare", exclusive=True, exit_on_error=False)
 
     def send(self, text: str) -> None:
         """Send a prompt. On any refusal the typed text stays in the box."""
@@ -300,6 +329,7 @@ class ReplyStreamer:
                 reply.cost = estimate
                 reply.cost_estimated = True
         host.streaming = False
+        self._contact = (host.gateway, time.monotonic())  # its connection was just used
         self.saving.message_changed(reply, final=True)
         view.finish(show_credits=host.show_credits, show_provider=host.show_provider)
         if reply.outcome is Outcome.ERROR and not reply.content:
