@@ -26,11 +26,13 @@ def test_the_app_and_its_screens_declare_the_table_rows_in_order() -> None:
     from tui_chat.ui.screens.key_entry import KeyEntryScreen
     from tui_chat.ui.screens.model_picker import ModelPickerScreen
     from tui_chat.ui.screens.settings import SettingsScreen
+    from tui_chat.ui.screens.spend import SpendScreen
 
     declared = {
         "app": UnifyTUI.BINDINGS,
         "conversations": ConversationsScreen.BINDINGS,
         "settings": SettingsScreen.BINDINGS,
+        "spend": SpendScreen.BINDINGS,
         "key_entry": KeyEntryScreen.BINDINGS,
         "dialog": ConfirmScreen.BINDINGS,
     }

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-Scope = Literal["app", "conversations", "settings", "key_entry", "dialog"]
+Scope = Literal["app", "conversations", "settings", "spend", "key_entry", "dialog"]
 
 SCOPE_TITLES: Final[Mapping[Scope, str]] = MappingProxyType(
     {
         "app": "Anywhere in the app",
         "conversations": "The saved conversations screen (ctrl+o)",
         "settings": "The settings screen (f2)",
+        "spend": "The spend screen (f9)",
         "key_entry": "The API key dialog",
         "dialog": "Every confirm or text dialog",
     }
@@ -63,6 +64,14 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     ),
     KeyBinding("conversations", "ctrl+o", "conversations", "Chats", "Open saved conversations"),
     KeyBinding("settings", "f2", "settings", "Settings", "This conversation's settings"),
+    KeyBinding(
+        "spend",
+        "f9",
+        "spend",
+        "Spend",
+        "What the saved replies cost, over time and by model",
+        show=False,
+    ),
     KeyBinding(
         "clear_history",
         "f8",
@@ -185,6 +194,23 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
         "Save the settings",
         priority=True,
         scope="settings",
+    ),
+    KeyBinding("spend_close", "escape", "close", "Close", "Close the spend screen", scope="spend"),
+    KeyBinding(
+        "spend_period",
+        "ctrl+t",
+        "next_period",
+        "Day/week/month",
+        "Spend over time per day, week or month",
+        scope="spend",
+    ),
+    KeyBinding(
+        "spend_export",
+        "ctrl+e",
+        "export_csv",
+        "Export CSV",
+        "Write the spend to a CSV file in the export folder",
+        scope="spend",
     ),
     KeyBinding(
         "key_entry_cancel",

@@ -109,7 +109,12 @@ TOGETHER = "llama-3.1-8b-chat@together-ai"
 
 @pytest.fixture
 def known(store: Store) -> dict[str, int]:
-    """Seven replies in four conversations (ids 1 to 4), on four days of two months."""
+    return fill_known(store)
+
+
+def fill_known(store: Store) -> dict[str, int]:
+    """Seven replies in four conversations, on four days of two months; title -> id. The
+    figures every test here expects are worked out by hand beside each assertion."""
     conversations = {
         "cheap": (
             "unify",

@@ -89,6 +89,7 @@ if TYPE_CHECKING:
     from tui_chat.keys import KeyringChoice
     from tui_chat.store import Store
     from tui_chat.store.recorder import ConversationRecorder
+    from tui_chat.ui.screens.conversations import OpenConversation
     from tui_chat.ui.widgets.prompt_input import PromptInput
 
 WIDE_TERMINAL = 110  # columns from which the selector panel shows by default
@@ -1060,6 +1061,35 @@ class UnifyTUI(App[None]):
 
     def action_conversations(self) -> None:
         self.saved.show_conversations()
+
+    def action_spend(self) -> None:
+        """f9: the spend screen over every saved reply (tui_chat/ui/screens/spend.py)."""
+        from tui_chat.ui.screens.spend import SpendScreen  # not in start-up
+
+        store = self.store
+        if store is None:
+            self.notify(
+                "Conversations are not being saved in this session, so there is no spend to show.",
+                severity="warning",
+            )
+            return
+        if isinstance(self.screen, SpendScreen):
+            return
+        recorder = self.recorder
+        spend = SpendScreen(
+            store.path,
+            flush=None if recorder is None else recorder.flush,
+            export_dir=self.export_dir,
+        )
+        self.push_screen(spend, self._spend_conversation_chosen)
+
+    def _spend_conversation_chosen(self, choice: OpenConversation | None) -> None:
+        if choice is None or choice.conversation_id == self.conversation_id:
+            return
+        if self.streaming:
+            self.notify("Stop the reply (esc) before opening another conversation.")
+            return
+        self.open_conversation(choice.conversation_id)
 
     def action_settings(self) -> None:
         self.saved.edit_settings()

@@ -27,6 +27,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("New conversation", "Start a new conversation", "new_conversation"),
     ("Conversations", "Open, search, rename or delete saved conversations", "conversations"),
     ("Conversation settings", "System prompt, temperature, max tokens, spend cap", "settings"),
+    ("Spend", "What the saved replies cost: over time, by model, provider, gateway", "spend"),
     ("Export conversation as Markdown", "Write this conversation to a .md file", "export_markdown"),
     ("Export conversation as JSON", "Write this conversation to a .json file", "export_json"),
     ("Clear history", "Forget this conversation's messages", "clear_history"),
