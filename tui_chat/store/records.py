@@ -95,3 +95,5 @@ class Recovery:
     reason: str  # why the file was judged damaged
     moved_to: Path  # the damaged database, renamed <name>.corrupt-<timestamp>
     moved_files: tuple[Path, ...]  # everything moved: the database and its -wal/-shm files
+    conversations: int = 0  # conversations read back out of it into the fresh database
+    messages: int = 0  # messages read back, in those conversations

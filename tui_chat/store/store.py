@@ -17,12 +17,14 @@ on a disk that honours fsync.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final, Self
@@ -34,6 +36,7 @@ from tui_chat.store.errors import (
     RecordNotFound,
     StoreCorrupt,
     StoreError,
+    StoreRetryable,
     StoreUnavailable,
     translated,
 )
@@ -47,9 +50,13 @@ from tui_chat.store.records import (
     SavedConversation,
     SearchHit,
 )
+from tui_chat.store.salvage import Salvaged, salvage_into
 from tui_chat.store.schema import migrate
 from tui_chat.store.search import SNIPPET_MAX_CHARS, build_match_query, excerpt
 from tui_chat.store.text import encodable
+from tui_chat.store.wal import log_damage
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "unify-tui"
 DATABASE_NAME = "conversations.db"
@@ -222,13 +229,21 @@ class Store:
     use it as a context manager. Errors are ``StoreError`` subclasses (see ``store.errors``).
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        clock: Clock,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
         """Use ``Store.open``; this takes an already configured and migrated connection."""
         self._conn = conn
         self._lock = threading.RLock()
         self._closed = False
         self.path = path
         self._clock = clock
+        self._busy_timeout_s = busy_timeout_s
+        self.close_note: str | None = None  # set by close() when the user should hear of it
 
     # -- opening and closing -------------------------------------------------------------------
 
@@ -248,7 +263,7 @@ class Store:
         opened or written (``StoreTooNew`` if a newer unify-tui wrote it).
         """
         resolved = Path(path).expanduser() if path is not None else default_database_path()
-        return cls(_connect(resolved, busy_timeout_s), resolved, clock)
+        return cls(_connect(resolved, busy_timeout_s), resolved, clock, busy_timeout_s)
 
     @classmethod
     def open_or_recover(
@@ -269,7 +284,11 @@ class Store:
         resolved = Path(path).expanduser() if path is not None else default_database_path()
         try:
             store = cls.open(resolved, clock=clock, busy_timeout_s=busy_timeout_s)
-            problems = store.integrity_check(quick=True)
+            try:
+                problems = store._startup_check()
+            except BaseException:
+                store.close()
+                raise
             if not problems:
                 return store, None
             store.close()
@@ -277,19 +296,84 @@ class Store:
         except StoreCorrupt as exc:
             reason = str(exc)
         recovery = _move_aside(resolved, reason, clock())
-        return cls.open(resolved, clock=clock, busy_timeout_s=busy_timeout_s), recovery
+        fresh = cls.open(resolved, clock=clock, busy_timeout_s=busy_timeout_s)
+        try:
+            salvaged = fresh._salvage(recovery.moved_to)
+        except BaseException:
+            fresh.close()
+            raise
+        return fresh, replace(
+            recovery, conversations=salvaged.conversations, messages=salvaged.messages
+        )
+
+    def _startup_check(self) -> list[str]:
+        """``quick_check``, then the search index, which needs the write lock: skipped (left for
+        the next start) while another process holds it, rather than waiting for it."""
+        problems = self.integrity_check(quick=True, search_index=False)
+        if problems:
+            return problems
+        with self._lock:
+            self._conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                return self.integrity_check(quick=True)
+            except StoreRetryable:
+                return []
+            finally:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000):d}")
+
+    def _salvage(self, damaged: Path) -> Salvaged:
+        """Read what can still be read out of ``damaged`` into this (fresh) database."""
+        with self._lock:
+            conn = self._open_connection()
+            try:
+                return salvage_into(damaged, conn)
+            except sqlite3.Error as error:  # writing here failed: keep the fresh file usable
+                log.warning("recovery from %s stopped: %s", damaged, error)
+                return Salvaged(0, 0)
 
     def close(self) -> None:
-        """Close the connection; later calls raise ``StoreUnavailable``. Safe to call twice."""
+        """Close the connection; later calls raise ``StoreUnavailable``. Safe to call twice.
+
+        If another program changed the live write-ahead log (``wal.log_damage``), the log is not
+        copied into the database file (no checkpoint): the next start keeps everything committed
+        before the change. ``close_note`` then says so, for the user.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            damage = log_damage(self.path)
+            if damage is not None:
+                self.close_note = (
+                    f"The conversation database's log ({self.path.name}-wal) was changed by "
+                    f"another program: {damage}. It was left as it is; the next start keeps "
+                    "what was saved before the change."
+                )
+                log.warning("%s", self.close_note)
+                self._close_without_checkpoint()
+                return
             try:
                 self._conn.execute("PRAGMA optimize")
             except sqlite3.Error:
                 pass  # only a planner hint; closing matters more
             self._conn.close()
+
+    def _close_without_checkpoint(self) -> None:
+        """Close so that the damaged log stays for SQLite's recovery at the next open.
+
+        The last connection to close copies the log into the file; a read-only connection cannot,
+        and while it is open this one is not the last. (``SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`` says
+        the same, but Python's sqlite3 exposes it only from 3.12.)
+        """
+        keeper: sqlite3.Connection | None = None
+        try:
+            keeper = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as error:
+            log.warning("could not keep the damaged log: %s", error)
+        self._conn.close()
+        if keeper is not None:
+            keeper.close()
 
     def __enter__(self) -> Self:
         return self
