@@ -243,6 +243,8 @@ class StreamingMarkdown(Widget):
         self._block_rows: list[Row] = []  # finished blocks, with a blank row between them
         self._tail_rows: list[Row] = []  # the open tail (or, once finished, the last blocks)
         self._blank_row: Row = []
+        self._base_visual: object = None
+        self._base = Style()
         # Strips (with selection offsets) for recently painted rows, checked by row identity.
         self._strips: LRUCache[int, tuple[Row, Strip]] = LRUCache(STRIP_CACHE_SIZE)
         self._tail_dirty = False
@@ -578,6 +580,9 @@ class StreamingMarkdown(Widget):
         # a finished message is cached by Textual's own line cache, and a second Strip per line
         # of a long conversation was measured to cost ~100 MB per 1,000 turns scrolled through.
         use_cache = span is None and row is not None and not self._finished
+        # The rows carry the Markdown's own colours only: under them the widget's colours, or
+        # the text showed in the terminal's default colours (a dark band in a light theme).
+        base = self._base_style()
         if use_cache:
             cached = self._strips.get(y)
             # The open tail is rendered again each frame, but most of its rows come out the same.
@@ -586,12 +591,21 @@ class StreamingMarkdown(Widget):
         strip = Strip.blank(width) if row is None else Strip(row, width)
         if span is not None:
             strip = self._highlight(strip, *span)
+        strip = strip.apply_style(base)  # (under the selection's colours, not over them)
         # Offsets map each cell to (column, row) of the text, which is how Textual's mouse
         # selection finds the characters under the pointer.
         strip = strip.apply_offsets(0, y)
         if use_cache and row is not None:
             self._strips[y] = (row, strip)
         return strip
+
+    def _base_style(self) -> Style:
+        visual = self.visual_style  # (Textual caches it until the styles change)
+        if visual is not self._base_visual:
+            self._base_visual = visual
+            self._base = visual.rich_style
+            self._strips.clear()  # painted with the colours before
+        return self._base
 
     def release_render_cache(self) -> None:
         """Forget the Strips kept for painted lines (the rendered rows stay, so the height is
