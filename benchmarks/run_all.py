@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[str, int, int]] = {
     "instructions": ("count_startup_instructions", 1, 1),
     "history": ("bench_history", 5, 2),
     "ttft": ("bench_ttft", 5, 2),
+    "spend": ("bench_spend", 5, 1),  # issue 18: the spend screen on 100,000 replies
 }
 
 

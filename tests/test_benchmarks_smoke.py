@@ -21,7 +21,9 @@ def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["bench_streaming", "bench_keys", "bench_ttft", "bench_history"])
+@pytest.mark.parametrize(
+    "name", ["bench_streaming", "bench_keys", "bench_ttft", "bench_history", "bench_spend"]
+)
 def test_benchmark_runs_one_small_iteration(name: str) -> None:
     module = importlib.import_module(name)
     result = module.run(smoke=True, save=False)

@@ -179,7 +179,8 @@ class SpendScreen(Screen[OpenConversation | None]):
         )
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self._draw_plots()
-        self.load_report()
+        # Read once the first frame is out: the worker's start does not delay it.
+        self.call_after_refresh(self.load_report)
 
     def _table(self, table_id: str) -> DataTable[Text]:
         return self.query_one(f"#{table_id}", DataTable)
