@@ -274,3 +274,34 @@ def test_ctrl_c_stops_the_reply_keeps_the_partial_and_the_loop_goes_on(sim: Any)
     resent = sim.requests[-1].body["messages"]
     assert resent[1] == {"role": "assistant", "content": partial}
     assert resent[2] == {"role": "user", "content": "Go on"}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX")
+def test_a_stopped_reply_is_charged_its_estimate_and_counts_in_the_total(sim: Any) -> None:
+    sim.controls.token_delay_s = 0.05
+    sim.controls.reply_tokens = 400
+    script = (
+        "from tui_chat import Agent\n"
+        "agent = Agent('llama-2-70b-chat@anyscale')\n"
+        "agent.run(show_credits=True)\n"
+        "spend = agent.conversation.spend\n"
+        "print('TOTAL', spend.mark, spend.amount)\n"
+    )
+    process = agent_process(sim, script)
+    assert process.stdin is not None
+    process.stdin.write(b"Write me a long poem.\n")
+    process.stdin.flush()
+    seen = _read_until(process, lambda seen: len(seen) > len(GREETING) + 40)
+    process.send_signal(signal.SIGINT)
+    seen += _read_until(process, lambda more: b"credits)\n> " in seen + more)
+    process.stdin.close()  # end of input: the loop ends, the history stays (quit clears it)
+    seen += _read_until(
+        process, lambda more: b"TOTAL" in seen + more and (seen + more).endswith(b"\n")
+    )
+    process.wait(timeout=30)
+    text = seen.decode()
+    assert "\n(reply stopped)\n(spent ~0.0000" in text  # an estimate, said as one
+    spent = float(text.split("(spent ~")[1].split(" credits)")[0])
+    assert spent > 0
+    total = text.split("TOTAL ")[1].split()
+    assert total[0] == "~" and abs(float(total[1]) - spent) < 1e-6

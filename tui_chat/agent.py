@@ -28,7 +28,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
-from tui_chat.core.accounting import spent_line
+from tui_chat.core.accounting import estimate_reply_cost, spent_line
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import EndpointError, endpoint_problem, parse_endpoint, provider_of
 from tui_chat.core.events import Retrying, TextDelta
@@ -284,7 +284,9 @@ class Agent:
         except KeyboardInterrupt:
             # Ctrl+C stops this reply only; what arrived is kept (and resent next turn).
             reply.mark_stopped()
-            self._write(STOPPED_MARK + "\n")
+            self._estimate_partial(reply, messages)
+            spent = "\n" + spent_line(reply.cost, estimated=reply.cost_estimated)
+            self._write(STOPPED_MARK + (spent if show_credits else "") + "\n")
             return
         if reply.outcome is Outcome.ERROR:
             self._write(("\n" if reply.content else "") + f"Error: {inert(reply.error or '')}\n")
@@ -314,6 +316,20 @@ class Agent:
                         f"attempt {event.attempt} of {event.max_attempts})\n"
                     )
         reply.end_unfinished()  # (only if the gateway sent neither Done nor StreamError)
+
+    def _estimate_partial(self, reply: Message, messages: list[dict[str, str]]) -> None:
+        """A stopped reply was charged for what the gateway sent: estimate it from the
+        endpoint's prices (marked "~"), so it counts in the conversation's total."""
+        if reply.cost is not None or self._account is None or not reply.content:
+            return
+        try:
+            details = self._account.endpoint_details(reply.served_endpoint or self._model)
+        except (Exception, KeyboardInterrupt):  # no prices (a routing mode, a kind without
+            return  # details, the network gone, a second Ctrl+C): the cost stays unknown
+        chars = sum(len(m["content"]) for m in messages)
+        estimate = estimate_reply_cost(chars, reply.output_tokens, details)
+        if estimate is not None:
+            reply.cost, reply.cost_estimated = estimate, True
 
     def _provider_shown(self, reply: Message) -> str:
         served = reply.served_endpoint

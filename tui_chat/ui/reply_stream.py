@@ -102,6 +102,7 @@ class ReplyStreamer:
         self._failed_prompt: str | None = None  # back to the box if the reply fails
         self._live = False  # text has arrived and the stream is still open
         self._prompt_chars = 0  # the length of what was sent, for the live estimate
+        self._live_estimate: float | None = None  # the estimate last put on the live reply
         # The automatic retry being waited for (gateways.retry), and its deadline on the clock.
         self._retry_wait: tuple[Retrying, float] | None = None
         self._retry_timer: Timer | None = None
@@ -233,6 +234,7 @@ class ReplyStreamer:
         clock = host.clock
         messages = host.conversation.api_messages()
         self._prompt_chars = sum(len(m.get("content", "")) for m in messages)
+        self._live_estimate = None
         reply.begin(clock())
         last_tick = 0.0
         error: BaseException | None = None
@@ -301,8 +303,11 @@ class ReplyStreamer:
         return estimate_cost(estimate_tokens_for_chars(chars), 0, details.input_cost, 0.0)
 
     def estimated_cost(self, reply: Message) -> float | None:
-        """The reply's cost estimated from its served endpoint's prices (None: unknown)."""
+        """The reply's cost estimated from its served endpoint's prices, else those of the
+        concrete endpoint it was sent to (None: unknown, e.g. a routing mode not yet served)."""
         details = self.account.details.get(reply.served_endpoint or "")
+        if details is None and reply.requested_endpoint:
+            details = self.account.details.get(reply.requested_endpoint)
         if details is None:
             return None
         return estimate_reply_cost(self._prompt_chars, reply.output_tokens, details)
@@ -316,14 +321,21 @@ class ReplyStreamer:
         estimate = self.estimated_cost(reply)
         if estimate is not None:
             status.live_cost = estimate
+            if reply.cost is None or reply.cost_estimated:
+                # Kept on the reply (marked) and so in its saves while it streams: a reply
+                # whose app is killed still has its estimate when it is reopened, and the
+                # conversation's total counts it (the gateway charged for it).
+                reply.cost, reply.cost_estimated = estimate, True
+                self._live_estimate = estimate
         speed = reply.live_tokens_per_second(self.host.clock())
         if speed is not None:
             status.speed = speed
 
     def _finish(self, reply: Message, view: ReplyView, error: BaseException | None) -> None:
         host = self.host
-        if reply.cost is None:
-            # Stopped or cut before the gateway's final figure: keep the estimate, marked so.
+        if reply.cost is None or (reply.cost_estimated and reply.cost == self._live_estimate):
+            # Stopped or cut before the gateway's final figure: keep the estimate, marked so
+            # (from the whole text: the live one was made at the last tick).
             estimate = self.estimated_cost(reply)
             if estimate:
                 reply.cost = estimate
