@@ -2,9 +2,12 @@
 write benchmarks/results/<name>.json (git-ignored) plus results/summary.json.
 
 Usage: python3 benchmarks/run_all.py [--quick] [--only streaming,keys,...] [--with-widget]
+                                     [--outside]
 
 --quick: fewer runs (a look, not figures for the docs). --with-widget also runs bench_render.py
-(StreamingMarkdown against Textual's stock MarkdownStream, widget only; slow).
+(StreamingMarkdown against Textual's stock MarkdownStream, widget only; slow). --outside also
+runs bench_outside.py (the installed app in a terminal against llmock, measured from outside;
+needs the bench extra; about 2 minutes a round, 5 rounds, 2 with --quick).
 Each benchmark runs alone too: python3 benchmarks/bench_<name>.py --help.
 """
 
@@ -39,6 +42,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs")
     parser.add_argument("--only", default="", help="comma-separated names: " + ",".join(BENCHMARKS))
     parser.add_argument("--with-widget", action="store_true", help="also run bench_render.py")
+    parser.add_argument(
+        "--outside", action="store_true", help="also run bench_outside.py (the app from outside)"
+    )
     arguments = parser.parse_args()
     chosen = [name.strip() for name in arguments.only.split(",") if name.strip()] or list(
         BENCHMARKS
@@ -63,6 +69,14 @@ def main() -> int:
 
         script = Path(__file__).resolve().parent / "bench_render.py"
         subprocess.run([sys.executable, str(script), "--quick"], check=False)
+    if arguments.outside:
+        import bench_outside
+
+        print("running outside ...", flush=True)
+        outside = bench_outside.run(2 if arguments.quick else 5)
+        summaries["outside"] = outside["summary"]
+        print("\nSeen from outside (bench_outside.py)\n")
+        print(bench_outside.markdown(outside["table"]))
     print_rows("All benchmarks (medians; ratio = app / in-run baseline)", rows)
     path = write_results(
         "summary",

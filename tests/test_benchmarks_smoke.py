@@ -69,3 +69,24 @@ def test_the_instruction_count_child_reaches_its_first_frame(
     monkeypatch.setenv(module._CHILD, program)
     argv = [sys.executable, str(BENCHMARKS / "count_startup_instructions.py")]
     assert bench_startup.first_frame_ms(argv, str(tmp_path), timeout=60) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.serial  # launches the app, a bare Textual app and llmock on ptys, timing them
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pty and /proc need Linux")
+def test_the_outside_benchmark_sees_the_reply_on_screen_and_on_the_wire() -> None:
+    pytest.importorskip("pyte", reason="bench_outside.py reads the screen with pyte (bench extra)")
+    module = importlib.import_module("bench_outside")
+    result = module.run(smoke=True, save=False)  # a tiny reply, one round, ~10 s
+    rows = {row["name"]: row for row in result["rows"]}
+    app, raw = rows["app 0 ms 2k"], rows["raw 0 ms 2k"]
+    assert rows["bare"]["first_frame_ms"] > 0
+    assert app["online_ms"] >= app["first_frame_ms"] > 0
+    # the wire relay saw the request and the reply; the screen showed both ends of the reply
+    assert app["enter_to_wire_ms"] > 0 and raw["enter_to_wire_ms"] > 0
+    assert app["first_text_after_enter_ms"] is not None
+    assert app["whole_reply_ms"] >= app["first_text_after_enter_ms"]
+    # (a cold first launch may still be importing when the keys come: some echoes can be late)
+    assert len(app["echo_idle_ms"]) == len(module.IDLE_KEYS)
+    assert any(echo is not None for echo in app["echo_idle_ms"])
+    assert result["table"] and module.markdown(result["table"]).startswith("| figure |")
