@@ -13,7 +13,7 @@ import pytest
 
 from tests.store.conftest import reply, user
 from tui_chat.core.conversation import Message, Outcome
-from tui_chat.store import Store
+from tui_chat.store import SCHEMA_VERSION, Store
 from tui_chat.store.export import ExportError
 from tui_chat.store.schema import migrate, schema_version
 from tui_chat.store.spend import (
@@ -52,7 +52,7 @@ def test_version_4_database_gets_the_gateway_column_and_the_reply_index(db_path:
         store.append_message(7, reply("after the migration"))
     conn = sqlite3.connect(db_path)
     try:
-        assert schema_version(conn) == 5
+        assert schema_version(conn) == SCHEMA_VERSION
         assert conn.execute("SELECT gateway FROM messages WHERE id = 70").fetchone() == (None,)
         (index_sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'messages_reply_figures'"
