@@ -71,7 +71,9 @@ from tui_chat.ui.saved_messages import (
     ExportFailed,
     ExportWritten,
     SaveFailed,
+    SavesWaiting,
     StoreOpened,
+    StoreWaiting,
 )
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.markdown_stream import code_blocks
@@ -1141,6 +1143,18 @@ class UnifyTUI(App[None]):
         if not self.showing:
             return
         self.saved.save_failed(event)
+
+    @on(SavesWaiting)
+    def _saves_waiting(self, event: SavesWaiting) -> None:
+        if not self.showing:
+            return
+        self.saved.saves_waiting(event)
+
+    @on(StoreWaiting)
+    def _store_waiting(self, event: StoreWaiting) -> None:
+        if not self.showing:
+            return
+        self.saved.store_waiting(event)
 
 
 def _kind_capabilities(kind: str) -> Capabilities:

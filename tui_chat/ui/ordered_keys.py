@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from textual.widgets import TextArea
-
 if TYPE_CHECKING:
     from textual import events
     from textual.app import App
@@ -42,6 +40,8 @@ class TakesKeys(Protocol):
 def _taken_by_widget(widget: Widget, key: str) -> bool:
     if isinstance(widget, TakesKeys) and widget.takes_key(key):
         return True
+    from textual.widgets import TextArea  # (not at start-up: the prompt is built after it)
+
     if isinstance(widget, TextArea):
         # TextArea inserts enter (and tab, escape when tab indents) in its own key handler.
         return key == "enter" or (widget.tab_behavior == "indent" and key in ("tab", "escape"))
