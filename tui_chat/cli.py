@@ -122,20 +122,32 @@ def _export_dir_argument(text: str) -> Path:
 def open_conversation_store(path: Path | None) -> tuple[Store | None, str | None]:
     """Open the conversation database: ``(store or None, a notice for the user or None)``.
 
-    A damaged file is moved aside and a fresh one started (the notice says where it went); a
-    folder or file that cannot be written gives no store and a "Not saving: ..." notice.
+    A damaged file is moved aside and what can still be read of it recovered into a fresh one
+    (the notice says how much, and where the damaged file went); a folder or file that cannot be
+    written gives no store and a "Not saving: ..." notice. Raises ``StoreRetryable`` when the
+    database is locked by another process: the app tries again.
     """
-    from tui_chat.store import Store, StoreError
+    from tui_chat.store import Store, StoreError, StoreRetryable
 
     try:
         store, recovery = Store.open_or_recover(path)
+    except StoreRetryable:
+        raise
     except StoreError as error:
         return None, f"Not saving: {error}"
     if recovery is None:
         return store, None
+    if recovery.conversations:
+        count = recovery.conversations
+        recovered = (
+            f"{count} conversation{'s' if count != 1 else ''} ({recovery.messages} messages) "
+            f"were recovered from it into a fresh one at {store.path}"
+        )
+    else:
+        recovered = f"Nothing could be read back out of it; a fresh one was started at {store.path}"
     return store, (
-        f"The conversation database was damaged ({recovery.reason}). It was moved aside to "
-        f"{recovery.moved_to} and a fresh one started at {store.path}."
+        f"The conversation database was damaged ({recovery.reason}). {recovered}. The damaged "
+        f"file was moved aside to {recovery.moved_to}."
     )
 
 
@@ -437,6 +449,12 @@ def _run_app(
     finally:
         if app.store is not None:
             app.store.close()
+        # What the user must hear of after the screen has gone: changes kept for the next start,
+        # a write-ahead log another program changed.
+        notes = [app.saved.exit_note, app.store.close_note if app.store is not None else None]
+        for note in notes:
+            if note:
+                print(f"unify-tui: {note}", file=sys.stderr)
     # 0 after a quit, 128 + n after signal n, 1 after a crash (UnifyTUI.panic, _fatal_error).
     return app.return_code or 0
 

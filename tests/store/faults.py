@@ -18,10 +18,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class HeldLock:
     """A ``BEGIN EXCLUSIVE`` held by a separate process on one database, until ``release()``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readers_too: bool = False) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        options = ["--no-readers"] if readers_too else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.store.lock_holder", str(path)],
+            [sys.executable, "-m", "tests.store.lock_holder", str(path), *options],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -41,8 +42,9 @@ class HeldLock:
 
 
 @contextmanager
-def held_lock(path: Path) -> Iterator[HeldLock]:
-    lock = HeldLock(path)
+def held_lock(path: Path, *, readers_too: bool = False) -> Iterator[HeldLock]:
+    """``BEGIN EXCLUSIVE`` from another process; ``readers_too`` keeps readers out as well."""
+    lock = HeldLock(path, readers_too=readers_too)
     try:
         yield lock
     finally:

@@ -206,6 +206,7 @@ def test_a_write_that_can_never_land_is_reported_and_later_saves_clear_it(store:
     recorder.attach(99999, [], ())  # a conversation that does not exist: never
     assert recorder.flush()
     assert events.errors and "99999" in events.errors[0]
+    assert events.pending == []  # nothing landed yet: "save failed" stays for now
     recorder.detach()
     recorder.message_added(Conversation().add_user("this one lands"))
     assert recorder.flush()

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tui_chat.core.conversation import Message
 from tui_chat.store.errors import RecordNotFound, StoreCorrupt, StoreError, StoreRetryable
@@ -294,33 +294,36 @@ class ConversationRecorder:
                 item.work.set()
                 self._current = None
                 continue
-            if not self._apply_until_done(item):
+            outcome = self._apply_until_done(item)
+            if outcome == "stopping":
                 return  # stopping with writes still waiting: they are in the journal
             with self._ready:
                 self._current = None
                 remaining = self._count_writes()
-            self._landed(remaining)
+            self._landed(remaining, dropped=outcome == "dropped")
 
-    def _apply_until_done(self, item: _Item) -> bool:
-        """Apply one item, trying again while it fails for a passing reason. False: stopping
-        with it still waiting (kept in the journal)."""
+    def _apply_until_done(self, item: _Item) -> Literal["landed", "dropped", "stopping"]:
+        """Apply one item, trying again while it fails for a passing reason: "landed",
+        "dropped" (it can never land: reported), or "stopping" with it still waiting (kept in
+        the journal)."""
         delay = self._retry_first_s
         while True:
             try:
-                self._apply(item.work)
-                return True
+                # A write that had nothing to do (an update of a message never saved) says
+                # nothing about whether saving works again.
+                return "landed" if self._apply(item.work) else "dropped"
             except (StoreRetryable, StoreCorrupt) as error:
                 self._waiting(error)
             except StoreError as error:
                 self._dropped(str(error))
-                return True
+                return "dropped"
             except Exception as error:  # a bug in a write must not kill the writer
                 log.exception("conversation writer failed")
                 self._dropped(f"Could not save: {type(error).__name__}: {error}")
-                return True
+                return "dropped"
             if not self._wait_to_retry(delay):
                 self._keep_waiting_writes()
-                return False
+                return "stopping"
             delay = min(delay * 2, self._retry_most_s)
 
     def _wait_to_retry(self, delay: float) -> bool:
@@ -341,17 +344,20 @@ class ConversationRecorder:
                 self._keep_waiting_writes()
                 self._report_pending()
 
-    def _apply(self, work: Op | Callable[[], Any] | threading.Event) -> None:
+    def _apply(self, work: Op | Callable[[], Any] | threading.Event) -> bool:
+        """Apply one item; whether it wrote to the database (False: nothing to do)."""
         state, store = self._state, self.store
         match work:
             case Resume(conversation_id=conversation_id, ids=ids, pending_settings=settings):
                 self._state = WriterState(conversation_id, dict(ids), dict(settings))
+                return False
             case Attach(conversation_id=conversation_id, ids=ids):
                 if conversation_id is not None:
                     store.mark_opened(conversation_id)
                 state.conversation_id = conversation_id
                 state.ids = dict(ids)
                 state.pending_settings = {}
+                return conversation_id is not None
             case Append(ref=ref, message=message, model=model):
                 if state.conversation_id is None:
                     title = title_from_prompt(message.content) if message.role == "user" else None
@@ -368,27 +374,35 @@ class ConversationRecorder:
                     state.conversation_id = record.id
                     state.pending_settings = {}
                 state.ids[ref] = store.append_message(state.conversation_id, message)
+                return True
             case Update(ref=ref, message=message):
                 message_id = state.ids.get(ref)
-                if message_id is not None:
-                    store.update_message(message_id, message)
+                if message_id is None:
+                    return False
+                store.update_message(message_id, message)
+                return True
             case Delete(ref=ref):
                 message_id = state.ids.get(ref)
-                if message_id is not None:
-                    try:
-                        store.delete_message(message_id)
-                    except RecordNotFound:
-                        pass  # gone already: what was asked for
-                    state.ids.pop(ref, None)
+                if message_id is None:
+                    return False
+                try:
+                    store.delete_message(message_id)
+                except RecordNotFound:
+                    pass  # gone already: what was asked for
+                state.ids.pop(ref, None)
+                return True
             case Settings(settings=settings):
                 if state.conversation_id is None:
                     state.pending_settings.update(settings)
-                else:
-                    store.set_conversation_settings(state.conversation_id, **settings)
+                    return False
+                store.set_conversation_settings(state.conversation_id, **settings)
+                return True
             case threading.Event():
                 work.set()
+                return False
             case _:
                 work()
+                return True
 
     def _waiting(self, error: StoreError) -> None:
         """A write failed for a passing reason: keep everything waiting, say so once."""
@@ -400,7 +414,6 @@ class ConversationRecorder:
         else:
             reason = str(error).rstrip(".")
         self.waiting_reason = reason
-        self._failed_since_clean = True
         if first:
             damage = self._damage()
             if damage is not None and not isinstance(error, StoreCorrupt):
@@ -428,20 +441,28 @@ class ConversationRecorder:
         self._failed_since_clean = True
         self._report(message)
 
-    def _landed(self, remaining: int) -> None:
-        if self.waiting_reason is not None or self.journal_file is not None:
+    def _landed(self, remaining: int, *, dropped: bool = False) -> None:
+        """An item is done with (``dropped``: it did not write: it never can, or had nothing to
+        do); ``remaining`` wait behind it."""
+        was_waiting = self.waiting_reason is not None
+        if was_waiting or self.journal_file is not None:
             if remaining:
                 self._keep_waiting_writes()
             else:
                 self._remove_journal()
-        if self.waiting_reason is not None:
+        if was_waiting:
             if remaining:
                 self._report_pending()
-            else:
-                self.waiting_reason = None
-        if not remaining and self._failed_since_clean:
-            self._failed_since_clean = False
-            self._call_pending(0, None)
+                return
+            self.waiting_reason = None
+        if remaining:
+            return
+        if self._failed_since_clean:
+            if not dropped:  # a write landed after one was dropped: "save failed" can go
+                self._failed_since_clean = False
+                self._call_pending(0, None)
+        elif was_waiting:
+            self._call_pending(0, None)  # everything that waited is in
 
     def _report_pending(self) -> None:
         with self._ready:

@@ -223,6 +223,8 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     for step in MIGRATIONS:
         if step.version > target:
             break
+        if step.version <= found:
+            continue  # done already: no write lock, so a file another process writes still opens
         conn.execute("BEGIN IMMEDIATE")
         try:
             if schema_version(conn) < step.version:

@@ -12,6 +12,7 @@ says "not saving".
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -29,7 +30,9 @@ from tui_chat.ui.saved_messages import (
     ExportFailed,
     ExportWritten,
     SaveFailed,
+    SavesWaiting,
     StoreOpened,
+    StoreWaiting,
 )
 
 if TYPE_CHECKING:
@@ -39,8 +42,11 @@ if TYPE_CHECKING:
     from tui_chat.ui.screens.conversations import ConversationChoice
 
 # ``tui_chat.store`` (with sqlite3) is imported when the database is opened, after the first
-# frame, not at start-up.
+# frame, not at start-up. The opener may raise ``StoreRetryable`` (locked by another process):
+# it is then called again, after 0.5 s doubling up to 30 s, until it opens or the app quits.
 StoreOpener = Callable[[], "tuple[Store | None, str | None]"]
+OPEN_RETRY_FIRST_S = 0.5
+OPEN_RETRY_MOST_S = 30.0
 LiveReply = Callable[[], "Message | None"]
 
 
@@ -48,6 +54,16 @@ def _last_opened(store: Store) -> SavedConversation | None:
     """The conversation open when the app was left last time, read (blocking), or None."""
     record = store.last_opened_conversation()
     return store.load(record.id) if record is not None else None
+
+
+def _replayed_and_last_opened(
+    store: Store, recorder: ConversationRecorder | None
+) -> SavedConversation | None:
+    """The last conversation, once the writes an earlier session left (the journal) are in:
+    they may add to it or change which one was open."""
+    if recorder is not None and recorder.replayed is not None:
+        recorder.flush()
+    return _last_opened(store)
 
 
 def _flushed_and_loaded(
@@ -116,6 +132,11 @@ class SavedConversations:
         self._default_max_tokens = app.max_tokens
         self._flush_interval_s = flush_interval_s
         self._last_save_error: str | None = None
+        self._waiting_reason: str | None = None  # why writes wait, while they do
+        self._stop_opening = threading.Event()  # set on quit: the open worker stops retrying
+        self._open_retry_s = (OPEN_RETRY_FIRST_S, OPEN_RETRY_MOST_S)
+        # For the terminal after the app has gone: writes kept for the next start, and why.
+        self.exit_note: str | None = None
 
     @property
     def conversation_id(self) -> int | None:
@@ -145,10 +166,34 @@ class SavedConversations:
         opener = self._open_store
         if opener is None:
             return
-        store, notice = opener()
+        from tui_chat.store import StoreRetryable  # in the worker: after the first frame
+
+        delay, most = self._open_retry_s
+        while True:
+            try:
+                store, notice = opener()
+                break
+            except StoreRetryable as error:
+                reason = "locked by another process" if error.locked else str(error).rstrip(".")
+                if not self._app.post_message(StoreWaiting(reason)):
+                    return  # the app is closing
+            if self._stop_opening.wait(delay):
+                return
+            delay = min(delay * 2, most)
         self._opened = store
         if not self._app.post_message(StoreOpened(store, notice)) and store is not None:
             store.close()  # the app is closing and will never take it: nobody else will
+
+    def store_waiting(self, event: StoreWaiting) -> None:
+        """The database could not be opened yet (locked): say so once, and that it retries."""
+        app = self._app
+        app.status.saving = "waiting for the database"
+        if event.reason != self._waiting_reason:
+            self._waiting_reason = event.reason
+            app.chat_log.add_notice(
+                f"Waiting for the database ({event.reason})… Chat on: what you send is saved "
+                "once it opens."
+            )
 
     def store_opened(self, event: StoreOpened) -> None:
         self._open_store = None
@@ -158,16 +203,36 @@ class SavedConversations:
 
     def _start_saving(self) -> None:
         app = self._app
+        self._waiting_reason = None
         if self.store_notice:
             app.chat_log.add_notice(self.store_notice)
         if self.store is None:
             app.status.saving = "not saving"
             return
+        app.status.saving = ""
         from tui_chat.store.recorder import ConversationRecorder
 
         self.recorder = ConversationRecorder(
-            self.store, on_error=self._save_failed, flush_interval_s=self._flush_interval_s
+            self.store,
+            on_error=self._save_failed,
+            on_pending=self._saves_pending,
+            flush_interval_s=self._flush_interval_s,
         )
+        replayed = self.recorder.replayed
+        if replayed is not None:
+            skipped = (
+                f" ({replayed.unreadable_lines} unreadable lines skipped)"
+                if replayed.unreadable_lines
+                else ""
+            )
+            # A toast: the log's notices go when the last conversation is reopened over them.
+            app.notify(
+                f"Saving {replayed.writes} changes the last session could not save "
+                f"(kept in {replayed.path}){skipped}.",
+                title="Saved from last time",
+                timeout=10,
+                markup=False,
+            )
         if app.conversation.messages:
             # Sent before the database was open (typed ahead of the first frame): they are
             # saved now, and the last conversation is not reopened over them.
@@ -177,7 +242,11 @@ class SavedConversations:
             self.restore_last_conversation()
 
     def stop(self) -> None:
-        """On exit: save the reply that is still arriving, then finish every queued write."""
+        """On exit: save the reply that is still arriving, then finish every queued write.
+
+        Writes that cannot land now (locked, disk full) stay in the journal for the next start;
+        ``exit_note`` says so, for the terminal once the app has gone."""
+        self._stop_opening.set()
         opened = self._opened
         if opened is not None and opened is not self.store:
             # Opened as the app was closing, its message never handled: nobody will take it.
@@ -185,7 +254,20 @@ class SavedConversations:
         if self.recorder is None:
             return
         self.save_live_reply()
-        self.recorder.close()
+        recorder = self.recorder
+        left = recorder.close()
+        if left:
+            reason = recorder.waiting_reason or "the database did not take them"
+            if recorder.journal_file is not None:
+                self.exit_note = (
+                    f"{left} changes could not be saved yet ({reason}). They are kept in "
+                    f"{recorder.journal_file} and saved at the next start."
+                )
+            else:
+                self.exit_note = (
+                    f"{left} changes could not be saved ({reason}), nor kept for the next "
+                    f"start: {recorder.journal_problem or 'no journal file'}."
+                )
 
     def save_live_reply(self) -> None:
         """Save the reply still arriving as it stands (final), if there is one."""
@@ -196,6 +278,33 @@ class SavedConversations:
     def _save_failed(self, text: str) -> None:
         # Called on the writer thread or in a worker; post_message is thread-safe.
         self._app.post_message(SaveFailed(text))
+
+    def _saves_pending(self, count: int, reason: str | None) -> None:
+        # Called on the writer thread; post_message is thread-safe.
+        self._app.post_message(SavesWaiting(count, reason))
+
+    def saves_waiting(self, event: SavesWaiting) -> None:
+        """Writes wait (the bar counts them, one notice per cause), or all landed (clear)."""
+        app = self._app
+        if event.count:
+            app.status.saving = f"saving… {event.count} pending"
+            if event.reason is not None and event.reason != self._waiting_reason:
+                self._waiting_reason = event.reason
+                app.notify(
+                    inert(
+                        f"Not saved yet: {event.reason}. Nothing is lost: it is kept and saved "
+                        "as soon as the database takes it."
+                    ),
+                    title="Saving is waiting",
+                    severity="warning",
+                    markup=False,
+                )
+            return
+        app.status.saving = ""  # saving works again: no "save failed" left behind
+        self._last_save_error = None
+        if self._waiting_reason is not None:
+            self._waiting_reason = None
+            app.notify("Saved: everything that waited is in the database.", timeout=3)
 
     def save_failed(self, event: SaveFailed) -> None:
         self._app.status.saving = "save failed"
@@ -327,7 +436,7 @@ class SavedConversations:
         if store is None:
             return
         try:
-            saved = await asyncio.to_thread(_last_opened, store)
+            saved = await asyncio.to_thread(_replayed_and_last_opened, store, self.recorder)
         except Exception as error:  # a damaged row must not stop the app from starting
             self._save_failed(f"could not reopen: {error}")
             return

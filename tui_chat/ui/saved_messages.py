@@ -58,6 +58,24 @@ class SaveFailed(Message):
         self.text = text
 
 
+class SavesWaiting(Message):
+    """``count`` writes wait for a passing reason (``reason``, in words); 0: all have landed and
+    saving works again (after any failure)."""
+
+    def __init__(self, count: int, reason: str | None) -> None:
+        super().__init__()
+        self.count = count
+        self.reason = reason
+
+
+class StoreWaiting(Message):
+    """The database could not be opened yet for a passing reason (locked): trying again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 class ConversationDeleted(Message):
     """Posted by the conversation list: a conversation was deleted (maybe the one on screen)."""
 
