@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.widgets import Select
 
-from tests.app.conftest import APP_SIZE, wait_until
+from tests.app.conftest import APP_SIZE, send, wait_for_reply, wait_until
 from tui_chat.gateways.config import GatewaySettings
 from tui_chat.gateways.errors import ConnectionFailed, GatewayError, ServerError
 from tui_chat.gateways.retry import PollBackoff, stale_reason
@@ -193,3 +193,78 @@ async def test_a_model_typed_as_an_endpoint_gets_its_own_providers(make_app: Any
         assert app.switch_endpoint("gpt-4o-mini@lowest-input-cost")
         await pilot.pause(0.2)
         assert account.asked == ["llama-3.1-8b-chat", "gpt-4o-mini"]
+
+
+class FlakyModels:
+    """The real account on the sim, with models() failing while ``down`` is set."""
+
+    def __init__(self, inner: UnifyAccount) -> None:
+        self.inner = inner
+        self.down = threading.Event()
+        self.model_calls = 0
+
+    def models(self) -> list[str]:
+        self.model_calls += 1
+        if self.down.is_set():
+            raise ConnectionFailed("http://127.0.0.1 did not answer (Connection refused)")
+        return list(self.inner.models())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def model_prompt(app: Any) -> str:
+    return str(app.selector.query_one("#model-select", Select).prompt)
+
+
+async def test_a_failed_model_list_comes_back_as_soon_as_the_gateway_answers_again(
+    make_app: Any, sim: Any
+) -> None:
+    # Found from outside: "Could not list models" stayed 5-6 minutes after the server was
+    # back, until the backoff's next try. A reply (or the balance) that comes back proves the
+    # gateway answers: the list is asked for again at once.
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+    account = FlakyModels(UnifyAccount(settings))
+    account.down.set()
+    app = make_app(account=account)
+    app.account_watch.models_backoff = PollBackoff(base_s=600.0, max_s=600.0)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: model_prompt(app) == "Model list unavailable")
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        await pilot.pause(0.3)  # (the balance's arrival may have asked once more: still down)
+        calls = account.model_calls
+        account.down.clear()  # the server is back; the next try would be in ten minutes
+        await pilot.pause(0.3)
+        assert model_prompt(app) == "Model list unavailable"
+        assert account.model_calls == calls
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        await wait_until(pilot, lambda: len(app.known_models) > 300, what="the model list")
+        assert account.model_calls == calls + 1
+        assert model_prompt(app).startswith("Choose a model")
+        assert not app.account_watch.models_backoff.backing_off
+
+
+async def test_the_balance_coming_back_brings_the_model_list_back(make_app: Any, sim: Any) -> None:
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+    account = FlakyModels(UnifyAccount(settings))
+    account.down.set()
+    app = make_app(account=account)
+    app.account_watch.models_backoff = PollBackoff(base_s=600.0, max_s=600.0)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: model_prompt(app) == "Model list unavailable")
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        await pilot.pause(0.3)
+        calls = account.model_calls
+        account.down.clear()
+        await pilot.press("f5")  # (as the minute's balance poll would)
+        await wait_until(pilot, lambda: len(app.known_models) > 300, what="the model list")
+        assert account.model_calls == calls + 1
+
+
+def test_listings_are_tried_again_at_least_every_minute() -> None:
+    from tui_chat.ui.account_watch import AccountWatch
+
+    watch = AccountWatch(host=None)  # type: ignore[arg-type]
+    for backoff in (watch.models_backoff, watch.providers_backoff):
+        assert max(backoff.failed() for _ in range(20)) == 60.0

@@ -120,14 +120,19 @@ class AccountWatch:
         self.details: dict[str, EndpointDetails] = {}
         # Failed background polls wait longer each time.
         self.balance_backoff = PollBackoff()
-        self.models_backoff = PollBackoff()
-        self.providers_backoff = PollBackoff()
+        # Listings are one small GET each: retried at least every minute (a five-minute wait
+        # left "Could not list models" on screen long after the server was back).
+        self.models_backoff = PollBackoff(max_s=60.0)
+        self.providers_backoff = PollBackoff(max_s=60.0)
         self.details_backoff = PollBackoff()
         self._balance_timer: Timer | None = None
         self._balance_retry_at: float | None = None  # time.monotonic() of the next try
         self._balance_asked = False  # the user asked (f5): say how it went
         # The one pending retry (a timer) of each endpoint whose details failed to load.
         self._details_retries: dict[str, Timer] = {}
+        # The pending retries of the model list and of a model's providers, if they failed.
+        self._models_retry: Timer | None = None
+        self._providers_retry: tuple[str, Timer] | None = None
 
     # -- starting -----------------------------------------------------------------------
 
@@ -154,6 +159,23 @@ class AccountWatch:
         """Another gateway is in use: what was listed for the old one no longer applies."""
         self.known_models = []
         self.details.clear()
+
+    def gateway_answered(self) -> None:
+        """The gateway just answered (a reply, the balance, a listing): what failed to load
+        meanwhile is asked for again now, not at the end of its backoff."""
+        if self._models_retry is not None:
+            self._models_retry.stop()
+            self._models_retry = None
+            self.load_models()
+        if self._providers_retry is not None:
+            model, timer = self._providers_retry
+            if self.host.selector.model == model:  # (else its timer still decides)
+                timer.stop()
+                self._providers_retry = None
+                self.load_providers(model)
+        for endpoint in list(self._details_retries):
+            self.cancel_details_retry(endpoint)
+            self._retry_details(endpoint)
 
     # -- balance --------------------------------------------------------------------------
 
@@ -205,6 +227,7 @@ class AccountWatch:
             self.host.notify(f"Balance: {format_credits(balance)} credits.", timeout=3)
         if status.connection in ("connecting", "offline"):
             status.connection = "online"
+        self.gateway_answered()
 
     def balance_failed(self, error: BaseException) -> None:
         """Keep the last balance, marked stale with why; try again later, each time later."""
@@ -250,12 +273,22 @@ class AccountWatch:
         self.host.selector.set_models_failed(
             f"Could not list models ({stale_reason(error)}): {error}\nTrying again in {delay:g} s."
         )
-        self.host.set_timer(delay, self.load_models)
+        if self._models_retry is not None:
+            self._models_retry.stop()
+        self._models_retry = self.host.set_timer(delay, self._retry_models)
+
+    def _retry_models(self) -> None:
+        self._models_retry = None
+        self.load_models()
 
     def models_loaded(self, models: list[str]) -> None:
         self.models_backoff.succeeded()
+        if self._models_retry is not None:  # (a load asked for meanwhile succeeded)
+            self._models_retry.stop()
+            self._models_retry = None
         self.known_models = models
         self.host.selector.set_models(models)
+        self.gateway_answered()  # the providers or details that failed meanwhile, now
 
     # -- providers --------------------------------------------------------------------------
 
@@ -291,14 +324,24 @@ class AccountWatch:
             "The routing modes work meanwhile.",
         )
         self.host.log.warning(f"providers of {model}: {error}")
-        self.host.set_timer(delay, partial(self._retry_providers, model))
+        if self._providers_retry is not None:
+            self._providers_retry[1].stop()
+        self._providers_retry = (
+            model,
+            self.host.set_timer(delay, partial(self._retry_providers, model)),
+        )
 
     def _retry_providers(self, model: str) -> None:
+        if self._providers_retry is not None and self._providers_retry[0] == model:
+            self._providers_retry = None
         if self.host.selector.model == model:
             self.load_providers(model)
 
     def providers_loaded(self, model: str, providers: list[str]) -> None:
         self.providers_backoff.succeeded()
+        if self._providers_retry is not None and self._providers_retry[0] == model:
+            self._providers_retry[1].stop()
+            self._providers_retry = None
         self.host.selector.set_providers(model, providers)
 
     # -- endpoint details -------------------------------------------------------------------

@@ -488,6 +488,7 @@ class UnifyTUI(App[None]):
     def _reply_finished(self, event: ReplyFinished) -> None:
         if self.showing and self.account is not None and not event.message.is_failed:
             self.account_watch.refresh_balance()
+            self.account_watch.gateway_answered()  # listings that failed meanwhile: now
 
     @on(BalanceLoaded)
     def _balance_loaded(self, event: BalanceLoaded) -> None:
