@@ -36,6 +36,15 @@ _PASSING_CODES = frozenset(
 )
 
 
+_PASSING_CAUSES = {
+    sqlite3.SQLITE_FULL: "the disk holding the database is full",
+    sqlite3.SQLITE_IOERR: "the disk could not be written (an I/O error)",
+    sqlite3.SQLITE_READONLY: "the database has become read-only",
+    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+    sqlite3.SQLITE_NOMEM: "SQLite ran out of memory",
+}
+
+
 class StoreError(Exception):
     """Anything that went wrong in the conversation store; ``str(err)`` is a sentence."""
 
@@ -47,12 +56,14 @@ class StoreUnavailable(StoreError):
 class StoreRetryable(StoreUnavailable):
     """A passing failure (locked, disk full, I/O error, read-only): the same call may work later.
 
-    ``locked`` is True when another connection holds the database (busy), for the user's words.
+    ``locked`` is True when another connection holds the database (busy); ``cause`` says what
+    happened in a few words for the user ("the disk is full").
     """
 
-    def __init__(self, message: str, *, locked: bool = False) -> None:
+    def __init__(self, message: str, *, locked: bool = False, cause: str | None = None) -> None:
         super().__init__(message)
         self.locked = locked
+        self.cause = cause or ("the database is locked by another process" if locked else message)
 
 
 class StoreTooNew(StoreUnavailable):
@@ -96,12 +107,19 @@ def as_store_error(exc: sqlite3.Error, action: str, path: Path | None) -> StoreE
         return StoreCorrupt(f"The conversation database{where} is damaged: {exc}.", path)
     if is_passing(exc):
         code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        text = str(exc).lower()
         locked = (
-            code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-            if isinstance(code, int)
-            else "locked" in str(exc).lower()
+            primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if primary is not None
+            else "locked" in text
         )
-        return StoreRetryable(f"Could not {action}{where}: {exc}.", locked=locked)
+        cause = _PASSING_CAUSES.get(primary) if primary is not None else None
+        if cause is None and "full" in text:
+            cause = "the disk holding the database is full"
+        if cause is not None:
+            cause += where
+        return StoreRetryable(f"Could not {action}{where}: {exc}.", locked=locked, cause=cause)
     return StoreUnavailable(f"Could not {action}{where}: {exc}.")
 
 

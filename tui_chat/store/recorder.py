@@ -409,8 +409,8 @@ class ConversationRecorder:
         first = self.waiting_reason is None
         if isinstance(error, StoreCorrupt):
             reason = "the database is damaged (it is repaired at the next start)"
-        elif isinstance(error, StoreRetryable) and error.locked:
-            reason = "the database is locked by another process"
+        elif isinstance(error, StoreRetryable):
+            reason = error.cause.rstrip(".")
         else:
             reason = str(error).rstrip(".")
         self.waiting_reason = reason

@@ -174,7 +174,7 @@ class SavedConversations:
                 store, notice = opener()
                 break
             except StoreRetryable as error:
-                reason = "locked by another process" if error.locked else str(error).rstrip(".")
+                reason = "locked by another process" if error.locked else error.cause
                 if not self._app.post_message(StoreWaiting(reason)):
                     return  # the app is closing
             if self._stop_opening.wait(delay):
