@@ -145,9 +145,11 @@ def open_conversation_store(path: Path | None) -> tuple[Store | None, str | None
         )
     else:
         recovered = f"Nothing could be read back out of it; a fresh one was started at {store.path}"
+    # "The conversation database (path) is damaged: <SQLite's words>." -> SQLite's words.
+    reason = recovery.reason.partition(" is damaged: ")[2].rstrip(".") or recovery.reason
     return store, (
-        f"The conversation database was damaged ({recovery.reason}). {recovered}. The damaged "
-        f"file was moved aside to {recovery.moved_to}."
+        f"The conversation database was damaged ({reason}). {recovered}. The damaged file was "
+        f"moved aside to {recovery.moved_to}."
     )
 
 

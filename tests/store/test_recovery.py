@@ -139,3 +139,23 @@ def test_a_file_whose_first_page_is_gone_is_moved_aside_and_the_app_starts_fresh
         assert recovery is not None and recovery.conversations == 0
         assert store.list_conversations() == []
         assert store.integrity_check() == []
+
+
+def test_the_first_notice_says_how_much_came_back_and_where_the_damaged_file_went(
+    tmp_path: Path,
+) -> None:
+    from tui_chat.cli import open_conversation_store
+
+    path = tmp_path / "conversations.db"
+    _many_conversations(path)
+    leaves = _pages_of_type(path, 0x0D)
+    _overwrite(path, leaves[len(leaves) // 2 : len(leaves) // 2 + 2])
+    store, notice = open_conversation_store(path)
+    assert store is not None and notice is not None
+    with store:
+        count = len(store.list_conversations())
+        messages = sum(s.message_count for s in store.list_conversations())
+        assert f"{count} conversations ({messages} messages) were recovered" in notice
+        moved = next(tmp_path.glob("conversations.db.corrupt-*[0-9]"))
+        assert f"moved aside to {moved}" in notice
+        assert "(database disk image is malformed)" in notice
