@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from tui_chat.config import GatewayProfile, display_path
@@ -253,7 +253,22 @@ def plan_connection(
     )
 
 
-ProfileConnector = Callable[[GatewayProfile], Connection]
+class ProfileConnector(Protocol):
+    """Connects to a profile by name alone (blocking: call it from a thread).
+
+    ``send_anyway``: the user agreed to send the stored key over plain http to another host.
+    """
+
+    def __call__(self, profile: GatewayProfile, *, send_anyway: bool = False) -> Connection: ...
+
+
+class KeyNeedsConsent(ConfigurationError):
+    """The profile's stored key would go over plain http to another machine: it is sent only
+    once the user agrees (``send_anyway``); the message says why to ask."""
+
+    def __init__(self, message: str, host: str) -> None:
+        super().__init__(message)
+        self.host = host
 
 
 def profile_connector(
@@ -265,22 +280,23 @@ def profile_connector(
     """A function that connects to a profile by name alone, for switching inside the app.
 
     It finds the profile's key (environment, ``keyring``, keys.toml; blocking, so call it from a
-    thread), refuses to send a stored key over plain http to another machine (the switch fails
-    with a sentence saying so; a key typed during the switch is asked about instead), and
+    thread), does not send a stored key over plain http to another machine unless
+    ``send_anyway`` (``KeyNeedsConsent`` says why to ask; the switcher asks), and
     connects. Demo profiles and profiles served by the embedded gateway (``demo_base_url``'s host
     and port) use ``demo_key``. Raises ``MissingAPIKeyError`` when no key is found.
     """
 
-    def connect_profile(profile: GatewayProfile) -> Connection:
+    def connect_profile(profile: GatewayProfile, *, send_anyway: bool = False) -> Connection:
         if profile.kind == "demo" or _same_server(profile.base_url, demo_base_url):
             return connect(profile, demo_key, demo_base_url=demo_base_url)
         from tui_chat.keys import resolve_key
 
         lookup = resolve_key(profile, keyring=keyring)
-        if lookup.key is not None and profile.base_url:
+        if lookup.key is not None and profile.base_url and not send_anyway:
             verdict = transport_verdict(profile.base_url)
             if not verdict.ok:
-                raise ConfigurationError(verdict.message)
+                host = urlsplit(profile.base_url).hostname or "?"
+                raise KeyNeedsConsent(verdict.message, host)
         return connect(profile, lookup.key, demo_base_url=demo_base_url)
 
     return connect_profile

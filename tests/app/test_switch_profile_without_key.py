@@ -206,3 +206,60 @@ async def test_a_refused_key_offers_a_new_one_and_the_app_connects_again_with_it
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, KeyEntryScreen), what="closed")
         assert app.profile_name == "remote" and app.status.connection == "online"
+
+
+def plain_http_remote(sim: Any, keyed_sim: GatewaySim, monkeypatch: pytest.MonkeyPatch) -> UnifyTUI:
+    """The app on the demo, with a profile whose stored key (in its variable) would go to
+    keyed_sim over plain http, as to another machine (loopback is not "this machine" here)."""
+    import tui_chat.keys
+
+    monkeypatch.setattr(tui_chat.keys, "is_loopback_host", lambda host: False)
+    monkeypatch.setenv("H6_FAR_KEY", REMOTE_KEY)
+    profiles = {
+        "demo": GatewayProfile("demo", "demo", base_url=sim.base_url),
+        "far": GatewayProfile("far", "unify", base_url=keyed_sim.base_url, key_env="H6_FAR_KEY"),
+    }
+    return profiles_app(profiles, connect_profile=profile_connector(keyring=None))
+
+
+async def test_a_stored_key_over_plain_http_is_asked_about_and_sent_when_confirmed(
+    sim: Any, keyed_sim: GatewaySim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found from outside: the switch said "confirm to send it anyway" and offered no way to.
+    app = plain_http_remote(sim, keyed_sim, monkeypatch)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        app.switch_gateway("far")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="question")
+        screen = app.screen
+        assert isinstance(screen, ConfirmScreen)
+        assert "plain http" in screen.question and "anyway?" in screen.question
+        assert REMOTE_KEY not in screen.question
+        assert not keyed_sim.requests_for("unify")  # nothing sent while asking
+        assert app.profile_name == "demo"
+        await pilot.click("#confirm")  # "Send anyway"
+        await wait_until(pilot, lambda: app.profile_name == "far", what="the switch")
+        await wait_until(pilot, lambda: app.status.balance == 20.0, what="the remote balance")
+        await send(pilot, "hello over plain http")
+        await wait_for_reply(pilot)
+        assert keyed_sim.requests_for("unify")[-1].messages[-1]["content"] == (
+            "hello over plain http"
+        )
+        assert REMOTE_KEY not in app.export_screenshot() + notices(app)
+
+
+async def test_declining_to_send_a_stored_key_over_plain_http_stays_put(
+    sim: Any, keyed_sim: GatewaySim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = plain_http_remote(sim, keyed_sim, monkeypatch)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.balance is not None, what="the balance")
+        gateway = app.gateway
+        app.switch_gateway("far")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="question")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="closed")
+        assert app.profile_name == "demo" and app.gateway is gateway
+        assert app.status.connection == "online"
+        assert "the API key was not sent to 127.0.0.1 over plain http" in notices(app)
+        assert not keyed_sim.requests_for("unify")

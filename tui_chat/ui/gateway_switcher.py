@@ -23,6 +23,7 @@ from textual.message import Message
 from tui_chat.config import GatewayProfile
 from tui_chat.connection import (
     Connection,
+    KeyNeedsConsent,
     KeyRefusal,
     PendingConnection,
     ProfileConnector,
@@ -170,8 +171,11 @@ class GatewaySwitcher:
         app.status.connection = "connecting"
         self._connect_in_background(name)
 
-    def _connect_in_background(self, name: str, key: SecretStr | None = None) -> None:
-        """Connect to profile ``name`` in a thread: with its stored key, or ``key`` just typed."""
+    def _connect_in_background(
+        self, name: str, key: SecretStr | None = None, *, send_anyway: bool = False
+    ) -> None:
+        """Connect to profile ``name`` in a thread: with its stored key, or ``key`` just typed.
+        ``send_anyway``: the user agreed to send the stored key over plain http."""
         app = self.app
         connect_profile = self.connect_profile
         assert connect_profile is not None
@@ -179,7 +183,12 @@ class GatewaySwitcher:
 
         def connect_to_profile() -> None:
             try:
-                connection = connect_profile(profile) if key is None else connect(profile, key)
+                if key is not None:
+                    connection = connect(profile, key)
+                elif send_anyway:
+                    connection = connect_profile(profile, send_anyway=True)
+                else:
+                    connection = connect_profile(profile)
             except MissingAPIKeyError:  # no key stored for it: ask, as at start-up
                 app.post_message(GatewayKeyMissing(name))
                 return
@@ -254,7 +263,35 @@ class GatewaySwitcher:
         app.status.connection = "online" if app.gateway is not None else "not connected"
         app.prompt.focus()
 
+    def _ask_consent(self, name: str, error: KeyNeedsConsent) -> None:
+        """The stored key would go over plain http to another host: ask, as for a typed key;
+        "Send anyway" connects with it, anything else stays on the gateway in use."""
+        from tui_chat.ui.screens.dialogs import ConfirmScreen
+
+        profile = self.profiles[name]
+        request = PendingConnection(
+            profile=profile,
+            base_url=profile.base_url or "",
+            label=profile.label,
+            staying_on=self.app.gateway_label,
+        )
+
+        def answered(send_anyway: bool | None) -> None:
+            if send_anyway:
+                self.app.status.connection = "connecting"
+                self._connect_in_background(name, send_anyway=True)
+            else:
+                self._key_refused(request, KeyRefusal.NOT_SENT)
+
+        question = f"{error}\n\nSend the API key to {error.host} anyway?"
+        app = self.app  # (still on the gateway in use while the question is open)
+        app.status.connection = "online" if app.gateway is not None else "not connected"
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Send anyway"), answered)
+
     def failed(self, message: GatewaySwitchFailed) -> None:
+        if isinstance(message.error, KeyNeedsConsent):
+            self._ask_consent(message.profile_name, message.error)
+            return
         text = switch_failed_text(self.profiles[message.profile_name], message.error)
         self.app.chat_log.add_notice(text)
         self.app.notify(inert(text), severity="error", markup=False)
