@@ -101,6 +101,8 @@ class Agent:
             chosen = _agent_profile(profile, gateway_kind, base_url)
             gateway_kind = chosen.kind
         self._gateway_kind = gateway_kind or "unify"
+        # Recorded on each reply (Message.gateway): the profile's name, else the kind.
+        self._gateway_name = chosen.name if chosen is not None else self._gateway_kind
         self._model = self._checked(model)  # a bad endpoint is said before any key is looked for
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -278,7 +280,7 @@ class Agent:
     def _chat_turn(self, text: str, *, show_credits: bool, show_provider: bool) -> None:
         self._conversation.add_user(text)
         messages = self._conversation.api_messages()
-        reply = self._conversation.start_reply(self._model)
+        reply = self._conversation.start_reply(self._model, gateway=self._gateway_name)
         try:
             self._loop().run(self._stream_reply(reply, messages))
         except KeyboardInterrupt:

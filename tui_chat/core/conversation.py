@@ -95,6 +95,14 @@ class Message:
     duration_ms: float | None = None
     outcome: Outcome | None = None
     error: str | None = None
+    # The gateway profile the reply came through ("unify", "openrouter", a [gateways.NAME]);
+    # None for user messages and for replies saved before it was recorded.
+    gateway: str | None = None
+    # Credits the gateway's balance fell by over this reply alone (``core.billing``), when that
+    # could be measured; it may differ from ``cost`` (a markup, other accounting).
+    billed_cost: float | None = None
+    # Why a client-side routing preset (@my-fastest...) chose the provider, for the provenance.
+    routing_note: str | None = None
 
     @property
     def is_failed(self) -> bool:
@@ -213,9 +221,12 @@ class Conversation:
         self.messages.append(message)
         return message
 
-    def start_reply(self, requested_endpoint: str) -> Message:
-        """Append an empty assistant message for a reply about to stream, and return it."""
-        message = Message(role="assistant", content="", requested_endpoint=requested_endpoint)
+    def start_reply(self, requested_endpoint: str, gateway: str | None = None) -> Message:
+        """Append an empty assistant message for a reply about to stream through ``gateway``
+        (a profile name), and return it."""
+        message = Message(
+            role="assistant", content="", requested_endpoint=requested_endpoint, gateway=gateway
+        )
         self.messages.append(message)
         return message
 

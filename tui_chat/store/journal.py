@@ -51,6 +51,9 @@ _MESSAGE_FIELDS = (
     "ttft_ms",
     "duration_ms",
     "error",
+    "gateway",
+    "billed_cost",
+    "routing_note",
 )
 
 

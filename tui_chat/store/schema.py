@@ -196,6 +196,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=6,
+        description="the billed cost a balance change showed; why a routing preset chose",
+        statements=(
+            # Credits the balance fell by over one reply (NULL: not measured, or not
+            # attributable to one reply), beside the cost the reply reported.
+            "ALTER TABLE messages ADD COLUMN billed_cost REAL",
+            # "my-fastest → groq, 312 tok/s median of 8": why @my-... picked the provider.
+            "ALTER TABLE messages ADD COLUMN routing_note TEXT",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

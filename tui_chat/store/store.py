@@ -100,6 +100,9 @@ def _message_values(message: Message) -> dict[str, Any]:
         "duration_ms": message.duration_ms,
         "outcome": None if message.outcome is None else Outcome(message.outcome).value,
         "error": _optional_text(message.error),
+        "gateway": _optional_text(message.gateway),
+        "billed_cost": message.billed_cost,
+        "routing_note": _optional_text(message.routing_note),
     }
 
 
@@ -120,6 +123,9 @@ def _message_from_row(row: sqlite3.Row) -> Message:
         outcome=None if outcome is None else Outcome(outcome),
         error=row["error"],
         tokens_estimated=bool(row["tokens_estimated"]),
+        gateway=row["gateway"],
+        billed_cost=row["billed_cost"],
+        routing_note=row["routing_note"],
     )
 
 
@@ -616,13 +622,15 @@ class Store:
                 """
                 INSERT INTO messages (conversation_id, position, role, created_at, content,
                     requested_endpoint, served_endpoint, prompt_tokens, completion_tokens, cost,
-                    cost_estimated, tokens_estimated, ttft_ms, duration_ms, outcome, error)
+                    cost_estimated, tokens_estimated, ttft_ms, duration_ms, outcome, error,
+                    gateway, billed_cost, routing_note)
                 VALUES (:conversation_id,
                     (SELECT COALESCE(MAX(position) + 1, 0) FROM messages
                      WHERE conversation_id = :conversation_id),
                     :role, :created_at, :content, :requested_endpoint, :served_endpoint,
                     :prompt_tokens, :completion_tokens, :cost, :cost_estimated, :tokens_estimated,
-                    :ttft_ms, :duration_ms, :outcome, :error)
+                    :ttft_ms, :duration_ms, :outcome, :error,
+                    :gateway, :billed_cost, :routing_note)
                 """,
                 {
                     **values,
@@ -658,7 +666,8 @@ class Store:
                     cost = :cost, cost_estimated = :cost_estimated,
                     tokens_estimated = :tokens_estimated,
                     ttft_ms = :ttft_ms, duration_ms = :duration_ms,
-                    outcome = :outcome, error = :error
+                    outcome = :outcome, error = :error, gateway = :gateway,
+                    billed_cost = :billed_cost, routing_note = :routing_note
                 WHERE id = :message_id
                 """,
                 {**values, "message_id": message_id},

@@ -85,6 +85,10 @@ class ReplyHost(AppHost, Protocol):
     streaming: bool
     show_credits: bool
     show_provider: bool
+    gateway_label: str
+
+    @property
+    def profile_name(self) -> str | None: ...
 
     def endpoint_problem(self, endpoint: str) -> str | None: ...
 
@@ -212,7 +216,9 @@ class ReplyStreamer:
 
     def _begin(self, prompt_text: str) -> None:
         host = self.host
-        reply = host.conversation.start_reply(host.endpoint)
+        # The profile's name, as the spend screen groups replies by ("unify", a [gateways.X]).
+        gateway = host.profile_name or host.gateway_label
+        reply = host.conversation.start_reply(host.endpoint, gateway=gateway)
         self.saving.message_added(reply)
         view = host.chat_log.add_reply(reply, streaming=True)
         self.message, self.view = reply, view
