@@ -7,9 +7,11 @@ must bring back every conversation and message on the pages left intact, ids and
 
 from __future__ import annotations
 
-import os
 import random
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from tests.store.conftest import FakeClock, reply, user
 from tui_chat.store import Store
@@ -127,18 +129,52 @@ def test_messages_whose_conversation_row_is_lost_come_back_under_a_new_one(
         assert ids and all(saved[message_id][0] == 3 for message_id in ids)
 
 
-def test_a_file_whose_first_page_is_gone_is_moved_aside_and_the_app_starts_fresh(
-    tmp_path: Path,
+def _root_page(path: Path, table: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(root)
+
+
+@pytest.mark.parametrize("lost", ["page 1", "messages", "conversations"])
+def test_when_sqlite_cannot_reach_a_table_its_rows_are_read_off_the_pages(
+    tmp_path: Path, lost: str
 ) -> None:
+    """Page 1 (the schema) or a table's root page gone: SQLite reaches none of its rows."""
     path = tmp_path / "conversations.db"
-    _many_conversations(path)
-    with path.open("r+b") as file:
-        file.write(os.urandom(PAGE))
+    saved = _many_conversations(path)
+    _overwrite(path, [1 if lost == "page 1" else _root_page(path, lost)])
     store, recovery = Store.open_or_recover(path)
     with store:
-        assert recovery is not None and recovery.conversations == 0
-        assert store.list_conversations() == []
+        assert recovery is not None
+        back = _check_recovered(store, saved)
+        assert len(back) == len(saved)  # every row was on an intact leaf page
+        titles = {summary.title for summary in store.list_conversations()}
+        assert titles == {f"conversation {number}" for number in range(CONVERSATIONS)}
+        assert recovery.conversations == CONVERSATIONS and recovery.messages == len(saved)
         assert store.integrity_check() == []
+
+
+def test_a_deleted_conversation_does_not_come_back_from_the_pages(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.db"
+    saved = _many_conversations(path)
+    with Store.open(path) as store:
+        store.delete(5)
+        secret = [text for _, (owner, text) in saved.items() if owner == 5]
+    assert secret
+    data = path.read_bytes()
+    assert not any(text.encode() in data for text in secret)  # zeroed, not just freed
+    _overwrite(path, [_root_page(path, "messages")])
+    store, recovery = Store.open_or_recover(path)
+    with store:
+        assert recovery is not None
+        assert 5 not in {summary.id for summary in store.list_conversations()}
+        back = _check_recovered(store, saved)
+        assert not set(secret) & set(back.values())
 
 
 def test_the_first_notice_says_how_much_came_back_and_where_the_damaged_file_went(

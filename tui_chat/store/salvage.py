@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tui_chat.store.pages import scan_pages
+
 log = logging.getLogger(__name__)
 
 _BATCH = 200
@@ -49,8 +51,11 @@ def open_damaged(path: Path) -> sqlite3.Connection | None:
     return None
 
 
-def readable_rows(conn: sqlite3.Connection, table: str) -> Iterator[sqlite3.Row]:
-    """Every row of ``table`` that can still be read, in rowid order, skipping damaged pages."""
+def readable_rows(
+    conn: sqlite3.Connection, table: str, damage: list[str] | None = None
+) -> Iterator[sqlite3.Row]:
+    """Every row of ``table`` that can still be read, in rowid order, skipping damaged pages;
+    each error met is added to ``damage``."""
     after = 0  # the last rowid read or passed over (ids here start at 1)
     while True:
         try:
@@ -58,7 +63,9 @@ def readable_rows(conn: sqlite3.Connection, table: str) -> Iterator[sqlite3.Row]
                 f"SELECT rowid AS _rowid_, * FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (after, _BATCH),
             ).fetchall()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as error:
+            if damage is not None:
+                damage.append(str(error))
             resumed = yield from _one_by_one(conn, table, after)
             if resumed is None:
                 return
@@ -150,14 +157,56 @@ def _next_readable(conn: sqlite3.Connection, table: str, after: int) -> int | No
 def salvage_into(damaged: Path, fresh: sqlite3.Connection) -> Salvaged:
     """Copy every readable conversation and message of ``damaged`` into ``fresh`` (migrated,
     empty), ids kept, in one transaction. Never raises for damage: what cannot be read is left.
+
+    A table SQLite cannot read at all (its root page or page 1 damaged) is read off the pages
+    instead (``pages.scan_pages``).
     """
+    conversation_columns = _columns(fresh, "conversations")
+    message_columns = _columns(fresh, "messages")
+    conversations: dict[int, dict[str, Any]] = {}
+    messages: dict[int, dict[str, Any]] = {}
+    unreachable: set[str] = set()
     source = open_damaged(damaged)
     if source is None:
-        return Salvaged(0, 0)
-    try:
-        return _copy(source, fresh)
-    finally:
-        source.close()
+        unreachable = {"conversations", "messages"}
+    else:
+        try:
+            tables = _tables(source)
+            for table, rows in (("conversations", conversations), ("messages", messages)):
+                if table not in tables:
+                    unreachable.add(table)
+                    continue
+                damage: list[str] = []
+                for row in readable_rows(source, table, damage):
+                    rows[row["_rowid_"]] = dict(zip(row.keys(), row, strict=True))
+                if damage and not rows:
+                    unreachable.add(table)  # not one row through SQLite: read the pages
+        finally:
+            source.close()
+    if unreachable:
+        found = scan_pages(
+            damaged,
+            message_columns=tuple(message_columns),
+            conversation_columns=tuple(conversation_columns),
+        )
+        if "conversations" in unreachable:
+            conversations = found.conversations
+        if "messages" in unreachable:
+            messages = found.messages
+        log.warning(
+            "read %s off the pages of %s: %d conversations, %d messages",
+            " and ".join(sorted(unreachable)),
+            damaged,
+            len(found.conversations),
+            len(found.messages),
+        )
+    return _copy(
+        [conversations[key] for key in sorted(conversations)],
+        [messages[key] for key in sorted(messages)],
+        fresh,
+        set(conversation_columns),
+        set(message_columns),
+    )
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -167,43 +216,45 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
         return []
 
 
-def _copy(source: sqlite3.Connection, fresh: sqlite3.Connection) -> Salvaged:
-    conversation_columns = set(_columns(fresh, "conversations"))
-    message_columns = set(_columns(fresh, "messages"))
+def _copy(
+    conversation_rows: list[dict[str, Any]],
+    message_rows: list[dict[str, Any]],
+    fresh: sqlite3.Connection,
+    conversation_columns: set[str],
+    message_columns: set[str],
+) -> Salvaged:
     conversations = messages = 0
     known: set[int] = set()
     fresh.execute("BEGIN IMMEDIATE")
     try:
-        if "conversations" in _tables(source):
-            for row in readable_rows(source, "conversations"):
-                values = _conversation_values(row, conversation_columns)
-                if values is None or _insert(fresh, "conversations", values) is False:
+        for row in conversation_rows:
+            values = _conversation_values(row, conversation_columns)
+            if values is None or _insert(fresh, "conversations", values) is False:
+                continue
+            known.add(values["id"])
+            conversations += 1
+        for row in message_rows:
+            values = _message_values(row, message_columns)
+            if values is None:
+                continue
+            owner = values["conversation_id"]
+            if owner not in known:
+                made = _insert(
+                    fresh,
+                    "conversations",
+                    {
+                        "id": owner,
+                        "title": "Recovered conversation",
+                        "created_at": values["created_at"],
+                        "updated_at": values["created_at"],
+                    },
+                )
+                if made is False:
                     continue
-                known.add(values["id"])
+                known.add(owner)
                 conversations += 1
-        if "messages" in _tables(source):
-            for row in readable_rows(source, "messages"):
-                values = _message_values(row, message_columns)
-                if values is None:
-                    continue
-                owner = values["conversation_id"]
-                if owner not in known:
-                    made = _insert(
-                        fresh,
-                        "conversations",
-                        {
-                            "id": owner,
-                            "title": "Recovered conversation",
-                            "created_at": values["created_at"],
-                            "updated_at": values["created_at"],
-                        },
-                    )
-                    if made is False:
-                        continue
-                    known.add(owner)
-                    conversations += 1
-                if _insert(fresh, "messages", values):
-                    messages += 1
+            if _insert(fresh, "messages", values):
+                messages += 1
         fresh.execute("COMMIT")
     except BaseException:
         if fresh.in_transaction:
@@ -232,11 +283,6 @@ def _insert(conn: sqlite3.Connection, table: str, values: dict[str, Any]) -> boo
     return True
 
 
-def _row_values(row: sqlite3.Row, columns: set[str]) -> dict[str, Any]:
-    """The row's values by column name, for the columns the fresh table has."""
-    return {name: value for name, value in zip(row.keys(), row, strict=True) if name in columns}
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -249,8 +295,8 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _conversation_values(row: sqlite3.Row, columns: set[str]) -> dict[str, Any] | None:
-    data = _row_values(row, columns)
+def _conversation_values(row: dict[str, Any], columns: set[str]) -> dict[str, Any] | None:
+    data = {name: value for name, value in row.items() if name in columns}
     if not isinstance(data.get("id"), int):
         return None
     created = _number(data.get("created_at"))
@@ -267,8 +313,8 @@ def _conversation_values(row: sqlite3.Row, columns: set[str]) -> dict[str, Any] 
     return data
 
 
-def _message_values(row: sqlite3.Row, columns: set[str]) -> dict[str, Any] | None:
-    data = _row_values(row, columns)
+def _message_values(row: dict[str, Any], columns: set[str]) -> dict[str, Any] | None:
+    data = {name: value for name, value in row.items() if name in columns}
     if not isinstance(data.get("id"), int) or not isinstance(data.get("conversation_id"), int):
         return None
     if not isinstance(data.get("position"), int) or data.get("role") not in _ROLES:

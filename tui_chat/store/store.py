@@ -215,6 +215,9 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
                     conn.row_factory = sqlite3.Row
                     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000):d}")
                     conn.execute("PRAGMA foreign_keys = ON")
+                    # A deleted conversation's text is zeroed on disk, not left on a free page
+                    # where a page-by-page recovery (store.pages) could bring it back.
+                    conn.execute("PRAGMA secure_delete = ON")
                     conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute("PRAGMA synchronous = FULL")
                     migrate(conn)
@@ -355,7 +358,7 @@ class Store:
                     f"another program: {damage}. It was left as it is; the next start keeps "
                     "what was saved before the change."
                 )
-                log.warning("%s", self.close_note)
+                log.info("%s", self.close_note)
                 self._close_without_checkpoint()
                 return
             try:
