@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.store.conftest import reply, user
+from tui_chat.core.accounting import Spend
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.store import SCHEMA_VERSION, Store
 from tui_chat.store.export import ExportError
@@ -23,6 +24,7 @@ from tui_chat.store.spend import (
     SpendRow,
     load_spend_report,
     open_read_only,
+    spend_between,
     spend_csv,
     spend_report,
     write_spend_csv,
@@ -441,3 +443,31 @@ def test_csv_to_a_folder_that_is_a_file_says_so(store: Store, tmp_path: Path) ->
     blocker.write_text("")
     with pytest.raises(ExportError, match="is a file"):
         write_spend_csv(_report(store), blocker / "spend")
+
+
+# -- the budgets' figure: spend_between ------------------------------------------------------
+
+
+def test_spend_between_sums_a_period_by_the_app_rules(store: Store, db_path: Path) -> None:
+    fill_known(store)
+    conn = open_read_only(db_path)
+    try:
+        # 2 and 4 November: 0.10 + 0.20 (an estimate) on unify, 1.00 on openrouter
+        assert spend_between(conn, _noon("2026-11-02", -60), _noon("2026-11-05")) == Spend(
+            1.30, estimated=True
+        )
+        assert spend_between(
+            conn, _noon("2026-11-02", -60), _noon("2026-11-05"), "openrouter"
+        ) == Spend(1.00)
+        # 9 November: a reply with text and no cost, and 0.50: a lower bound
+        assert spend_between(conn, _noon("2026-11-09", -60), _noon("2026-11-10")) == Spend(
+            0.50, partial=True
+        )
+        # 1 December on demo: one stopped reply with text and no cost: unknown, never 0
+        assert spend_between(conn, _noon("2026-12-01", -60), _noon("2026-12-02"), "demo") == Spend(
+            None
+        )
+        # until is exclusive; a failed reply without text costs nothing
+        assert spend_between(conn, _noon("2026-12-01"), _noon("2026-12-01", 1)) == Spend(0.0)
+    finally:
+        conn.close()

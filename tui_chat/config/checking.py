@@ -345,6 +345,10 @@ def _settings(checker: Checker, checked: ConfigFile, named: set[str]) -> dict[st
         settings["max_tokens"] = checked.max_tokens
     if not isinstance(checked.spend_cap, UnsetType):
         settings["spend_cap"] = checked.spend_cap
+    for name in ("daily_budget", "monthly_budget", "budget_warning", "low_balance"):
+        value = getattr(checked, name)
+        if not isinstance(value, UnsetType):
+            settings[name] = value
     if not isinstance(checked.export_dir, UnsetType):
         folder = _export_folder(checker, checked.export_dir)
         if folder is not None:
@@ -374,6 +378,10 @@ def _settings(checker: Checker, checked: ConfigFile, named: set[str]) -> dict[st
                 "using 'unify'",
             )
     return settings
+
+
+def _set_or_none(value: float | UnsetType) -> float | None:
+    return None if isinstance(value, UnsetType) else value
 
 
 def _split_keys(keys: str | list[str]) -> list[str]:
@@ -416,6 +424,9 @@ def _profile(checker: Checker, name: str, table: ProfileTable) -> GatewayProfile
         ),
         needs_key=None if isinstance(table.needs_key, UnsetType) else table.needs_key,
         read_timeout=None if isinstance(table.read_timeout, UnsetType) else table.read_timeout,
+        daily_budget=_set_or_none(table.daily_budget),
+        monthly_budget=_set_or_none(table.monthly_budget),
+        low_balance=_set_or_none(table.low_balance),
         prices={
             model: ModelPrice(input=price.input, output=price.output)
             for model, price in table.prices.items()

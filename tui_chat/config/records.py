@@ -86,6 +86,9 @@ class GatewayProfile:
     default_model: str | None = None
     needs_key: bool | None = None  # None: by kind and host (keys.needs_key)
     read_timeout: float | None = None  # seconds; None: DEFAULT_READ_TIMEOUT_S
+    daily_budget: float | None = None  # credits per local day through this profile; None: none
+    monthly_budget: float | None = None  # credits per calendar month through this profile
+    low_balance: float | None = None  # credits: warn below; None: the global setting
     prices: Mapping[str, ModelPrice] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +167,10 @@ class AppConfig:
     temperature: float | None = None
     max_tokens: int | None = None
     spend_cap: float | None = None
+    daily_budget: float | None = None  # credits per local day, every gateway; None: no limit
+    monthly_budget: float | None = None  # credits per calendar month, every gateway
+    budget_warning: float = 80.0  # percent of a budget from which the status bar warns
+    low_balance: float | None = None  # credits: warn once when a balance falls below
     export_dir: Path | None = None
     bindings: Mapping[str, str] = field(default_factory=dict, hash=False)
     gateways: Mapping[str, GatewayProfile] = field(default_factory=builtin_profiles, hash=False)

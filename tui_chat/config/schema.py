@@ -60,6 +60,9 @@ Seconds = Annotated[
 Credits = Annotated[
     float, Meta(gt=0, le=_FINITE, extra={"expected": "a number of credits above 0"})
 ]
+Percent = Annotated[
+    float, Meta(gt=0, le=100, extra={"expected": "a percentage above 0, at most 100"})
+]
 Folder = Annotated[
     str,
     Meta(
@@ -179,6 +182,18 @@ class ProfileTable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             120,
         ),
     ] = UNSET
+    daily_budget: Annotated[
+        Maybe[Credits],
+        doc("Credits (USD) to spend per day through this gateway; unset: no limit.", 2.0),
+    ] = UNSET
+    monthly_budget: Annotated[
+        Maybe[Credits],
+        doc("Credits (USD) to spend per calendar month through this gateway.", 30.0),
+    ] = UNSET
+    low_balance: Annotated[
+        Maybe[Credits],
+        doc("Warn once when this gateway's balance falls below this many credits.", 5.0),
+    ] = UNSET
     prices: Annotated[
         Prices,
         doc(
@@ -257,6 +272,31 @@ class ConfigFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         doc(
             "Stop sending once a conversation has cost this many credits (USD); unset: no cap.",
             1.0,
+        ),
+    ] = UNSET
+    daily_budget: Annotated[
+        Maybe[Credits],
+        doc(
+            "Credits (USD) to spend per day over every gateway and conversation; the status "
+            "bar shows the day's spend against it, and sending stops at it (with a one-time "
+            "'Send anyway'). Unset: no limit. A [gateways.NAME] table may set its own.",
+            5.0,
+        ),
+    ] = UNSET
+    monthly_budget: Annotated[
+        Maybe[Credits],
+        doc("Credits (USD) to spend per calendar month over every gateway; unset: no limit.", 50.0),
+    ] = UNSET
+    budget_warning: Annotated[
+        Maybe[Percent],
+        doc("From how much of a budget (percent) the status bar warns. Default 80.", 80),
+    ] = UNSET
+    low_balance: Annotated[
+        Maybe[Credits],
+        doc(
+            "Warn once (status bar and a notification) when a gateway's balance falls below "
+            "this many credits; unset: no warning. A [gateways.NAME] table may set its own.",
+            5.0,
         ),
     ] = UNSET
     export_dir: Annotated[

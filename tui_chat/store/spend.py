@@ -433,6 +433,35 @@ def spend_report(
     )
 
 
+# The spend of the replies begun in [since, until), through one gateway or all, by the rules of
+# the cells above: an estimate marks the sum, a reply with text and no cost makes it a lower
+# bound. The reply index leads with created_at: a range scan of the period only.
+_BETWEEN: Final = """
+SELECT COALESCE(SUM(m.cost), 0.0), COUNT(m.cost),
+    COALESCE(MAX(m.cost IS NOT NULL AND m.cost_estimated), 0),
+    COALESCE(MAX(CASE
+        WHEN m.cost IS NOT NULL THEN 0
+        ELSE (SELECT t.content != '' FROM messages AS t WHERE t.id = m.id)
+    END), 0)
+FROM messages AS m
+WHERE m.role = 'assistant' AND m.created_at >= :since AND m.created_at < :until
+    AND (:gateway IS NULL OR m.gateway = :gateway)
+"""
+
+
+def spend_between(
+    conn: sqlite3.Connection, since: float, until: float, gateway: str | None = None
+) -> Spend:
+    """Credits spent on the replies begun from ``since`` up to ``until`` (Unix seconds), through
+    the gateway profile ``gateway`` (None: every gateway). Blocking; for the budgets."""
+    with translated("read the spend", None):
+        row = conn.execute(
+            _BETWEEN, {"since": since, "until": until, "gateway": gateway}
+        ).fetchone()
+    known_cost, known_replies, estimated, missing = row
+    return _spend(float(known_cost), int(known_replies), int(estimated), int(missing))
+
+
 def load_spend_report(path: Path, *, now: float | None = None) -> SpendReport:
     """Open the database at ``path`` read-only, read its spend, close it. Blocking."""
     conn = open_read_only(path)
