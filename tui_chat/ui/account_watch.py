@@ -9,6 +9,7 @@ the status bar show and when a failed poll is tried again (each time later: ``Po
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
 
 
 class BalanceLoaded(TextualMessage):
-    """The gateway reported the balance, in credits."""
+    """The gateway reported the balance, in credits. ``requested_at``: when it was asked for,
+    on the app's clock (None: not known); billed vs reported (core.billing) needs it."""
 
-    def __init__(self, balance: float) -> None:
+    def __init__(self, balance: float, requested_at: float | None = None) -> None:
         super().__init__()
         self.balance = balance
+        self.requested_at = requested_at
 
 
 class BalanceNotReported(TextualMessage):
@@ -107,6 +110,7 @@ class AccountHost(AppHost, Protocol):
     capabilities: Capabilities
     endpoint: str  # the endpoint the next message goes to (the panel shows its details)
     streaming: bool
+    clock: Callable[[], float]
 
 
 class AccountWatch:
@@ -190,17 +194,21 @@ class AccountWatch:
         account = host.account
         if account is None:
             return
+        requested_at = host.clock()
         host.run_worker(
-            partial(self._fetch_balance, account), thread=True, exclusive=True, group="balance"
+            partial(self._fetch_balance, account, requested_at),
+            thread=True,
+            exclusive=True,
+            group="balance",
         )
 
-    def _fetch_balance(self, account: Account) -> None:
+    def _fetch_balance(self, account: Account, requested_at: float) -> None:
         try:
             balance = account.credits()
         except Exception as error:  # shown as stale, never fatal
             self.host.post_message(BalanceFailed(error))
         else:
-            self.host.post_message(BalanceLoaded(balance))
+            self.host.post_message(BalanceLoaded(balance, requested_at))
 
     def _poll_balance(self) -> None:
         """The periodic balance poll; skipped while backing off after a failure."""
