@@ -79,12 +79,14 @@ async def test_all_parts_in_order_each_followed_by_a_two_cell_gap() -> None:
         bar.paused = True
         bar.spend_cap = 2.5
         bar.saving = "not saving"
+        bar.budget = "Today 0.42/1.00"
         bar = await shown(pilot)
         expected = {
             "gateway": "● Demo gateway online",
             "paused": "⏸ PAUSED (reply still arriving)",
             "balance": "Balance 24.999997",
             "spend": "Last 0.000003 · Chat 0.000003 of 2.5 cap",
+            "budget": "Today 0.42/1.00",
             "served": f"via {ENDPOINT}",
             "speed": "93 tok/s",
             "saving": "not saving",

@@ -1,4 +1,5 @@
-"""The status bar: gateway and connection, balance, last and total spend, live spend, served-by.
+"""The status bar: gateway and connection, balance, last and total spend, the day's spend against
+a budget, live spend, served-by.
 
 It keeps no tally of its own: the app sets these reactives from the conversation and the gateway.
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PARTS = ("gateway", "paused", "balance", "spend", "served", "speed", "saving")  # left to right
+PARTS = ("gateway", "paused", "balance", "spend", "budget", "served", "speed", "saving")
 # Between shown parts; the fit counts it after each one, last too (as the labels' margin-right: 2
 # was counted), but it is not drawn after the last, so an ellipsis marks only text that is cut.
 GAP = "  "
@@ -61,6 +62,8 @@ class StatusBar(Widget):
         "status-bar--paused",
         "status-bar--served",
         "status-bar--saving",
+        "status-bar--budget-warn",
+        "status-bar--budget-over",
     }
 
     gateway: reactive[str] = _fact("")
@@ -84,6 +87,10 @@ class StatusBar(Widget):
     retry_countdown: reactive[str] = _fact("")
     stale_reason: reactive[str] = _fact("")  # why the balance is stale: "offline", "HTTP 503"
     saving: reactive[str] = _fact("")  # "" while saving works; "not saving" / "save failed"
+    budget: reactive[str] = _fact("")  # "Today 0.42/1.00" (core.budget); "": no budget set
+    budget_level: reactive[str] = _fact("ok")  # ok | warn | over
+    balance_low: reactive[bool] = _fact(False)  # below config.toml's low_balance
+    billed_note: reactive[str] = _fact("")  # "billed 0.0105": the session's billed total differs
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -133,6 +140,7 @@ class StatusBar(Widget):
             "paused": self.retry_countdown or (f"⏸ PAUSED{note}" if self.paused else ""),
             "balance": "",
             "spend": "",
+            "budget": self.budget if self.show_credits else "",
         }
         if self.show_credits:
             balance = (
@@ -143,6 +151,8 @@ class StatusBar(Widget):
             if self.balance_stale:
                 reason = self.stale_reason or "not updated"
                 balance += f" (stale: {reason})" if self.balance is not None else f" ({reason})"
+            if self.balance_low and self.balance is not None:
+                balance += " ⚠ low"
             texts["balance"] = balance
             if self.live_cost is not None:
                 spend = f"Reply ~{format_credits(self.live_cost, NO_FIGURE)} ▲"
@@ -155,6 +165,8 @@ class StatusBar(Widget):
             chat = f"Chat {total}{format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {plain_number(self.spend_cap)} cap"
+            if self.billed_note:
+                chat += f" ({self.billed_note})"
             compact_idle = compact and self.live_cost is None and not self.live
             texts["spend"] = chat if compact_idle else f"{spend} · {chat}"
         served = self.served_endpoint
@@ -184,6 +196,10 @@ class StatusBar(Widget):
             if self.connection == "online":
                 return "status-bar--online"
             return "" if self.connection == "connecting" else "status-bar--offline"
+        if name == "budget":
+            return {"warn": "status-bar--budget-warn", "over": "status-bar--budget-over"}.get(
+                self.budget_level, ""
+            )
         return _PART_CLASS.get(name, "")
 
     # -- drawing ----------------------------------------------------------------------------
@@ -220,3 +236,4 @@ class StatusBar(Widget):
     watch_spend_cap = watch_live_cost = watch_served_endpoint = watch_show_provider = _changed
     watch_speed = watch_paused = watch_paused_note = watch_retry_countdown = _changed
     watch_stale_reason = watch_saving = _changed
+    watch_budget = watch_budget_level = watch_balance_low = watch_billed_note = _changed
