@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.store.faults import fill_up, held_lock, make_room, wait_for
+from tests.store.faults import REPO_ROOT, fill_up, held_lock, make_room, wait_for
 from tui_chat.core.conversation import Conversation, Outcome
 from tui_chat.store import Store
 from tui_chat.store.journal import JOURNAL_SUFFIX, read_journal
@@ -257,6 +259,35 @@ def test_the_journal_holds_conversation_text_only(tmp_path: Path) -> None:
     assert [line["op"] for line in lines[1:]] == ["resume", "append"]
     # The setting waits for the conversation's row, in the writer's state.
     assert lines[1]["pending_settings"] == {"system_prompt": "Be brief."}
+
+
+def test_kill_9_while_writes_wait_loses_none_of_them(tmp_path: Path) -> None:
+    """Not a clean quit: the journal is kept up to date while writes wait, not only at close."""
+    path = tmp_path / "conversations.db"
+    Store.open(path).close()
+    with held_lock(path):
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "tests.store.writer_process", "waiting", str(path), "5"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "kept"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
+    with Store.open(path) as store:
+        recorder = ConversationRecorder(store, **FAST)
+        assert recorder.replayed is not None and recorder.replayed.writes == 5
+        assert recorder.flush(timeout=20)
+        assert [
+            m.content
+            for summary in store.list_conversations()
+            for m in store.load_conversation(summary.id).messages
+        ] == [f"kept {index}" for index in range(5)]
+        recorder.close()
 
 
 # -- a real full file system ----------------------------------------------------------------

@@ -86,7 +86,9 @@ class StatusBar(Widget):
     paused_note: reactive[str] = _fact("reply still arriving")
     retry_countdown: reactive[str] = _fact("")
     stale_reason: reactive[str] = _fact("")  # why the balance is stale: "offline", "HTTP 503"
-    saving: reactive[str] = _fact("")  # "" while saving works; "not saving" / "save failed"
+    # "" while saving works; "saving… N pending", "waiting for the database", "save failed",
+    # "not saving" (set by SavedConversations; see docs/storage.md)
+    saving: reactive[str] = _fact("")
     budget: reactive[str] = _fact("")  # "Today 0.42/1.00" (core.budget); "": no budget set
     budget_level: reactive[str] = _fact("ok")  # ok | warn | over
     balance_low: reactive[bool] = _fact(False)  # below config.toml's low_balance
