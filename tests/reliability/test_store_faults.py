@@ -67,8 +67,22 @@ def _saved_texts(path: Path) -> list[str]:
         ]
 
 
+def _recording_toasts(app: UnifyTUI) -> UnifyTUI:
+    """Keep the text of every notification the app shows (``app.toasts``), then show it."""
+    shown: list[str] = []
+    show = app.notify
+
+    def notify(message: str, *args: Any, **kwargs: Any) -> None:
+        shown.append(str(message))
+        show(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    app.toasts = shown  # type: ignore[attr-defined]
+    return app
+
+
 def _toasts(app: UnifyTUI) -> str:
-    return " ".join(str(n.message) for n in app._notifications)
+    return " ".join(app.toasts)  # type: ignore[attr-defined]
 
 
 async def _earlier_session(make_app: Any, path: Path, stores: list[Store], text: str) -> None:
@@ -84,7 +98,7 @@ async def _earlier_session(make_app: Any, path: Path, stores: list[Store], text:
 async def test_a_turn_sent_while_another_process_holds_the_lock_is_saved_when_it_goes(
     make_app: Any, db_path: Path, stores: list[Store]
 ) -> None:
-    app = make_app(open_store=_opener(db_path, stores))
+    app = _recording_toasts(make_app(open_store=_opener(db_path, stores)))
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(pilot, lambda: app.recorder is not None, timeout=WAIT_S)
         await send(pilot, "before the lock")
@@ -131,7 +145,7 @@ async def test_quit_while_locked_says_so_and_the_next_start_saves_the_turn(
         assert journal.exists() and journal.stat().st_mode & 0o777 == 0o600
     assert _saved_texts(db_path) == ["landed"]  # not in the database yet
 
-    app = make_app(open_store=_opener(db_path, stores))
+    app = _recording_toasts(make_app(open_store=_opener(db_path, stores)))
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(
             pilot,
