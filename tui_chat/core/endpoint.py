@@ -33,7 +33,15 @@ SEED_ROUTING_MODES: tuple[str, ...] = (
     "lowest-ttft",
     "lowest-itl",
 )
-ROUTING_MODES: tuple[str, ...] = (*SEED_ROUTING_MODES, "lowest-cost", "highest-quality")
+MY_ROUTING_MODES: tuple[str, ...] = ("my-fastest", "my-quickest-start", "my-cheapest")
+"""Presets resolved on the client from the user's own replies (``core.my_routing``) to a
+concrete ``model@provider`` before sending; never sent to a gateway as they are."""
+ROUTING_MODES: tuple[str, ...] = (
+    *SEED_ROUTING_MODES,
+    "lowest-cost",
+    "highest-quality",
+    *MY_ROUTING_MODES,
+)
 
 # alias -> canonical metric. The seed-era names and the later Router names together (the
 # embedded gateway's routing reads the same table).
@@ -151,7 +159,8 @@ def _check_model(model: str, segment: str) -> str:
 
 def _is_routing_item(item: str) -> bool:
     return bool(
-        _regex("mode").fullmatch(item)
+        item in MY_ROUTING_MODES
+        or _regex("mode").fullmatch(item)
         or _regex("old_thresholds").fullmatch(item)
         or _regex("threshold").fullmatch(item)
         or _regex("factor").fullmatch(item)
@@ -191,6 +200,7 @@ def _classify_provider(spec: str, model: str, segment: str) -> bool:
         _regex("provider").fullmatch(spec) is not None
         and not _regex("mode").fullmatch(spec)
         and not spec.startswith(("lowest-", "highest-"))
+        and spec not in MY_ROUTING_MODES
     )
     if looks_like_provider and not _is_router(model):
         return False
@@ -312,6 +322,16 @@ def endpoint_problem(kind: str, text: str) -> str | None:
     name the server knows (``gpt-4o-mini``, ``llama3.1:8b``).
     """
     stripped = text.strip()
+    preset = next((mode for mode in MY_ROUTING_MODES if f"@{mode}" in stripped), None)
+    if preset is not None:
+        if kind == "openai-compatible":
+            return f"@{preset} picks a provider; this server has no provider choice."
+        model, _, spec = stripped.rpartition("@")
+        if spec != preset or "->" in model or "|" in spec or not model:
+            return (
+                f"@{preset} is resolved before sending and stands alone: write "
+                f"<model>@{preset}, not in a fallback chain or with other routing parts."
+            )
     if kind == "openai-compatible":
         if not _regex("model_name").fullmatch(stripped):
             return "Type a model name the server knows, e.g. gpt-4o-mini (no spaces)."

@@ -205,6 +205,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE messages ADD COLUMN billed_cost REAL",
             # "my-fastest → groq, 312 tok/s median of 8": why @my-... picked the provider.
             "ALTER TABLE messages ADD COLUMN routing_note TEXT",
+            # The few measured replies, for the reconciliation (no scan of the whole table).
+            """
+            CREATE INDEX messages_billed ON messages (billed_cost, cost, created_at)
+            WHERE role = 'assistant' AND billed_cost IS NOT NULL
+            """,
         ),
     ),
 )

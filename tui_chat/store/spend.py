@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tui_chat.core.accounting import Spend, format_credits
+from tui_chat.core.my_routing import ProviderFigures
 from tui_chat.core.text import inert
 from tui_chat.store.errors import translated
 from tui_chat.store.export import ExportError, export_file_name, export_folder_problem
@@ -282,6 +283,8 @@ class SpendReport:
     this_week: str
     this_month: str
     query_ms: Mapping[str, float] = field(default_factory=dict)
+    presets: tuple[PresetRow, ...] = ()
+    billing: BilledTotals = field(default_factory=lambda: BilledTotals(0, 0.0, 0.0))
 
     def period(self, rows: tuple[SpendRow, ...], name: str) -> SpendRow | None:
         """The row of the period ``name`` (``today``...), None if nothing was spent in it."""
@@ -410,6 +413,13 @@ def spend_report(
                     estimated,
                 ) in timed("median speeds", _SPEEDS)
             )
+            presets = tuple(
+                PresetRow(str(preset), _text_or_none(provider), int(replies), speed, ttft, rate)
+                for preset, provider, replies, speed, ttft, rate in timed(
+                    "routing presets", _PRESETS
+                )
+            )
+            ((billed_replies, reported, billed),) = timed("billed vs reported", _BILLED)
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
@@ -426,6 +436,8 @@ def spend_report(
         conversations=conversations,
         rates=rates,
         speeds=speeds,
+        presets=presets,
+        billing=BilledTotals(int(billed_replies), float(reported), float(billed)),
         today=str(today),
         this_week=str(this_week),
         this_month=str(this_month),
@@ -460,6 +472,191 @@ def spend_between(
         ).fetchone()
     known_cost, known_replies, estimated, missing = row
     return _spend(float(known_cost), int(known_replies), int(estimated), int(missing))
+
+
+# The routing presets' figures (core.my_routing): per provider of one model, over its last
+# :last finished replies, the median tokens/s and TTFT (as _SPEEDS) and the cost per 1,000
+# tokens. The served endpoint is "<model>@<provider>" with no other "@" after the model.
+_PROVIDER_FIGURES: Final = """
+WITH mine AS MATERIALIZED (
+    SELECT
+        substr(served_endpoint, length(:model) + 2) AS provider,
+        created_at, ttft_ms, cost, prompt_tokens, completion_tokens,
+        CASE
+            WHEN completion_tokens > 0 AND duration_ms - COALESCE(ttft_ms, 0) > 0
+            THEN completion_tokens * 1000.0 / (duration_ms - COALESCE(ttft_ms, 0))
+        END AS tokens_per_s
+    FROM messages
+    WHERE role = 'assistant' AND outcome = 'complete'
+        AND substr(served_endpoint, 1, length(:model) + 1) = :model || '@'
+        AND instr(substr(served_endpoint, length(:model) + 2), '@') = 0
+        AND (:gateway IS NULL OR gateway IS NULL OR gateway = :gateway)
+),
+recent AS (
+    SELECT * FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY provider ORDER BY created_at DESC) AS age
+        FROM mine
+    ) WHERE age <= :last
+),
+counts AS (
+    SELECT provider, COUNT(*) AS replies, COUNT(tokens_per_s) AS speed_replies,
+        COUNT(ttft_ms) AS ttft_replies,
+        COUNT(CASE WHEN cost IS NOT NULL AND prompt_tokens IS NOT NULL
+                   AND completion_tokens IS NOT NULL THEN 1 END) AS cost_replies,
+        SUM(CASE WHEN cost IS NOT NULL AND prompt_tokens IS NOT NULL
+                 AND completion_tokens IS NOT NULL THEN cost END) AS rated_cost,
+        SUM(CASE WHEN cost IS NOT NULL AND prompt_tokens IS NOT NULL
+                 AND completion_tokens IS NOT NULL THEN prompt_tokens + completion_tokens END)
+            AS rated_tokens
+    FROM recent GROUP BY provider
+),
+speed_placed AS (
+    SELECT provider, tokens_per_s,
+        ROW_NUMBER() OVER (PARTITION BY provider ORDER BY tokens_per_s) AS place
+    FROM recent WHERE tokens_per_s IS NOT NULL
+),
+ttft_placed AS (
+    SELECT provider, ttft_ms, ROW_NUMBER() OVER (PARTITION BY provider ORDER BY ttft_ms) AS place
+    FROM recent WHERE ttft_ms IS NOT NULL
+),
+speed_median AS (
+    SELECT provider, AVG(tokens_per_s) AS value FROM speed_placed JOIN counts USING (provider)
+    WHERE place IN ((speed_replies + 1) / 2, (speed_replies + 2) / 2) GROUP BY provider
+),
+ttft_median AS (
+    SELECT provider, AVG(ttft_ms) AS value FROM ttft_placed JOIN counts USING (provider)
+    WHERE place IN ((ttft_replies + 1) / 2, (ttft_replies + 2) / 2) GROUP BY provider
+)
+SELECT c.provider, c.replies, s.value, c.speed_replies, t.value, c.ttft_replies,
+    CASE WHEN c.rated_tokens > 0 THEN c.rated_cost * 1000.0 / c.rated_tokens END,
+    c.cost_replies
+FROM counts AS c
+LEFT JOIN speed_median AS s USING (provider)
+LEFT JOIN ttft_median AS t USING (provider)
+WHERE c.provider != ''
+ORDER BY c.provider
+"""
+
+
+def provider_figures(
+    conn: sqlite3.Connection, model: str, *, gateway: str | None = None, last: int = 50
+) -> list[ProviderFigures]:
+    """Per provider of ``model``: medians and cost per 1,000 tokens over its ``last`` finished
+    replies (through ``gateway``, or replies whose gateway was not recorded). Blocking."""
+    with translated("read the replies' figures", None):
+        rows = conn.execute(
+            _PROVIDER_FIGURES, {"model": model, "gateway": gateway, "last": last}
+        ).fetchall()
+    return [
+        ProviderFigures(
+            provider=str(provider),
+            replies=int(replies),
+            median_tokens_per_s=speed,
+            speed_replies=int(speed_replies),
+            median_ttft_ms=ttft,
+            ttft_replies=int(ttft_replies),
+            cost_per_1k=rate,
+            cost_replies=int(cost_replies),
+        )
+        for provider, replies, speed, speed_replies, ttft, ttft_replies, rate, cost_replies in rows
+    ]
+
+
+# How each routing preset did: the replies sent to <model>@my-..., by preset and the provider
+# that served them, with their medians and cost per 1,000 tokens.
+_PRESETS: Final = f"""
+WITH sent AS MATERIALIZED (
+    SELECT
+        {_provider_of("requested_endpoint")} AS preset,
+        {_provider_of("served_endpoint")} AS provider,
+        ttft_ms, cost, prompt_tokens, completion_tokens,
+        CASE
+            WHEN completion_tokens > 0 AND duration_ms - COALESCE(ttft_ms, 0) > 0
+            THEN completion_tokens * 1000.0 / (duration_ms - COALESCE(ttft_ms, 0))
+        END AS tokens_per_s
+    FROM messages
+    WHERE role = 'assistant' AND outcome = 'complete' AND requested_endpoint LIKE '%@my-%'
+),
+groups AS (
+    SELECT preset, provider, COUNT(*) AS replies, COUNT(tokens_per_s) AS speed_replies,
+        COUNT(ttft_ms) AS ttft_replies,
+        SUM(CASE WHEN cost IS NOT NULL AND prompt_tokens IS NOT NULL
+                 AND completion_tokens IS NOT NULL THEN cost END) AS rated_cost,
+        SUM(CASE WHEN cost IS NOT NULL AND prompt_tokens IS NOT NULL
+                 AND completion_tokens IS NOT NULL THEN prompt_tokens + completion_tokens END)
+            AS rated_tokens
+    FROM sent WHERE preset IN ('my-fastest', 'my-quickest-start', 'my-cheapest')
+    GROUP BY preset, provider
+),
+speed_placed AS (
+    SELECT preset, provider, tokens_per_s,
+        ROW_NUMBER() OVER (PARTITION BY preset, provider ORDER BY tokens_per_s) AS place
+    FROM sent WHERE tokens_per_s IS NOT NULL
+),
+ttft_placed AS (
+    SELECT preset, provider, ttft_ms,
+        ROW_NUMBER() OVER (PARTITION BY preset, provider ORDER BY ttft_ms) AS place
+    FROM sent WHERE ttft_ms IS NOT NULL
+),
+speed_median AS (
+    SELECT preset, provider, AVG(tokens_per_s) AS value
+    FROM speed_placed JOIN groups USING (preset, provider)
+    WHERE place IN ((speed_replies + 1) / 2, (speed_replies + 2) / 2) GROUP BY preset, provider
+),
+ttft_median AS (
+    SELECT preset, provider, AVG(ttft_ms) AS value
+    FROM ttft_placed JOIN groups USING (preset, provider)
+    WHERE place IN ((ttft_replies + 1) / 2, (ttft_replies + 2) / 2) GROUP BY preset, provider
+)
+SELECT g.preset, g.provider, g.replies, s.value, t.value,
+    CASE WHEN g.rated_tokens > 0 THEN g.rated_cost * 1000.0 / g.rated_tokens END
+FROM groups AS g
+LEFT JOIN speed_median AS s ON s.preset = g.preset AND s.provider IS g.provider
+LEFT JOIN ttft_median AS t ON t.preset = g.preset AND t.provider IS g.provider
+ORDER BY g.preset, g.replies DESC, g.provider
+"""
+
+
+@dataclass(frozen=True)
+class PresetRow:
+    """How a routing preset did on one provider it chose: its replies' medians and cost."""
+
+    preset: str  # my-fastest, my-quickest-start, my-cheapest
+    provider: str | None
+    replies: int
+    median_tokens_per_s: float | None
+    median_ttft_ms: float | None
+    cost_per_1k: float | None
+
+
+@dataclass(frozen=True)
+class BilledTotals:
+    """The replies whose billed cost was measured (a balance change around each alone): what
+    they reported and what they were billed, credits."""
+
+    replies: int
+    reported: float
+    billed: float
+
+    @property
+    def difference(self) -> float:
+        return self.billed - self.reported
+
+
+_BILLED: Final = """
+SELECT COUNT(*), COALESCE(SUM(cost), 0.0), COALESCE(SUM(billed_cost), 0.0) FROM messages
+WHERE role = 'assistant' AND billed_cost IS NOT NULL AND cost IS NOT NULL
+"""
+
+
+def preset_performance(conn: sqlite3.Connection) -> list[PresetRow]:
+    """Every reply sent with a routing preset, by preset and the provider that served it."""
+    with translated("read the spend", None):
+        rows = conn.execute(_PRESETS).fetchall()
+    return [
+        PresetRow(str(preset), _text_or_none(provider), int(replies), speed, ttft, rate)
+        for preset, provider, replies, speed, ttft, rate in rows
+    ]
 
 
 def load_spend_report(path: Path, *, now: float | None = None) -> SpendReport:
