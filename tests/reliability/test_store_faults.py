@@ -234,3 +234,32 @@ async def test_save_failed_goes_from_the_bar_once_a_later_save_lands(
             pilot, lambda: app.status.saving == "", timeout=WAIT_S, what="'save failed' to go"
         )
     assert _saved_texts(db_path) == ["a new conversation"]
+
+
+async def test_quit_before_the_locked_database_ever_opened_keeps_what_was_sent(
+    make_app: Any, db_path: Path, stores: list[Store]
+) -> None:
+    await _earlier_session(make_app, db_path, stores, "from last time")
+    journal = db_path.with_name(db_path.name + JOURNAL_SUFFIX)
+    with held_lock(db_path, readers_too=True):
+        app = make_app(open_store=_opener(db_path, stores))
+        async with app.run_test(size=APP_SIZE) as pilot:
+            await wait_until(
+                pilot, lambda: app.status.saving == "waiting for the database", timeout=WAIT_S
+            )
+            await send(pilot, "typed, then quit before it opened")
+            await wait_for_reply(pilot)
+        note = app.saved.exit_note
+        assert note is not None and "never opened" in note and str(journal) in note
+    assert _saved_texts(db_path) == ["from last time"]
+
+    app = make_app(open_store=_opener(db_path, stores))
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(
+            pilot,
+            lambda: _user_texts(app) == ["typed, then quit before it opened"],
+            timeout=WAIT_S,
+            what="the kept conversation reopened",
+        )
+    assert _saved_texts(db_path) == ["from last time", "typed, then quit before it opened"]
+    assert not journal.exists()

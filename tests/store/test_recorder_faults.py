@@ -290,6 +290,42 @@ def test_kill_9_while_writes_wait_loses_none_of_them(tmp_path: Path) -> None:
         recorder.close()
 
 
+def test_messages_kept_for_a_database_that_never_opened_join_an_earlier_journal(
+    tmp_path: Path,
+) -> None:
+    from tui_chat.store.journal import keep_unsaved
+
+    path = tmp_path / "conversations.db"
+    with Store.open(path, busy_timeout_s=0.2) as store:
+        recorder = ConversationRecorder(store, **FAST)
+        with held_lock(path):
+            recorder.message_added(Conversation().add_user("kept by the first session"))
+            wait_for(lambda: recorder.waiting_reason is not None)
+            recorder.close()
+    second = Conversation()
+    second.add_user("the second session never opened the database")
+    kept = keep_unsaved(path, second.messages, "m@p")
+    assert kept == _journal_of(path) and kept.stat().st_mode & 0o777 == 0o600
+    with Store.open(path) as store:
+        recorder = ConversationRecorder(store, **FAST)
+        assert recorder.flush()
+        assert sorted(
+            (summary.title, [m.content for m in store.load_conversation(summary.id).messages])
+            for summary in store.list_conversations()
+        ) == [
+            ("kept by the first session", ["kept by the first session"]),
+            (
+                "the second session never opened the database",
+                ["the second session never opened the database"],
+            ),
+        ]
+        recorder.close()
+
+
+def _journal_of(path: Path) -> Path:
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
 # -- a real full file system ----------------------------------------------------------------
 
 

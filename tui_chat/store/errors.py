@@ -60,10 +60,18 @@ class StoreRetryable(StoreUnavailable):
     happened in a few words for the user ("the disk is full").
     """
 
-    def __init__(self, message: str, *, locked: bool = False, cause: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        locked: bool = False,
+        cause: str | None = None,
+        path: Path | None = None,
+    ) -> None:
         super().__init__(message)
         self.locked = locked
         self.cause = cause or ("the database is locked by another process" if locked else message)
+        self.path = path  # the database file, when known
 
 
 class StoreTooNew(StoreUnavailable):
@@ -119,7 +127,9 @@ def as_store_error(exc: sqlite3.Error, action: str, path: Path | None) -> StoreE
             cause = "the disk holding the database is full"
         if cause is not None:
             cause += where
-        return StoreRetryable(f"Could not {action}{where}: {exc}.", locked=locked, cause=cause)
+        return StoreRetryable(
+            f"Could not {action}{where}: {exc}.", locked=locked, cause=cause, path=path
+        )
     return StoreUnavailable(f"Could not {action}{where}: {exc}.")
 
 

@@ -278,3 +278,25 @@ def _pairs(ids: dict[int, int]) -> list[list[int]]:
 
 def _ids(pairs: Any) -> dict[int, int]:
     return {int(ref): int(message_id) for ref, message_id in pairs}
+
+
+def keep_unsaved(database: Path, messages: list[Message], model: str | None) -> Path:
+    """Keep ``messages`` of a session whose database never opened (locked until the quit) in
+    its journal, after any writes already there, as a new conversation; the path written.
+
+    Raises ``OSError`` if neither journal place can be written.
+    """
+    problems: list[str] = []
+    for path in journal_paths(database):
+        found = read_journal(path)
+        earlier = found[0] if found is not None else []
+        first_ref = max(referenced_refs(earlier), default=0) + 1
+        ops: list[Op] = [*earlier, Resume(None, {}, {})]
+        ops += [Append(first_ref + index, message, model) for index, message in enumerate(messages)]
+        try:
+            write_journal(path, ops)
+        except OSError as error:
+            problems.append(f"{path}: {error.strerror or error}")
+            continue
+        return path
+    raise OSError("; ".join(problems))

@@ -134,6 +134,7 @@ class SavedConversations:
         self._last_save_error: str | None = None
         self._waiting_reason: str | None = None  # why writes wait, while they do
         self._stop_opening = threading.Event()  # set on quit: the open worker stops retrying
+        self._waiting_path: Path | None = None  # the database the open worker waits for
         self._open_retry_s = (OPEN_RETRY_FIRST_S, OPEN_RETRY_MOST_S)
         # For the terminal after the app has gone: writes kept for the next start, and why.
         self.exit_note: str | None = None
@@ -175,6 +176,7 @@ class SavedConversations:
                 break
             except StoreRetryable as error:
                 reason = "locked by another process" if error.locked else error.cause
+                self._waiting_path = error.path
                 if not self._app.post_message(StoreWaiting(reason)):
                     return  # the app is closing
             if self._stop_opening.wait(delay):
@@ -250,8 +252,10 @@ class SavedConversations:
         opened = self._opened
         if opened is not None and opened is not self.store:
             # Opened as the app was closing, its message never handled: nobody will take it.
+            self._waiting_path = self._waiting_path or opened.path
             opened.close()  # (safe twice: the worker may close it too)
         if self.recorder is None:
+            self._keep_unsaved()
             return
         self.save_live_reply()
         recorder = self.recorder
@@ -268,6 +272,28 @@ class SavedConversations:
                     f"{left} changes could not be saved ({reason}), nor kept for the next "
                     f"start: {recorder.journal_problem or 'no journal file'}."
                 )
+
+    def _keep_unsaved(self) -> None:
+        """The database never opened (locked until the quit): keep this session's messages in
+        its journal, saved at the next start as a conversation of their own."""
+        path, messages = self._waiting_path, list(self._app.conversation.messages)
+        if path is None or not messages:
+            return
+        from tui_chat.store.journal import keep_unsaved
+
+        reason = self._waiting_reason or "it did not open"
+        try:
+            kept = keep_unsaved(path, [replace(m) for m in messages], self._app.endpoint)
+        except OSError as error:
+            self.exit_note = (
+                f"The database never opened ({reason}): the {len(messages)} messages of this "
+                f"session could not be kept either ({error})."
+            )
+            return
+        self.exit_note = (
+            f"The database never opened ({reason}). The {len(messages)} messages of this session "
+            f"are kept in {kept} and saved at the next start."
+        )
 
     def save_live_reply(self) -> None:
         """Save the reply still arriving as it stands (final), if there is one."""
