@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer
+from textual.widgets import Button
 
 from tui_chat.bindings import BINDING_IDS
 from tui_chat.config import DEFAULT_MODEL, AppConfig, GatewayProfile
@@ -76,6 +76,7 @@ from tui_chat.ui.saved_messages import (
     StoreWaiting,
 )
 from tui_chat.ui.widgets.chat_log import ChatLog
+from tui_chat.ui.widgets.footer import KeyFooter
 from tui_chat.ui.widgets.markdown_stream import code_blocks
 from tui_chat.ui.widgets.messages import ErrorCard
 from tui_chat.ui.widgets.prompt_stand_in import PromptStandIn
@@ -270,7 +271,7 @@ class UnifyTUI(App[None]):
                 yield PromptStandIn(id="prompt-stand-in")
             yield SelectorPanel(id="selector")
         yield StatusBar(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def chat_log(self) -> ChatLog:

@@ -30,7 +30,7 @@ from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
 from tui_chat.core.accounting import NO_FIGURE, Spend
@@ -38,6 +38,7 @@ from tui_chat.core.text import inert
 from tui_chat.store.spend import SpendReport, SpendRow, load_spend_report
 from tui_chat.ui.bindings import textual_bindings
 from tui_chat.ui.screens.conversations import OpenConversation
+from tui_chat.ui.widgets.footer import KeyFooter
 
 PERIODS = ("day", "week", "month")
 # How many of the latest periods the plot shows (the table lists them all, newest first).
@@ -158,7 +159,7 @@ class SpendScreen(Screen[OpenConversation | None]):
             with TabPane("Speed", id="spend-speeds-tab"):
                 yield DataTable(id="spend-speeds", cursor_type="row", zebra_stripes=True)
         yield Static(LEGEND, id="spend-legend")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._table("spend-periods").add_columns("Period", "Credits", "Replies", "Tokens")
