@@ -29,6 +29,9 @@ DEMO_CONTROLS: Mapping[str, object] = {
     "ttft_s": 0.25,
     "drift": "waves",
     "metrics_interval_s": 3.0,
+    # Bill 5 % over each reply's reported cost, as Unify's markup over the providers' raw cost
+    # it streams: the provenance line and the session's reconciliation show "billed" beside it.
+    "markup": 0.05,
 }
 _HOST = "127.0.0.1"
 _BACKLOG = 128

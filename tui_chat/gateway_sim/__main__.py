@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--credits", type=float, default=50.0, help="starting balance (credits)")
     parser.add_argument("--seed", type=int, default=0, help="seed for replies and drift")
     parser.add_argument(
+        "--markup",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="bill this share on top of each reply's reported cost (0.05: 5 %%; default 0)",
+    )
+    parser.add_argument(
         "--token-delay",
         type=float,
         default=None,
@@ -117,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.controls.framing = args.framing
     sim.controls.drift = args.drift
     sim.controls.metrics_interval_s = args.metrics_interval
+    if args.markup < 0:
+        print("error: --markup must be 0 or more", file=sys.stderr)
+        return 2
+    sim.controls.markup = args.markup
     for fault in args.fault:
         sim.inject(fault)
     try:

@@ -52,6 +52,8 @@ class SimControls:
     ``"waves"`` (what ``--demo`` uses): smooth load waves that make a model's fastest providers
     overtake each other every few intervals, with prices held still.
     ``time_offset_s`` is added to the clock (to move drift along without waiting).
+    ``markup`` is a share billed on top of each reply's reported cost (0.05: the balance falls
+    by 5 % more than ``usage.cost`` says, as Unify's markup on the providers' raw cost).
     """
 
     token_delay_s: float | None = None
@@ -65,6 +67,7 @@ class SimControls:
     metrics_interval_s: float = 10.0
     drift: str = "jitter"
     time_offset_s: float = 0.0
+    markup: float = 0.0
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Set several controls from JSON-like values; raises ValueError on a bad name or type."""
@@ -91,7 +94,7 @@ FRAMINGS = ("chunked", "close", "http/1.0")
 
 
 _OPTIONAL_FLOATS = frozenset({"token_delay_s", "ttft_s"})
-_FLOATS = frozenset({"metrics_interval_s", "time_offset_s"})
+_FLOATS = frozenset({"metrics_interval_s", "time_offset_s", "markup"})
 _BOOLS = frozenset({"markdown", "close_delimited", "omit_stream_content_type"})
 CONTROL_NAMES = tuple(field.name for field in dataclasses.fields(SimControls))
 
@@ -122,7 +125,7 @@ def _check_control(name: str, value: Any) -> Any:
         return int(value)
     if name == "metrics_interval_s" and value <= 0:
         raise ValueError("metrics_interval_s must be > 0")
-    if name in _OPTIONAL_FLOATS and value < 0:
+    if name in (*_OPTIONAL_FLOATS, "markup") and value < 0:
         raise ValueError(f"{name} must be >= 0")
     return float(value)
 
@@ -244,10 +247,11 @@ class SimState:
             return self._spent
 
     def charge(self, cost: float) -> None:
-        """Deduct ``cost`` credits (USD) for a reply."""
+        """Deduct ``cost`` credits (USD) for a reply, and the ``markup`` control's share on top."""
+        billed = cost * (1.0 + self.controls.markup)
         with self._lock:
-            self._credits -= cost
-            self._spent += cost
+            self._credits -= billed
+            self._spent += billed
 
     def inject(self, fault: Fault) -> None:
         """Queue ``fault`` for the next chat attempt(s); see ``faults`` for the kinds."""
