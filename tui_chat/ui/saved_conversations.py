@@ -255,7 +255,10 @@ class SavedConversations:
             self._waiting_path = self._waiting_path or opened.path
             opened.close()  # (safe twice: the worker may close it too)
         if self.recorder is None:
-            self._keep_unsaved()
+            try:
+                self._keep_unsaved()
+            except Exception as error:  # on the way out: keeping them must not stop the quit
+                self.exit_note = f"This session's messages could not be kept: {error}"
             return
         self.save_live_reply()
         recorder = self.recorder
