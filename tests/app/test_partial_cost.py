@@ -96,3 +96,25 @@ async def test_a_reported_cost_is_never_replaced_by_the_estimate(make_app: Any, 
         assert reply.outcome is Outcome.COMPLETE
         assert not reply.cost_estimated  # the sim reports usage.cost: that figure stands
         assert reply.cost is not None and reply.cost > 0
+
+
+async def test_a_refused_request_is_not_charged_an_estimate(make_app: Any, sim: Any) -> None:
+    # Found by the long-session benchmark: a request the gateway refused (HTTP 400, the
+    # history longer than the context window) showed "~0.0176 credits" (its prompt at the
+    # input price), though nothing was served.
+    from tui_chat.gateway_sim.faults import Fault, FaultKind
+
+    app = make_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, PROMPT)
+        await wait_for_reply(pilot)
+        served = app.conversation.messages[-1].served_endpoint or ""
+        assert served in app.account_watch.details  # prices are known
+        sim.inject(Fault(FaultKind.STATUS, status=400))
+        await send(pilot, "and again")
+        await wait_for_reply(pilot, count=2)
+        refused = app.conversation.messages[-1]
+        assert refused.outcome is Outcome.ERROR and not refused.content
+        assert refused.cost is None and not refused.cost_estimated
+        first = app.conversation.messages[1]
+        assert app.conversation.spend.amount == first.cost  # only what was served

@@ -339,7 +339,12 @@ class ReplyStreamer:
 
     def _finish(self, reply: Message, view: ReplyView, error: BaseException | None) -> None:
         host = self.host
-        if reply.cost is None or (reply.cost_estimated and reply.cost == self._live_estimate):
+        if reply.outcome is Outcome.ERROR and not reply.content:
+            # Refused (an HTTP error, a context too long): nothing was served, nothing to
+            # estimate; a reported figure, if the gateway sent one, stands.
+            if reply.cost_estimated:
+                reply.cost, reply.cost_estimated = None, False
+        elif reply.cost is None or (reply.cost_estimated and reply.cost == self._live_estimate):
             # Stopped or cut before the gateway's final figure: keep the estimate, marked so
             # (from the whole text: the live one was made at the last tick).
             estimate = self.estimated_cost(reply)
