@@ -2,7 +2,8 @@
 
 Run: python benchmarks/_wire_relay.py UPSTREAM_PORT. It listens on a free loopback port, prints
 ``listening <port>`` and then one JSON line per event of each chat request that passes through it
-(``POST .../chat/completions``; other requests, such as ``GET /models``, pass unstamped):
+(``POST .../chat/completions``; any other request, such as ``GET /models``, gets one line,
+``{"event": "other", "at": t, "request": "GET /v1/models"}``):
 
 - ``{"event": "request", "id": n, "at": t}``: the request's first byte arrived from the client;
 - ``{"event": "text", "id": n, "at": t}``: the first response bytes carrying reply text (a
@@ -26,6 +27,7 @@ import time
 from typing import Any
 
 _CHAT_REQUEST = re.compile(rb"^POST [^ ]*/chat/completions")
+_OTHER_REQUEST = re.compile(rb"^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) ")
 _TEXT = re.compile(rb'"content":\s?"[^"]')
 _DONE = b"data: [DONE]"
 
@@ -87,6 +89,10 @@ async def _pipe_upstream(
         at = time.monotonic()
         if _CHAT_REQUEST.match(data):
             state["exchange"] = _Exchange(at)
+        elif _OTHER_REQUEST.match(data):
+            state["exchange"] = None
+            line = data.split(b"\r\n", 1)[0].decode(errors="replace")
+            _emit({"event": "other", "at": at, "request": " ".join(line.split()[:2])})
         writer.write(data)
         await writer.drain()
     writer.close()

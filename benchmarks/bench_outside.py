@@ -518,6 +518,7 @@ class Setup:
     models: dict[str, str]  # "2k" / "8k" -> the model name served
     before: Path | None = None  # the app's source of an earlier commit, run beside it
     run_before: bool = False  # this run launches that code
+    app_source: Path | None = None  # the app's source for the other runs (None: as installed)
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -551,9 +552,9 @@ def chat_run(setup: Setup, program: str, pace: int, size: str, *, typing: str) -
     if program == "app":
         argv = [str(APP), "--gateway", f"mock{pace}", "--model", model]
         home = setup.homes["app"]
-        if setup.run_before:
-            assert setup.before is not None
-            extra_env["PYTHONPATH"] = str(setup.before)
+        source = setup.before if setup.run_before else setup.app_source
+        if source is not None:
+            extra_env["PYTHONPATH"] = str(source)
     else:
         argv = [sys.executable, str(HERE / "minimal_chat_app.py"), relay.base_url, model]
         home = setup.homes["minimal chat"]
@@ -609,6 +610,9 @@ def chat_run(setup: Setup, program: str, pace: int, size: str, *, typing: str) -
             first_frame_ms=_ms(terminal.first_frame_at(), terminal.started_at),
             online_ms=_ms(found.get("online"), terminal.started_at),
             enter_to_wire_ms=_ms(exchange["request_at"], enter_at),
+            # when the app's connection was opened ahead of the message (its HEAD on the wire)
+            prepared_ms=_ms(_first_head(relay, terminal.started_at), terminal.started_at),
+            enter_ms=_ms(enter_at, terminal.started_at),
             first_text_after_byte_ms=_ms(found["first text"], exchange["text_at"]),
             last_word_after_byte_ms=_ms(found["last word"], exchange["last_byte_at"]),
             first_text_after_enter_ms=_ms(found["first text"], enter_at),
@@ -622,6 +626,11 @@ def chat_run(setup: Setup, program: str, pace: int, size: str, *, typing: str) -
         relay.on_event = None
         terminal.quit()
     return row
+
+
+def _first_head(relay: Relay, after: float) -> float | None:
+    heads = [e["at"] for e in relay.events("other", after) if e["request"].startswith("HEAD ")]
+    return heads[0] if heads else None
 
 
 def _key_probes(keys: list[tuple[float, str]], name: str) -> list[Probe]:
@@ -753,7 +762,12 @@ def _before(run: Callable[[Setup], dict[str, Any]]) -> Callable[[Setup], dict[st
 
 
 def measure(
-    runs: int, *, smoke: bool = False, minimal_chat: bool = True, before: Path | None = None
+    runs: int,
+    *,
+    smoke: bool = False,
+    minimal_chat: bool = True,
+    before: Path | None = None,
+    app_source: Path | None = None,
 ) -> dict[str, Any]:
     pump = Pump()
     paces = [0] if smoke else [0, 1, 5]
@@ -775,6 +789,7 @@ def measure(
             for home in homes.values():
                 home.mkdir(parents=True, exist_ok=True)
             setup = Setup(pump, servers, relays, homes, minimal_chat, models, before)
+            setup.app_source = app_source
             chosen = plan(smoke, minimal_chat, before is not None)
             if not smoke:  # fill the bytecode caches and the OS's file cache, unmeasured
                 for name, run in chosen:
@@ -867,6 +882,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "whole_reply_ms",
         "stream_ms",
         "cpu_percent",
+        "prepared_ms",
+        "enter_ms",
     )
     figures: dict[str, Any] = {
         name: {key: spread for key in keys if (spread := _spread(_values(rows, name, key)))}
@@ -982,6 +999,13 @@ def table(summary: dict[str, Any]) -> list[dict[str, str]]:
         "≤ minimal chat",
         check(med("app 0 ms 2k", "enter_to_wire_ms"), minimal_wire),
     )
+    add(
+        "start → connection opened ahead of the message (HEAD on the wire)",
+        _fmt(get("app 0 ms 2k", "prepared_ms")),
+        f"Enter pressed at {_fmt(get('app 0 ms 2k', 'enter_ms'))} after start",
+        "before Enter",
+        None,
+    )
     for pace in (0, 5, 1):
         name = f"app {pace} ms 2k"
         if name not in fig:
@@ -1090,9 +1114,14 @@ def run(
     save: bool = True,
     minimal_chat: bool = True,
     before: Path | None = None,
+    app_source: Path | None = None,
 ) -> dict[str, Any]:
     result = measure(
-        1 if smoke else runs, smoke=smoke, minimal_chat=minimal_chat and not smoke, before=before
+        1 if smoke else runs,
+        smoke=smoke,
+        minimal_chat=minimal_chat and not smoke,
+        before=before,
+        app_source=app_source,
     )
     result["table"] = table(result["summary"])
     if before is not None:
@@ -1119,6 +1148,12 @@ def main() -> None:
         "e.g. from `git archive <commit> tui_chat | tar -x -C DIR`), interleaved, for a before "
         "and after in the same minutes",
     )
+    parser.add_argument(
+        "--app-source",
+        type=Path,
+        metavar="DIR",
+        help="run the app from this source folder instead of the installed one (as --before)",
+    )
     arguments = parser.parse_args()
     try:
         import pyte  # noqa: F401
@@ -1130,6 +1165,7 @@ def main() -> None:
         arguments.smoke,
         minimal_chat=not arguments.no_minimal_chat,
         before=arguments.before,
+        app_source=arguments.app_source,
     )
     summary = result["summary"]
     print(
@@ -1138,7 +1174,8 @@ def main() -> None:
     )
     print(markdown(result["table"]))
     if "before_after" in result:
-        print(f"\nBefore ({arguments.before}) and after (this checkout), the same rounds\n")
+        after = arguments.app_source or "the installed app"
+        print(f"\nBefore ({arguments.before}) and after ({after}), the same rounds\n")
         print(markdown(result["before_after"]))
     if "path" in result:
         print(f"\nwrote {result['path']}")
