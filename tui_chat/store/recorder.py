@@ -195,9 +195,13 @@ class ConversationRecorder:
         """Run any other store operation in order with the writes (not kept in the journal)."""
         self._submit(function)
 
-    def flush(self, timeout: float = 5.0) -> bool:
+    def flush(self, timeout: float = 5.0, *, unless_waiting: bool = False) -> bool:
         """Wait until every write so far is done; False if that took longer than ``timeout``
-        (writes waiting for a locked or full database count as not done)."""
+        (writes waiting for a locked or full database count as not done). ``unless_waiting``:
+        return False at once while writes wait for a passing reason (the caller would only be
+        kept waiting: the list or an export then goes on without them)."""
+        if unless_waiting and self.waiting_reason is not None:
+            return False
         done = threading.Event()
         self._submit(done)
         return done.wait(timeout)

@@ -69,8 +69,9 @@ def _replayed_and_last_opened(
 def _flushed_and_loaded(
     store: Store, recorder: ConversationRecorder, conversation_id: int
 ) -> SavedConversation:
-    """Conversation ``conversation_id`` once every queued write is in (blocking)."""
-    recorder.flush()
+    """Conversation ``conversation_id`` once every queued write is in (blocking; not waiting
+    for writes held up by a lock: the conversation opens without them)."""
+    recorder.flush(unless_waiting=True)
     return store.load(conversation_id)
 
 
@@ -580,7 +581,8 @@ class SavedConversations:
 
     def _flush_for_list(self) -> None:
         if self.recorder is not None:
-            self.recorder.flush()  # so the list includes what was just said
+            # So the list includes what was just said (not waiting on a locked database).
+            self.recorder.flush(unless_waiting=True)
         self._app.post_message(ConversationListReady())
 
     def conversation_list_ready(self, event: ConversationListReady) -> None:
@@ -642,7 +644,7 @@ class SavedConversations:
 
         record: ConversationRecord | None = None
         if self.store is not None and self.recorder is not None:
-            self.recorder.flush()
+            self.recorder.flush(unless_waiting=True)  # the export is from memory anyway
             conversation_id = self.recorder.conversation_id
             if conversation_id is not None:
                 try:
