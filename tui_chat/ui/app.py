@@ -75,6 +75,8 @@ from tui_chat.ui.saved_messages import (
     StoreOpened,
     StoreWaiting,
 )
+from tui_chat.ui.spend_watch import SpendWatch, StoredSpendLoaded
+from tui_chat.ui.widgets.budget_card import BudgetCard
 from tui_chat.ui.widgets.chat_log import ChatLog
 from tui_chat.ui.widgets.footer import KeyFooter
 from tui_chat.ui.widgets.markdown_stream import code_blocks
@@ -221,7 +223,11 @@ class UnifyTUI(App[None]):
         )
         # What the account reports, and the reply in flight.
         self.account_watch = AccountWatch(self, balance_poll_s=balance_poll_s)
-        self.replies = ReplyStreamer(self, saving=self.saved, account=self.account_watch)
+        # Budgets, low balance, billed vs reported, routing presets (tui_chat/ui/spend_watch.py).
+        self.spend_watch = SpendWatch(self)
+        self.replies = ReplyStreamer(
+            self, saving=self.saved, account=self.account_watch, spending=self.spend_watch
+        )
         # From config.toml: defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
@@ -348,6 +354,7 @@ class UnifyTUI(App[None]):
             )
         self._apply_setup()
         self.saved.start()  # with a store given; one opened after the first frame: later
+        self.spend_watch.start()
         self.key_flow.connect_pending()
 
     def _exit_on_signals(self) -> None:
@@ -487,6 +494,10 @@ class UnifyTUI(App[None]):
 
     @on(ReplyFinished)
     def _reply_finished(self, event: ReplyFinished) -> None:
+        if self.showing:  # older turns of a long session fold away like stored ones (memory)
+            self.chat_log.page_live_turns(self.conversation.messages)
+        if self.showing:
+            self.spend_watch.reply_finished(event.message)
         if self.showing and self.account is not None and not event.message.is_failed:
             self.account_watch.refresh_balance()
             self.account_watch.gateway_answered()  # listings that failed meanwhile: now
@@ -495,6 +506,26 @@ class UnifyTUI(App[None]):
     def _balance_loaded(self, event: BalanceLoaded) -> None:
         if self.showing:
             self.account_watch.balance_loaded(event.balance)
+            self.spend_watch.balance_loaded(
+                event.balance,
+                event.requested_at,
+                save=lambda reply: self.saved.message_changed(reply, final=True),
+            )
+
+    @on(StoredSpendLoaded)
+    def _stored_spend_loaded(self, event: StoredSpendLoaded) -> None:
+        if self.showing:
+            self.spend_watch.stored_loaded(event)
+
+    @on(BudgetCard.SendAnyway)
+    def _send_anyway(self, event: BudgetCard.SendAnyway) -> None:
+        self.replies.send_anyway(event.card)
+
+    def action_billing_summary(self) -> None:
+        """The session's billed vs reported reconciliation, in a notification."""
+        self.notify(
+            self.spend_watch.reconciliation(), title="Billed vs reported (this session)", timeout=15
+        )
 
     @on(BalanceNotReported)
     def _balance_not_reported(self, event: BalanceNotReported) -> None:
@@ -1109,6 +1140,7 @@ class UnifyTUI(App[None]):
         if not self.showing:
             return
         self.saved.store_opened(event)
+        self.spend_watch.load_stored()
 
     @on(ConversationListReady)
     def _conversation_list_ready(self, event: ConversationListReady) -> None:

@@ -28,6 +28,11 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Conversations", "Open, search, rename or delete saved conversations", "conversations"),
     ("Conversation settings", "System prompt, temperature, max tokens, spend cap", "settings"),
     ("Spend", "What the saved replies cost: over time, by model, provider, gateway", "spend"),
+    (
+        "Billed vs reported",
+        "This session's replies: the cost they reported beside what the balance fell by",
+        "billing_summary",
+    ),
     ("Export conversation as Markdown", "Write this conversation to a .md file", "export_markdown"),
     ("Export conversation as JSON", "Write this conversation to a .json file", "export_json"),
     ("Clear history", "Forget this conversation's messages", "clear_history"),

@@ -23,6 +23,7 @@ from tui_chat.core.accounting import estimate_cost, estimate_reply_cost, estimat
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import provider_of
 from tui_chat.core.events import Retrying, ServedEndpoint, StreamError, TextDelta
+from tui_chat.core.my_routing import RoutingChoice, preset_of
 from tui_chat.gateways.errors import ConnectionFailed
 from tui_chat.ui.host import AppHost
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from tui_chat.gateways.base import Gateway
     from tui_chat.ui.account_watch import AccountWatch
+    from tui_chat.ui.widgets.budget_card import BudgetCard
     from tui_chat.ui.widgets.messages import ErrorCard, ReplyView
 
 LIVE_TICK_S = 0.1  # the live figures in the status bar tick about ten times a second
@@ -71,6 +73,21 @@ class ReplySaving(Protocol):
     def spend_cap_problem(self, next_prompt: float | None = None) -> str | None: ...
 
 
+class ReplySpending(Protocol):
+    """What the streamer needs of the spend watch (``SpendWatch``): the budgets' refusal, the
+    replies' times for billed vs reported, and the routing presets resolved."""
+
+    def budget_problem(self, next_prompt: float | None = None) -> str | None: ...
+
+    def allow_once(self) -> None: ...
+
+    def reply_started(self, reply: Message) -> None: ...
+
+    def reply_removed(self, reply: Message) -> None: ...
+
+    def route(self, endpoint: str) -> RoutingChoice | None: ...
+
+
 class ReplyHost(AppHost, Protocol):
     """What the streamer needs of the app."""
 
@@ -96,10 +113,19 @@ class ReplyHost(AppHost, Protocol):
 class ReplyStreamer:
     """Sends the prompt, streams the reply into the log, and finishes it with its figures."""
 
-    def __init__(self, host: ReplyHost, *, saving: ReplySaving, account: AccountWatch) -> None:
+    def __init__(
+        self,
+        host: ReplyHost,
+        *,
+        saving: ReplySaving,
+        account: AccountWatch,
+        spending: ReplySpending | None = None,
+    ) -> None:
         self.host = host
         self.saving = saving
         self.account = account
+        self.spending = spending
+        self._refused: tuple[str, bool] | None = None  # a send refused at a budget: its text
         # The reply streaming now (or held on screen while paused after it ended).
         self.message: Message | None = None
         self.view: ReplyView | None = None
@@ -164,6 +190,19 @@ class ReplyStreamer:
         if over_cap:
             host.notify(over_cap, title="Spend cap reached", severity="warning")
             return False
+        over_budget = (
+            None
+            if self.spending is None
+            else self.spending.budget_problem(self._prompt_estimate(text))
+        )
+        if over_budget:
+            # The typed text stays in the box; "Send anyway" on the card sends it once.
+            from tui_chat.ui.widgets.budget_card import BudgetCard
+
+            self._refused = (text, typed)
+            host.chat_log.mount(BudgetCard(over_budget))
+            host.chat_log.anchor()
+            return False
         problem = host.endpoint_problem(host.endpoint)
         if problem is not None:
             host.chat_log.add_error("The model string is not valid", problem, can_retry=False)
@@ -178,6 +217,18 @@ class ReplyStreamer:
         self._begin(text)
         return True
 
+    def send_anyway(self, card: BudgetCard) -> None:
+        """ "Send anyway" on a budget refusal: send what was refused, past the budgets once."""
+        refused, self._refused = self._refused, None
+        card.remove()
+        if refused is None or self.spending is None:
+            return
+        text, typed = refused
+        if typed and self.host.prompt.text.strip() and self.host.prompt.text != text:
+            text = self.host.prompt.text  # edited since: what is in the box now
+        self.spending.allow_once()
+        self._send(text, typed=typed)
+
     def retry(self, card: ErrorCard) -> None:
         """Send the failed turn again: drop the failed reply, keep the user's message."""
         host = self.host
@@ -190,6 +241,8 @@ class ReplyStreamer:
             return
         conversation.messages.remove(last)
         self.saving.message_removed(last)
+        if self.spending is not None:
+            self.spending.reply_removed(last)
         for view in host.chat_log.replies:
             if view.message is last:
                 view.remove()
@@ -223,6 +276,8 @@ class ReplyStreamer:
         view = host.chat_log.add_reply(reply, streaming=True)
         self.message, self.view = reply, view
         self._failed_prompt = prompt_text
+        if self.spending is not None:
+            self.spending.reply_started(reply)
         host.run_worker(self._stream(reply, view), exclusive=True, group="reply")
 
     # -- the stream -------------------------------------------------------------------------
@@ -248,8 +303,15 @@ class ReplyStreamer:
         self._quiet_timer = host.set_interval(0.5, partial(self._tick_quiet, view))
         try:
             view.set_hold(host.paused)
+            endpoint = reply.requested_endpoint or host.endpoint
+            if self.spending is not None and preset_of(endpoint) is not None:
+                # @my-fastest...: a concrete endpoint from the user's own replies (a read of
+                # the store, in a thread), or the gateway's own routing without the history.
+                choice = await asyncio.to_thread(self.spending.route, endpoint)
+                if choice is not None:
+                    endpoint, reply.routing_note = choice.endpoint, choice.note
             async for event in gateway.stream_chat(
-                reply.requested_endpoint or host.endpoint,
+                endpoint,
                 messages,
                 temperature=host.temperature,
                 max_tokens=host.max_tokens,

@@ -14,6 +14,8 @@ from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.widgets import Button, Static
 
+from tui_chat.core.accounting import format_credits
+from tui_chat.core.billing import differs
 from tui_chat.core.conversation import Message, Outcome
 from tui_chat.core.text import inert
 from tui_chat.ui.widgets.markdown_stream import StreamingMarkdown
@@ -24,12 +26,16 @@ def provenance_text(message: Message, *, show_credits: bool, show_provider: bool
     parts: list[str] = []
     if show_provider:
         parts.append(message.served_endpoint or message.requested_endpoint or "unknown endpoint")
+        if message.routing_note:  # why @my-fastest... chose that provider
+            parts.append(message.routing_note)
     if message.completion_tokens is not None:
         # "~": counted from the text because the gateway reported no usage
         estimated = "~" if message.tokens_estimated else ""
         parts.append(f"{estimated}{message.completion_tokens} tok")
     if show_credits and message.cost is not None:
         parts.append(f"{message.spend} credits")  # "~" marks an estimate
+        if differs(message.cost, message.billed_cost):  # the balance fell by another figure
+            parts.append(f"billed {format_credits(message.billed_cost)}")
     if message.ttft_ms is not None:
         parts.append(f"TTFT {message.ttft_ms:.0f} ms")
     speed = message.tokens_per_second
