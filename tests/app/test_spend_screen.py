@@ -246,3 +246,41 @@ async def test_an_empty_store_says_so(make_app: Any, store: Store) -> None:
         screen = await open_spend(pilot)
         assert summary(screen).startswith("No saved replies yet")
         assert rows(screen, "spend-periods") == [] and rows(screen, "spend-models") == []
+
+
+async def test_routing_and_billing_show_the_presets_and_the_reconciliation(
+    make_app: Any, store: Store
+) -> None:
+    from tests.store.conftest import reply
+
+    conversation = store.create_conversation("presets").id
+    for served, ttft, duration, billed in (
+        ("groq", 100.0, 1100.0, 0.00105),
+        ("groq", 300.0, 2300.0, None),
+        ("together-ai", 500.0, 4500.0, 0.0011),
+    ):
+        message = reply(
+            "x", requested="llama-3.1-8b-chat@my-fastest", served=f"llama-3.1-8b-chat@{served}"
+        )
+        message.ttft_ms, message.duration_ms = ttft, duration
+        message.prompt_tokens, message.completion_tokens, message.cost = 100, 400, 0.001
+        message.billed_cost = billed
+        store.append_message(conversation, message)
+    app = make_app(store=store)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_spend(pilot)
+        screen.query_one(TabbedContent).active = "spend-routing-tab"
+        await pilot.pause()
+        # groq: 400 tok over 1.0 s and 2.0 s -> median 300 tok/s; TTFT 100 and 300 -> 200 ms;
+        # 0.002 credits over 1,000 tokens -> 0.002 per 1,000. together-ai: 100 tok/s.
+        assert rows(screen, "spend-presets") == [
+            ["@my-fastest", "groq", "2", "200 ms", "300 tok/s", "0.002000"],
+            ["@my-fastest", "together-ai", "1", "500 ms", "100 tok/s", "0.002000"],
+        ]
+        billing = str(screen.query_one("#spend-billing", Static).render())
+        # measured: 0.001 + 0.001 reported, 0.00105 + 0.0011 billed
+        assert billing.startswith(
+            "Billed vs reported over 2 measured replies: reported 0.002000, billed 0.002150, "
+            "difference +0.000150 credits (+7.5%)."
+        )
+        assert "This session:\nNo reply of this session has been measured" in billing

@@ -1115,6 +1115,7 @@ class UnifyTUI(App[None]):
             store.path,
             flush=None if recorder is None else recorder.flush,
             export_dir=self.export_dir,
+            session_billing=self.spend_watch.reconciliation,
         )
         self.push_screen(spend, self._spend_conversation_chosen)
 

@@ -110,6 +110,22 @@ def summary_text(report: SpendReport) -> str:
     )
 
 
+def billing_text(report: SpendReport) -> str:
+    """Billed vs reported over the saved replies whose bill was measured."""
+    billing = report.billing
+    if billing.replies == 0:
+        return (
+            "Billed vs reported: no saved reply has a measured bill yet (a gateway with a "
+            "balance, one reply between two balance readings)."
+        )
+    share = f" ({billing.difference / billing.reported:+.1%})" if billing.reported else ""
+    return (
+        f"Billed vs reported over {billing.replies:,} measured replies: reported "
+        f"{billing.reported:.6f}, billed {billing.billed:.6f}, difference "
+        f"{billing.difference:+.6f} credits{share}."
+    )
+
+
 class SpendScreen(Screen[OpenConversation | None]):
     """Plots and tables of what the saved replies cost; enter on a conversation opens it."""
 
@@ -127,16 +143,19 @@ class SpendScreen(Screen[OpenConversation | None]):
         flush: Callable[[], object] | None = None,
         export_dir: Path | None = None,
         now: Callable[[], float] = time.time,
+        session_billing: Callable[[], str] | None = None,
     ) -> None:
         """``database``: the store's file, read on a connection of its own. ``flush``: called
         (in the worker) first, so what was just said is counted. ``export_dir``: where the CSV
-        goes (None: the exports' default folder)."""
+        goes (None: the exports' default folder). ``session_billing``: this session's billed vs
+        reported reconciliation (``SpendWatch.reconciliation``), shown under the saved one."""
         super().__init__()
         self.database = database
         self.flush = flush
         self.export_dir = export_dir
         self.now = now
         self.report: SpendReport | None = None
+        self.session_billing = session_billing
 
     def compose(self) -> ComposeResult:
         yield Label("Spend", id="spend-title")
@@ -158,6 +177,9 @@ class SpendScreen(Screen[OpenConversation | None]):
                 yield DataTable(id="spend-endpoints", cursor_type="row", zebra_stripes=True)
             with TabPane("Speed", id="spend-speeds-tab"):
                 yield DataTable(id="spend-speeds", cursor_type="row", zebra_stripes=True)
+            with TabPane("Routing & billing", id="spend-routing-tab"):
+                yield Static("", id="spend-billing")
+                yield DataTable(id="spend-presets", cursor_type="row", zebra_stripes=True)
         yield Static(LEGEND, id="spend-legend")
         yield KeyFooter()
 
@@ -177,6 +199,9 @@ class SpendScreen(Screen[OpenConversation | None]):
         )
         self._table("spend-speeds").add_columns(
             "Model", "Provider", "Replies", "Median TTFT", "Median speed"
+        )
+        self._table("spend-presets").add_columns(
+            "Preset", "Chose", "Replies", "Median TTFT", "Median speed", "Per 1,000 tokens"
         )
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self._draw_plots()
@@ -243,6 +268,21 @@ class SpendScreen(Screen[OpenConversation | None]):
                 milliseconds(speed.median_ttft_ms),
                 per_second(speed.median_tokens_per_s, estimated=speed.tokens_estimated),
             )
+        presets = self._table("spend-presets")
+        presets.clear()
+        for preset in report.presets:
+            presets.add_row(
+                Text(f"@{preset.preset}"),
+                name_cell(preset.provider),
+                count(preset.replies),
+                milliseconds(preset.median_ttft_ms),
+                per_second(preset.median_tokens_per_s, estimated=False),
+                figure(Spend(preset.cost_per_1k)),
+            )
+        billing = billing_text(report)
+        if self.session_billing is not None:
+            billing += "\n\nThis session:\n" + self.session_billing()
+        self.query_one("#spend-billing", Static).update(Text(billing))
         self._draw_plots()
 
     def _period_rows(self) -> tuple[SpendRow, ...]:
