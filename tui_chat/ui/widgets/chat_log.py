@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -45,6 +45,10 @@ widgets are unmounted and one blank placeholder of the same height keeps the scr
 
 UNFOLD_SCREENS = 2
 """A folded page is mounted again as soon as it comes within this many screens of the view."""
+
+LIVE_KEPT = 2 * HISTORY_PAGE
+"""Messages of this session kept out of pages (never folded): the newest turns, where the next
+reply, a retry or a Continue acts."""
 
 COLLECT_IDLE_S = 1.0
 """Seconds without scrolling after which the widgets of folded pages are freed."""
@@ -301,6 +305,63 @@ class ChatLog(VerticalScroll):
         newest.widgets = self._history_widgets(newest.messages, newest.endpoint)
         mount = self.mount_all([FoldedTurns(older), *newest.widgets] if older else newest.widgets)
         self._settle([mount], lambda: None)
+
+    def page_live_turns(self, messages: Sequence[Message]) -> int:
+        """Make pages of this session's older turns, so they fold away like stored ones.
+
+        ``messages`` is the whole conversation; the turns after the last page are this
+        session's, shown as they came. Each run of HISTORY_PAGE of them, but the newest
+        LIVE_KEPT, becomes a page of the widgets already on screen (a notice among them goes
+        with the page: folded and unfolded again, it is rebuilt from the messages alone).
+        Without this, the widgets of every reply of a long session stayed mounted: memory
+        grew with each one (benchmarks/bench_session_memory.py). Returns the pages made."""
+        paged = sum(len(page.messages) for page in self._pages)
+        if paged > len(messages) or any(
+            a is not b
+            for page_messages, start in self._page_starts()
+            for a, b in zip(page_messages, messages[start : start + len(page_messages)])
+        ):
+            return 0  # the pages are not the start of these messages (should not happen)
+        made = 0
+        children = list(self.children)
+        positions = {id(child): index for index, child in enumerate(children)}
+        while len(messages) - paged >= HISTORY_PAGE + LIVE_KEPT:
+            chunk = list(messages[paged : paged + HISTORY_PAGE])
+            start = self._first_widget_index(chunk[0], children, positions)
+            end = self._first_widget_index(messages[paged + HISTORY_PAGE], children, positions)
+            if start is None or end is None or end <= start:
+                break
+            widgets = children[start:end]
+            if any(isinstance(w, FoldedTurns) or not w.is_mounted for w in widgets):
+                break
+            endpoint: str | None = None
+            for earlier in reversed(messages[:paged]):
+                if earlier.role == "assistant" and earlier.requested_endpoint:
+                    endpoint = earlier.requested_endpoint
+                    break
+            self._pages.append(_HistoryPage(chunk, endpoint, widgets=widgets))
+            paged += HISTORY_PAGE
+            made += 1
+        return made
+
+    def _page_starts(self) -> Iterator[tuple[list[Message], int]]:
+        start = 0
+        for page in self._pages:
+            yield page.messages, start
+            start += len(page.messages)
+
+    def _first_widget_index(
+        self, message: Message, children: list[Widget], positions: dict[int, int]
+    ) -> int | None:
+        """Where the turn of ``message`` begins among ``children``: its widget, or the model
+        marker just before it (None: not shown by a widget of its own)."""
+        widget = self._message_widgets.get(id(message))
+        index = positions.get(id(widget)) if widget is not None else None
+        if index is None:
+            return None
+        if index > 0 and isinstance(children[index - 1], ModelMarker):
+            index -= 1
+        return index
 
     def _estimate(self, page: _HistoryPage, width: int) -> int:
         return _estimated_rows(_history_items(page.messages, page.endpoint), width)
