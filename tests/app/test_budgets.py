@@ -105,8 +105,11 @@ async def test_a_spent_budget_refuses_keeps_the_text_and_send_anyway_sends_once(
         await wait_until(pilot, lambda: bool(app.query(BudgetCard)), what="the refusal")
         assert app.prompt.text == "please answer"  # kept
         assert app.conversation.messages == [] and sim.requests == []
+        await pilot.press("enter")  # refused again: still one card, the text still kept
+        await pilot.pause()
         (card,) = app.query(BudgetCard)
         assert "daily budget of 1.00 credits is spent (1.500000 so far)" in card.detail
+        assert app.prompt.text == "please answer" and sim.requests == []
 
         await pilot.click("#send-anyway")
         await wait_for_reply(pilot)
@@ -127,7 +130,7 @@ async def test_a_gateways_own_budget_counts_only_its_replies(make_app: Any, stor
     app: UnifyTUI = make_app(store=store, config=config, profile_name="work")
     async with app.run_test(size=APP_SIZE) as pilot:
         await wait_until(
-            pilot, lambda: app.status.part("budget") == "Month work 0.0500/0.1000", what="budget"
+            pilot, lambda: app.status.part("budget") == "Month work 0.05/0.10", what="budget"
         )
 
 

@@ -74,7 +74,7 @@ def test_a_spent_budget_refuses_and_says_which() -> None:
     )
     assert "send this one anyway" in problem
     text, level = budget.status(NOON, "demo")
-    assert level == "over" and text.startswith("⛔ Month demo 0.5000/0.5000")
+    assert level == "over" and text.startswith("⛔ Month demo 0.50/0.50")
     # another gateway's replies do not count against demo's budget
     assert tracker(demo=Budget(monthly=0.5)).refusal(NOON, "openrouter") is None
 

@@ -127,7 +127,7 @@ class BudgetCheck:
         word = "Today" if self.period == "day" else "Month"
         if self.gateway is not None:
             word += f" {self.gateway}"
-        digits = 2 if self.limit >= 1 else 4
+        digits = 2 if self.limit >= 0.1 else 4
         amount = self.spent.amount or 0.0
         return f"{word} {self.spent.mark}{amount:.{digits}f}/{self.limit:.{digits}f}"
 

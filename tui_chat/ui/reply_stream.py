@@ -200,6 +200,8 @@ class ReplyStreamer:
             from tui_chat.ui.widgets.budget_card import BudgetCard
 
             self._refused = (text, typed)
+            for earlier in host.chat_log.query(BudgetCard):
+                earlier.remove()  # one refusal on screen: the latest
             host.chat_log.mount(BudgetCard(over_budget))
             host.chat_log.anchor()
             return False
