@@ -129,25 +129,67 @@ async def session(replies: int, every: int) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = [{"replies": r["replies"], "RSS MB": r["rss_mb"]} for r in result["readings"]]
+    readings = result["readings"]
+    warm = readings[1] if len(readings) > 1 else readings[0]
+    rows = [
+        {
+            "benchmark": f"7 RSS after {reading['replies']} replies",
+            "median": f"{reading['rss_mb']} MB",
+            "baseline": f"{warm['rss_mb']} MB after {warm['replies']}",
+            "ratio": "",
+            "target": "",
+            "met": "",
+        }
+        for reading in readings
+    ]
+    growth = result["growth_after_warm_up_mb"]
     rows.append(
         {
-            "replies": f"growth after warm-up (target ≤ {result['target_growth_mb']:g})",
-            "RSS MB": result["growth_after_warm_up_mb"],
+            "benchmark": f"7 growth from reply {warm['replies']} to {readings[-1]['replies']}",
+            "median": f"{growth} MB",
+            "baseline": "",
+            "ratio": "",
+            "target": f"≤ {result['target_growth_mb']:g} MB",
+            "met": "yes" if growth <= result["target_growth_mb"] else "no",
         }
     )
-    rows.append({"replies": "after ctrl+n", "RSS MB": result["rss_after_leaving_mb"]})
-    rows.append({"replies": "after reopening it", "RSS MB": result["rss_after_reopening_mb"]})
+    for label, key in (
+        ("after ctrl+n", "rss_after_leaving_mb"),
+        ("reopened", "rss_after_reopening_mb"),
+    ):
+        rows.append(
+            {
+                "benchmark": f"7 RSS {label}",
+                "median": f"{result[key]} MB",
+                "baseline": "",
+                "ratio": "",
+                "target": "≤ 150 MB" if key == "rss_after_reopening_mb" else "",
+                "met": ("yes" if result[key] <= 150 else "no")
+                if key == "rss_after_reopening_mb"
+                else "",
+            }
+        )
     return rows
+
+
+def run(
+    runs: int = 1, smoke: bool = False, save: bool = True, replies: int = REPLIES
+) -> dict[str, Any]:
+    """One session (``runs`` is ignored: the session is the run); smoke: 4 replies."""
+    count, every = (4, 2) if smoke else (replies, EVERY)
+    result = asyncio.run(session(count, every))
+    result["summary"] = {
+        "growth_after_warm_up_mb": result["growth_after_warm_up_mb"],
+        "rss_after_reopening_mb": result["rss_after_reopening_mb"],
+    }
+    return finish("session_memory", result, table, save=save, smoke=smoke)
 
 
 def main() -> None:
     parser = bench_parser(__doc__, 1, "(one run: it is one long session)", "4 replies, no save")
     parser.add_argument("--replies", type=int, default=REPLIES)
     args = parser.parse_args()
-    replies, every = (4, 2) if args.smoke else (args.replies, EVERY)
-    result = asyncio.run(session(replies, every))
-    result = finish("session_memory", result, table, save=True, smoke=args.smoke)
+    result = run(smoke=args.smoke, replies=args.replies)
     report("Benchmark 7: memory over one long session", result)
 
 

@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, int, int]] = {
     "history": ("bench_history", 5, 2),
     "ttft": ("bench_ttft", 5, 2),
     "spend": ("bench_spend", 5, 1),  # issue 18: the spend screen on 100,000 replies
+    "session_memory": ("bench_session_memory", 1, 1),  # issue 16: 200 long replies, ~8 min
 }
 
 

@@ -22,7 +22,15 @@ def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["bench_streaming", "bench_keys", "bench_ttft", "bench_history", "bench_spend"]
+    "name",
+    [
+        "bench_streaming",
+        "bench_keys",
+        "bench_ttft",
+        "bench_history",
+        "bench_spend",
+        "bench_session_memory",
+    ],
 )
 def test_benchmark_runs_one_small_iteration(name: str) -> None:
     module = importlib.import_module(name)
