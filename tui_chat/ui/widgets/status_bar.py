@@ -167,7 +167,7 @@ class StatusBar(Widget):
             chat = f"Chat {total}{format_credits(self.total_cost, NO_FIGURE)}"
             if self.spend_cap is not None:
                 chat += f" of {plain_number(self.spend_cap)} cap"
-            if self.billed_note:
+            if self.billed_note and squeeze < 2:  # the provenance lines still say it
                 chat += f" ({self.billed_note})"
             compact_idle = compact and self.live_cost is None and not self.live
             texts["spend"] = chat if compact_idle else f"{spend} · {chat}"
