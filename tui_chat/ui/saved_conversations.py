@@ -38,6 +38,7 @@ from tui_chat.ui.saved_messages import (
 if TYPE_CHECKING:
     from tui_chat.store import ConversationRecord, SavedConversation, Store
     from tui_chat.store.export import ExportKind
+    from tui_chat.store.holders import ConversationHolds
     from tui_chat.store.recorder import ConversationRecorder
     from tui_chat.ui.screens.conversations import ConversationChoice
 
@@ -126,6 +127,9 @@ class SavedConversations:
         self._opened: Store | None = None
         self.export_dir = export_dir
         self.recorder: ConversationRecorder | None = None
+        # The conversation this app writes to, held against another app on the same database
+        # (tui_chat/store/holders.py): that one does not reopen or open it meanwhile.
+        self.holds: ConversationHolds | None = None
         self.settings = ConversationSettings()  # this conversation's own
         self.title: str | None = None
         self._live_reply = live_reply
@@ -221,6 +225,9 @@ class SavedConversations:
             on_pending=self._saves_pending,
             flush_interval_s=self._flush_interval_s,
         )
+        from tui_chat.store.holders import ConversationHolds
+
+        self.holds = ConversationHolds(self.store.path)
         replayed = self.recorder.replayed
         if replayed is not None:
             skipped = (
@@ -264,6 +271,8 @@ class SavedConversations:
         self.save_live_reply()
         recorder = self.recorder
         left = recorder.close()
+        if self.holds is not None:
+            self.holds.close()
         if left:
             reason = recorder.waiting_reason or "the database did not take them"
             if recorder.journal_file is not None:
@@ -353,6 +362,7 @@ class SavedConversations:
     def message_added(self, message: Message) -> None:
         if self.recorder is not None:
             self.recorder.message_added(message, model=self._app.endpoint)
+            self._hold_current()  # (a new conversation's row may not be written yet: later)
             if self.title is None and message.role == "user":
                 from tui_chat.store.recorder import title_from_prompt
 
@@ -361,6 +371,8 @@ class SavedConversations:
     def message_changed(self, message: Message, *, final: bool = False) -> None:
         if self.recorder is not None:
             self.recorder.message_changed(message, final=final)
+            if final:
+                self._hold_current()
 
     def message_removed(self, message: Message) -> None:
         if self.recorder is not None:
@@ -377,11 +389,20 @@ class SavedConversations:
         for message in self._app.conversation.messages:
             self.message_removed(message)
 
+    def _hold_current(self) -> None:
+        """Hold the conversation written to, once its row exists (the writer thread creates a
+        new conversation's row with its first message), and let go of any other."""
+        recorder, holds = self.recorder, self.holds
+        if recorder is not None and holds is not None and recorder.conversation_id is not None:
+            holds.hold_only(recorder.conversation_id)
+
     def leave_conversation(self) -> None:
         """New conversation: the next message starts a new saved one, with default settings."""
         self.save_live_reply()
         if self.recorder is not None:
             self.recorder.detach()
+        if self.holds is not None:
+            self.holds.hold_only(None)  # (let go of the one left)
         self.title = None
         self.apply_settings(ConversationSettings())
 
@@ -509,10 +530,28 @@ class SavedConversations:
             app.notify("Stop the reply (esc) before opening another conversation.")
             return
         record = saved.record
+        if self.holds is not None and self.holds.held_elsewhere(record.id):
+            # Another app on this database is writing to it: two writers interleaved their
+            # turns into one conversation, each blind to the other's.
+            where = f"“{record.title}” is open in another unify-tui window"
+            if at_start:
+                app.chat_log.add_notice(
+                    f"{where}, so this window starts a new conversation "
+                    "(ctrl+o lists them all)."
+                )
+            else:
+                app.notify(
+                    f"{where}: close it there to go on with it here.",
+                    severity="warning",
+                    markup=False,
+                )
+            return
         conversation = saved.conversation
         app.conversation = conversation
         if self.recorder is not None:
             self.recorder.attach(record.id, conversation.messages, saved.message_ids)
+        if self.holds is not None:
+            self.holds.hold_only(record.id)  # (at once: the writer may be behind)
         self.title = record.title
         self.apply_settings(
             ConversationSettings(
