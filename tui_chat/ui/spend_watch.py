@@ -227,6 +227,8 @@ class SpendWatch:
                 continue
             reply.billed_cost = billing.billed
             save(reply)
+            if not differs(reply.cost, reply.billed_cost):
+                continue  # the provenance line reads the same
             for view in host.chat_log.replies:
                 if view.message is reply:
                     view.refresh_provenance(
