@@ -11,6 +11,16 @@ three rules:
 - an empty reply (stopped before any text, or still streaming) is not resent.
 
 Switching model keeps the history: the next request simply names another endpoint.
+
+A conversation is a tree of messages. ``Conversation.messages`` is the branch on screen, from the
+root to a leaf: what is shown and what is resent. The other messages at a position of that branch
+are its *alternates* (siblings: the same parent): regenerating a reply adds a sibling reply to the
+same user message, editing a user message adds a sibling user message (a new branch from its
+parent), a comparison adds several sibling replies at once. Each message keeps its own
+provenance. Every reply of every branch was paid for, so ``spend`` and ``total_cost`` count them
+all. Which child of a message is shown is the one with the highest ``shown_rank`` (ties: the
+newest): each change of branch stamps the new branch with a higher rank, so flipping back to an
+earlier message continues along the descendants shown most recently below it.
 """
 
 from __future__ import annotations
@@ -208,12 +218,225 @@ class Message:
             self.outcome = Outcome.STOPPED
 
 
+class _Node:
+    """One message in the tree (the root has none), its children in creation order."""
+
+    __slots__ = ("children", "message", "parent", "rank")
+
+    def __init__(self, message: Message | None, parent: _Node | None, rank: int) -> None:
+        self.message = message
+        self.parent = parent
+        self.children: list[_Node] = []
+        self.rank = rank
+
+    def shown_child(self) -> _Node | None:
+        """The child shown most recently: the highest rank, the newest of equal ranks."""
+        best: _Node | None = None
+        for child in self.children:
+            if best is None or child.rank >= best.rank:
+                best = child
+        return best
+
+
 @dataclass
 class Conversation:
-    """The history of one chat, in order, plus an optional system prompt."""
+    """The history of one chat, plus an optional system prompt.
+
+    ``messages`` is the branch on screen (root to leaf, in order); the tree behind it holds every
+    alternate. Code may still append to or remove from ``messages`` directly (a new message goes
+    below the one before it; a removed message leaves the tree): the tree catches up before each
+    tree operation.
+    """
 
     messages: list[Message] = field(default_factory=list)
     system_prompt: str | None = None
+    _root: _Node = field(init=False, repr=False, compare=False)
+    _nodes: dict[int, _Node] = field(init=False, repr=False, compare=False)
+    _synced: list[Message] = field(init=False, repr=False, compare=False)
+    _rank: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._root = _Node(None, None, 0)
+        self._nodes = {}
+        self._synced = []
+
+    # -- the tree --------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Bring the tree in line with ``messages`` after direct edits of the list."""
+        branch = self.messages
+        synced = self._synced
+        if len(branch) == len(synced) and all(a is b for a, b in zip(branch, synced, strict=True)):
+            return
+        on_branch = {id(message) for message in branch}
+        for gone in synced:
+            if id(gone) not in on_branch:
+                self._drop(gone)
+        parent = self._root
+        for message in branch:
+            node = self._nodes.get(id(message))
+            if node is None or node.message is not message:
+                node = _Node(message, parent, self._rank)
+                parent.children.append(node)
+                self._nodes[id(message)] = node
+            elif node.parent is not parent:
+                self._detach(node)
+                node.parent = parent
+                parent.children.append(node)
+            if parent.shown_child() is not node:
+                node.rank = self._rank = self._rank + 1
+            parent = node
+        self._synced = list(branch)
+
+    def _detach(self, node: _Node) -> None:
+        if node.parent is not None and node in node.parent.children:
+            node.parent.children.remove(node)
+
+    def _drop(self, message: Message) -> None:
+        """Forget a message removed from the branch, with everything below it."""
+        node = self._nodes.get(id(message))
+        if node is None or node.message is not message:
+            return
+        self._detach(node)
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current.message is not None:
+                self._nodes.pop(id(current.message), None)
+            stack.extend(current.children)
+
+    def _node(self, message: Message) -> _Node:
+        self._sync()
+        node = self._nodes.get(id(message))
+        if node is None or node.message is not message:
+            raise ValueError("the message is not in this conversation")
+        return node
+
+    def _show(self, node: _Node) -> None:
+        """Make the branch on screen go through ``node`` and on along the descendants shown
+        most recently; the new branch is stamped with a new rank."""
+        self._rank += 1
+        path: list[_Node] = []
+        current: _Node | None = node
+        while current is not None and current.message is not None:
+            path.append(current)
+            current = current.parent
+        path.reverse()
+        below = node.shown_child()
+        while below is not None:
+            path.append(below)
+            below = below.shown_child()
+        for step in path:
+            step.rank = self._rank
+        self.messages[:] = [step.message for step in path if step.message is not None]
+        self._synced = list(self.messages)
+
+    def alternates(self, message: Message) -> list[Message]:
+        """``message`` and its siblings (the same parent), in creation order."""
+        node = self._node(message)
+        assert node.parent is not None
+        return [child.message for child in node.parent.children if child.message is not None]
+
+    def alternate_position(self, message: Message) -> tuple[int, int]:
+        """``(n, count)``: ``message`` is alternate n (from 1) of ``count`` ("2/3")."""
+        siblings = self.alternates(message)
+        index = next(i for i, sibling in enumerate(siblings) if sibling is message)
+        return index + 1, len(siblings)
+
+    def parent_of(self, message: Message) -> Message | None:
+        """The message ``message`` follows (None for the first of a branch)."""
+        node = self._node(message)
+        return node.parent.message if node.parent is not None else None
+
+    def branch_point(self, message: Message) -> int:
+        """The position (index into a branch's ``messages``) where ``message`` and its
+        alternates sit: the number of messages before it on its branch."""
+        node = self._node(message)
+        depth = 0
+        current = node.parent
+        while current is not None and current.message is not None:
+            depth += 1
+            current = current.parent
+        return depth
+
+    def add_alternate(self, of: Message, new: Message) -> None:
+        """Add ``new`` as the newest sibling of ``of`` (same parent) and show the branch
+        through it (``new`` has nothing below it yet: the branch ends there)."""
+        node = self._node(of)
+        assert node.parent is not None
+        if id(new) in self._nodes:
+            raise ValueError("the new alternate is already in this conversation")
+        child = _Node(new, node.parent, self._rank)
+        node.parent.children.append(child)
+        self._nodes[id(new)] = child
+        self._show(child)
+
+    def start_alternate(
+        self, of: Message, requested_endpoint: str, gateway: str | None = None
+    ) -> Message:
+        """An empty reply to ``of``'s parent beside ``of`` (regenerate, compare), shown."""
+        reply = Message(
+            role="assistant", content="", requested_endpoint=requested_endpoint, gateway=gateway
+        )
+        self.add_alternate(of, reply)
+        return reply
+
+    def show_alternate(self, message: Message) -> None:
+        """Show the branch through ``message``, continuing along the descendants shown most
+        recently below it."""
+        self._show(self._node(message))
+
+    def attach(self, message: Message, parent: Message | None, shown_rank: int = 0) -> None:
+        """Put a loaded ``message`` in the tree below ``parent`` (None: a first message),
+        with its saved rank; parents before children, siblings in creation order. The branch
+        on screen is not changed: call ``show_saved_branch()`` once all are attached."""
+        self._sync()
+        under = self._root if parent is None else self._node(parent)
+        node = _Node(message, under, shown_rank)
+        under.children.append(node)
+        self._nodes[id(message)] = node
+        self._rank = max(self._rank, shown_rank)
+
+    def show_saved_branch(self) -> None:
+        """Show the branch of the highest ranks from the root (after ``attach``)."""
+        first = self._root.shown_child()
+        if first is None:
+            self.messages.clear()
+            self._synced = []
+            return
+        path: list[Message] = []
+        node: _Node | None = first
+        while node is not None:
+            assert node.message is not None
+            path.append(node.message)
+            node = node.shown_child()
+        self.messages[:] = path
+        self._synced = list(path)
+
+    def shown_rank(self, message: Message) -> int:
+        """The rank saved with ``message``: the higher, the more recently it was shown."""
+        return self._node(message).rank
+
+    def all_messages(self) -> list[Message]:
+        """Every message of every branch, parents before children, depth first, siblings in
+        creation order."""
+        self._sync()
+        found: list[Message] = []
+        stack = list(reversed(self._root.children))
+        while stack:
+            node = stack.pop()
+            if node.message is not None:
+                found.append(node.message)
+            stack.extend(reversed(node.children))
+        return found
+
+    @property
+    def has_alternates(self) -> bool:
+        """True when some message has a sibling (the tree is more than the branch)."""
+        self._sync()
+        return len(self._nodes) > len(self.messages)
+
+    # -- the branch on screen -------------------------------------------------------------
 
     def add_user(self, text: str) -> Message:
         """Append what the user typed and return it."""
@@ -260,31 +483,44 @@ class Conversation:
 
     @property
     def total_cost(self) -> float:
-        """Credits (USD) spent on every reply so far, as reported (or estimated) per reply."""
-        costs = (m.cost for m in self.messages if m.role == "assistant" and m.cost is not None)
+        """Credits (USD) spent on every reply so far, of every branch, as reported (or
+        estimated) per reply."""
+        every = self.all_messages()
+        costs = (m.cost for m in every if m.role == "assistant" and m.cost is not None)
         return sum(costs, 0.0)
 
     @property
     def spend(self) -> Spend:
         """The conversation's spend as shown: the sum of the known costs, marked when it holds an
         estimate or misses a reply with text whose cost is unknown; unknown ("–") when replies
-        came and none has a figure; 0 with no replies."""
-        replies = [m for m in self.messages if m.role == "assistant" and m.outcome is not None]
-        known = [m.cost for m in replies if m.cost is not None]
-        unknown = any(m.cost is None and m.content for m in replies)
-        if not known:
-            return Spend(None if unknown else 0.0)
-        estimated = any(m.cost_estimated for m in replies if m.cost is not None)
-        return Spend(sum(known, 0.0), estimated=estimated, partial=unknown)
+        came and none has a figure; 0 with no replies. Every branch counts: the gateway charged
+        for each alternate (``branch_spend`` is the branch on screen alone)."""
+        return _spend_of(self.all_messages())
+
+    @property
+    def branch_spend(self) -> Spend:
+        """The spend of the branch on screen alone (as ``spend``)."""
+        return _spend_of(self.messages)
 
     @property
     def last_reply(self) -> Message | None:
-        """The most recent assistant message, if any."""
+        """The most recent assistant message of the branch on screen, if any."""
         for message in reversed(self.messages):
             if message.role == "assistant":
                 return message
         return None
 
     def clear(self) -> None:
-        """Forget every message; the system prompt stays."""
+        """Forget every message of every branch; the system prompt stays."""
         self.messages.clear()
+        self.__post_init__()
+
+
+def _spend_of(messages: list[Message]) -> Spend:
+    replies = [m for m in messages if m.role == "assistant" and m.outcome is not None]
+    known = [m.cost for m in replies if m.cost is not None]
+    unknown = any(m.cost is None and m.content for m in replies)
+    if not known:
+        return Spend(None if unknown else 0.0)
+    estimated = any(m.cost_estimated for m in replies if m.cost is not None)
+    return Spend(sum(known, 0.0), estimated=estimated, partial=unknown)
