@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from tui_chat.core.accounting import estimate_reply_cost, spent_line
+from tui_chat.core.compare import Comparison, comparison_problem, has_own_prices, send_estimate
 from tui_chat.core.conversation import Conversation, Message, Outcome
 from tui_chat.core.endpoint import EndpointError, endpoint_problem, parse_endpoint, provider_of
 from tui_chat.core.events import Retrying, TextDelta
@@ -212,6 +214,66 @@ class Agent:
     def clear_chat_history(self) -> None:
         """Forget the conversation."""
         self._conversation.clear()
+
+    # -- comparing endpoints --------------------------------------------------------------------
+
+    def compare(
+        self, prompt: str, endpoints: Sequence[str], *, keep: int | None = None
+    ) -> Comparison:
+        """Send ``prompt`` with the history to 2 to 4 endpoints at once; return the replies.
+
+        Each of ``comparison.replies`` is a ``Message`` with its own figures (served endpoint,
+        ``ttft_ms``, ``tokens_per_second``, tokens, ``cost``, ``outcome``, ``error``);
+        ``comparison.figures()`` gives them as ``ReplyFigures``, ``comparison.spend`` their sum.
+        A failure in one ends that reply only. Nothing is added to the history unless
+        ``keep`` is the index of the reply to continue with (or later ``keep(comparison, i)``).
+        Endpoints are checked first (``EndpointError``); Ctrl+C stops every reply still
+        streaming and raises ``KeyboardInterrupt``.
+        """
+        problem = comparison_problem(self._gateway_kind, endpoints)
+        if problem is not None:
+            raise EndpointError(problem)
+        chosen = [self._checked(endpoint) for endpoint in endpoints if endpoint.strip()]
+        comparison = Comparison.start(prompt, chosen, gateway=self._gateway_name)
+        messages = self._compare_messages(prompt)
+        run = comparison.run(
+            self._gateway, messages, temperature=self._temperature, max_tokens=self._max_tokens
+        )
+        try:
+            self._loop().run(run)
+        finally:
+            for reply in comparison.replies:
+                reply.mark_stopped()  # (only those Ctrl+C cut short)
+                if reply.outcome is Outcome.STOPPED:
+                    self._estimate_partial(reply, messages)
+        if keep is not None:
+            self.keep(comparison, keep)
+        return comparison
+
+    def keep(self, comparison: Comparison, index: int) -> Message:
+        """Continue the conversation with reply ``index`` of ``comparison``: the prompt and that
+        reply join the history (the next turn resends them); the others stay with the turn as
+        alternates, and the conversation's cost counts them all. Returns the kept reply."""
+        return comparison.keep(self._conversation, index)
+
+    def compare_estimates(self, prompt: str, endpoints: Sequence[str]) -> list[float | None]:
+        """Credits that sending the history and ``prompt`` would cost at each endpoint's input
+        price, before any reply; None where the price is unknown (a routing mode, a gateway
+        without prices, a failed lookup)."""
+        messages = self._compare_messages(prompt)
+        estimates: list[float | None] = []
+        for endpoint in endpoints:
+            details = None
+            if self._account is not None and has_own_prices(endpoint):
+                try:
+                    details = self._account.endpoint_details(endpoint.strip())
+                except Exception:  # no prices for it: the estimate is unknown
+                    details = None
+            estimates.append(send_estimate(messages, details))
+        return estimates
+
+    def _compare_messages(self, prompt: str) -> list[dict[str, str]]:
+        return [*self._conversation.api_messages(), {"role": "user", "content": prompt}]
 
     # -- the loop ------------------------------------------------------------------------------
 

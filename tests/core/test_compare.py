@@ -12,6 +12,7 @@ from tui_chat.core.compare import (
     Comparison,
     ReplyFigures,
     comparison_problem,
+    has_own_prices,
     send_estimate,
     stream_reply,
     total_estimate,
@@ -239,3 +240,11 @@ def test_keep_continues_the_conversation_with_the_picked_reply(sim: Any) -> None
     ]
     with pytest.raises(IndexError):
         comparison.keep(Conversation(), 3)
+
+
+def test_only_a_concrete_endpoint_has_prices_before_it_is_served() -> None:
+    assert has_own_prices("llama-3.1-8b-chat@groq")
+    assert not has_own_prices("llama-3.1-8b-chat@lowest-input-cost")
+    assert not has_own_prices("router@q:1|c:0.5")
+    assert not has_own_prices("a@p1->b@p2")
+    assert not has_own_prices("gpt-4o-mini")

@@ -27,7 +27,7 @@ from tui_chat.core.accounting import (
     estimate_tokens_for_chars,
 )
 from tui_chat.core.conversation import Message, Outcome
-from tui_chat.core.endpoint import endpoint_problem, provider_of
+from tui_chat.core.endpoint import EndpointError, endpoint_problem, parse_endpoint, provider_of
 from tui_chat.core.events import StreamError, StreamEvent
 
 if TYPE_CHECKING:
@@ -64,6 +64,19 @@ def comparison_problem(kind: str, endpoints: Sequence[str]) -> str | None:
         if problem is not None:
             return f"Endpoint {number}: {problem}"
     return None
+
+
+def has_own_prices(endpoint: str) -> bool:
+    """True for one concrete ``model@provider``, whose prices the gateway can say before
+    sending; False for a routing mode, the router, a fallback chain (the provider is chosen
+    when it is served) and a bare model name."""
+    if "@" not in endpoint:
+        return False
+    try:
+        parsed = parse_endpoint(endpoint)
+    except EndpointError:
+        return False
+    return not (parsed.is_routing or parsed.is_fallback)
 
 
 def prompt_chars(messages: Sequence[dict[str, str]]) -> int:
