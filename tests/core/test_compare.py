@@ -238,6 +238,11 @@ def test_keep_continues_the_conversation_with_the_picked_reply(sim: Any) -> None
         {"role": "user", "content": "Hello there"},
         {"role": "assistant", "content": kept.content},
     ]
+    assert conversation.alternates(kept) == comparison.replies
+    assert conversation.alternate_position(kept) == (2, 3)
+    every = sum(reply.cost or 0 for reply in comparison.replies)
+    assert conversation.spend.amount == pytest.approx(every)
+    assert conversation.branch_spend.amount == pytest.approx(kept.cost)
     with pytest.raises(IndexError):
         comparison.keep(Conversation(), 3)
 

@@ -310,10 +310,10 @@ class Comparison:
             raise IndexError(f"no reply {index} in a comparison of {len(self.replies)}")
         kept = self.replies[index]
         conversation.add_user(self.prompt)
-        conversation.messages.append(kept)
-        add_alternate = getattr(conversation, "add_alternate", None)
-        for other, reply in enumerate(self.replies):
-            if other != index and add_alternate is not None:
-                add_alternate(kept, reply)
+        first = self.replies[0]
+        conversation.messages.append(first)
+        for reply in self.replies[1:]:
+            conversation.add_alternate(first, reply)  # in the endpoints' order: "2/3"
+        conversation.show_alternate(kept)
         self.kept = index
         return kept
