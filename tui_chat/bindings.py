@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-Scope = Literal["app", "conversations", "settings", "spend", "key_entry", "dialog"]
+Scope = Literal["app", "conversations", "settings", "spend", "compare", "key_entry", "dialog"]
 
 SCOPE_TITLES: Final[Mapping[Scope, str]] = MappingProxyType(
     {
@@ -23,6 +23,7 @@ SCOPE_TITLES: Final[Mapping[Scope, str]] = MappingProxyType(
         "conversations": "The saved conversations screen (ctrl+o)",
         "settings": "The settings screen (f2)",
         "spend": "The spend screen (f9)",
+        "compare": "The compare screen (ctrl+t)",
         "key_entry": "The API key dialog",
         "dialog": "Every confirm or text dialog",
     }
@@ -61,6 +62,14 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     KeyBinding("switch_model", "ctrl+l", "switch_model", "Switch model", "Pick another model"),
     KeyBinding(
         "new_conversation", "ctrl+n", "new_conversation", "New chat", "Start a new conversation"
+    ),
+    KeyBinding(
+        "compare",
+        "ctrl+t",
+        "compare",
+        "Compare",
+        "Send the prompt to 2 to 4 endpoints at once",
+        show=False,
     ),
     KeyBinding("conversations", "ctrl+o", "conversations", "Chats", "Open saved conversations"),
     KeyBinding("settings", "f2", "settings", "Settings", "This conversation's settings"),
@@ -211,6 +220,82 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
         "Export CSV",
         "Write the spend to a CSV file in the export folder",
         scope="spend",
+    ),
+    KeyBinding(
+        "compare_stop",
+        "escape",
+        "stop_or_close",
+        "Stop all / Back",
+        "Stop the replies; once all have ended, go back",
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_pick_first",
+        "1",
+        "pick(0)",
+        "Continue with 1",
+        "Continue with reply 1; the others stay as alternates",
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_pick_second",
+        "2",
+        "pick(1)",
+        "Continue with 2",
+        "Continue with reply 2; the others stay as alternates",
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_pick_third",
+        "3",
+        "pick(2)",
+        "Continue with 3",
+        "Continue with reply 3; the others stay as alternates",
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_pick_fourth",
+        "4",
+        "pick(3)",
+        "Continue with 4",
+        "Continue with reply 4; the others stay as alternates",
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_stop_first",
+        "alt+1",
+        "stop_column(0)",
+        "Stop 1",
+        "Stop reply 1 only; the others go on",
+        show=False,
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_stop_second",
+        "alt+2",
+        "stop_column(1)",
+        "Stop 2",
+        "Stop reply 2 only; the others go on",
+        show=False,
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_stop_third",
+        "alt+3",
+        "stop_column(2)",
+        "Stop 3",
+        "Stop reply 3 only; the others go on",
+        show=False,
+        scope="compare",
+    ),
+    KeyBinding(
+        "compare_stop_fourth",
+        "alt+4",
+        "stop_column(3)",
+        "Stop 4",
+        "Stop reply 4 only; the others go on",
+        show=False,
+        scope="compare",
     ),
     KeyBinding(
         "key_entry_cancel",
