@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -429,6 +429,19 @@ class Conversation:
                 found.append(node.message)
             stack.extend(reversed(node.children))
         return found
+
+    def snapshot(self) -> Conversation:
+        """A copy of every branch (each message copied), the same branch on screen: for a
+        thread to read while this one goes on changing."""
+        copy = Conversation(system_prompt=self.system_prompt)
+        copies: dict[int, Message] = {}
+        for message in self.all_messages():
+            parent = self.parent_of(message)
+            copies[id(message)] = duplicate = replace(message)
+            under = None if parent is None else copies[id(parent)]
+            copy.attach(duplicate, under, self.shown_rank(message))
+        copy.show_saved_branch()
+        return copy
 
     @property
     def has_alternates(self) -> bool:

@@ -85,14 +85,20 @@ def write_export(
     *,
     record: ConversationRecord | None = None,
     now: float | None = None,
+    alternates: bool = False,
 ) -> Path:
     """Write the conversation as Markdown or JSON into ``folder`` (created if missing) under
-    ``export_file_name``; the path written. Blocking (disk). Raises ``ExportError``."""
+    ``export_file_name``; the path written. The branch on screen, or with ``alternates`` every
+    message of every branch. Blocking (disk). Raises ``ExportError``."""
     now = time.time() if now is None else now
     if kind == "json":
-        text, suffix = to_json(conversation, title, record=record, exported_at=now), ".json"
+        text = to_json(conversation, title, record=record, exported_at=now, alternates=alternates)
+        suffix = ".json"
     else:
-        text, suffix = to_markdown(conversation, title, record=record, exported_at=now), ".md"
+        text = to_markdown(
+            conversation, title, record=record, exported_at=now, alternates=alternates
+        )
+        suffix = ".md"
     path = folder / export_file_name(title, suffix, now)
     try:
         _make_private_folder(folder)  # created at the first export
@@ -129,18 +135,23 @@ def to_markdown(
     record: ConversationRecord | None = None,
     exported_at: float | None = None,
     tz: tzinfo | None = None,
+    alternates: bool = False,
 ) -> str:
     """The conversation as a Markdown document, one section per message.
 
     ``record`` adds the conversation's model and settings; ``exported_at`` (Unix seconds, default
     now) and ``tz`` (default local time) set the times shown. Message text is copied as is,
     but for control characters (escape sequences), which are shown as the chat log shows them.
+    The branch on screen; with ``alternates`` every message of every branch, depth first, each
+    alternate's heading saying which of how many it is and whether it is on screen.
     """
     exported = _local_time(time.time() if exported_at is None else exported_at, tz)
     lines = [f"# {_one_line(title) or 'Untitled conversation'}", ""]
+    shown = conversation.all_messages() if alternates else conversation.messages
+    on_screen = {id(message) for message in conversation.messages}
     facts = [
         f"Exported from unify-tui on {exported:%Y-%m-%d %H:%M %Z}".rstrip(),
-        f"{len(conversation.messages)} messages",
+        f"{len(shown)} messages" + (" (every alternate)" if alternates else ""),
         f"total cost {_total(conversation)}",
     ]
     lines += ["*" + " · ".join(facts) + "*", ""]
@@ -151,8 +162,14 @@ def to_markdown(
         lines += ["**System prompt:**", ""]
         lines += [f"> {line}".rstrip() for line in conversation.system_prompt.splitlines()]
         lines.append("")
-    for message in conversation.messages:
-        lines += ["---", "", _message_heading(message, tz), "", message.content, ""]
+    for message in shown:
+        heading = _message_heading(message, tz)
+        number, count = conversation.alternate_position(message)
+        if alternates and count > 1:
+            where = "on screen" if id(message) in on_screen else "not on screen"
+            depth = conversation.branch_point(message)
+            heading += f" · alternate {number}/{count} at message {depth + 1} ({where})"
+        lines += ["---", "", heading, "", message.content, ""]
         details = _message_details(message)
         if details:
             lines += ["*" + " · ".join(details) + "*", ""]
@@ -171,10 +188,14 @@ def to_json(
     *,
     record: ConversationRecord | None = None,
     exported_at: float | None = None,
+    alternates: bool = False,
 ) -> str:
     """The conversation as a JSON document (UTF-8 text, indented); times in Unix seconds.
 
-    ``record`` adds the conversation's id, model and settings.
+    ``record`` adds the conversation's id, model and settings. ``messages`` is the branch on
+    screen; with ``alternates`` a ``tree`` lists every message of every branch, each with an
+    ``index``, its ``parent``'s index (null: a first message), its ``alternate`` number and
+    ``alternates`` count, and whether it is ``on_screen``.
     """
     document: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -198,6 +219,25 @@ def to_json(
             "archived": record.archived,
         }
     document["messages"] = [_message_document(message) for message in conversation.messages]
+    if alternates:
+        every = conversation.all_messages()
+        index = {id(message): number for number, message in enumerate(every)}
+        on_screen = {id(message) for message in conversation.messages}
+        tree = []
+        for message in every:
+            parent = conversation.parent_of(message)
+            number, count = conversation.alternate_position(message)
+            tree.append(
+                {
+                    "index": index[id(message)],
+                    "parent": None if parent is None else index[id(parent)],
+                    "alternate": number,
+                    "alternates": count,
+                    "on_screen": id(message) in on_screen,
+                    **_message_document(message),
+                }
+            )
+        document["tree"] = tree
     text = encodable(json.dumps(document, ensure_ascii=False, indent=2))
     # Outside strings a JSON document is ASCII, so every such character is inside one.
     return _JSON_RAW_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"

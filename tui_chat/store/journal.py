@@ -84,13 +84,22 @@ class Attach:
     ids: dict[int, int]  # ref -> message id, for the loaded messages
 
 
+# Append.parent for a first message (refs start at 1).
+ROOT = 0
+
+
 @dataclass(frozen=True)
 class Append:
-    """A new message (the conversation row is made on the first one)."""
+    """A new message (the conversation row is made on the first one).
+
+    ``parent`` is the ref of the message it follows, ``ROOT`` for a first message, None for
+    "after the last message saved" (journals written before branches had no parent)."""
 
     ref: int
     message: Message
     model: str | None
+    parent: int | None = None
+    shown_rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,14 @@ class Settings:
     settings: dict[str, Any]
 
 
-Op = Resume | Attach | Append | Update | Delete | Settings
+@dataclass(frozen=True)
+class Shown:
+    """A change of branch: each message's (by ref) new shown rank."""
+
+    ranks: dict[int, int]
+
+
+Op = Resume | Attach | Append | Update | Delete | Settings | Shown
 
 
 def journal_paths(database: Path) -> tuple[Path, Path]:
@@ -158,8 +174,11 @@ def op_document(op: Op) -> dict[str, Any]:
             }
         case Attach(conversation_id=conversation_id, ids=ids):
             return {"op": "attach", "conversation_id": conversation_id, "ids": _pairs(ids)}
-        case Append(ref=ref, message=message, model=model):
-            return {"op": "append", "ref": ref, "model": model, **_message_document(message)}
+        case Append(ref=ref, message=message, model=model, parent=parent, shown_rank=rank):
+            document = {"op": "append", "ref": ref, "model": model, **_message_document(message)}
+            return {**document, "parent": parent, "shown_rank": rank}
+        case Shown(ranks=ranks):
+            return {"op": "shown", "ranks": _pairs(ranks)}
         case Update(ref=ref, message=message):
             return {"op": "update", "ref": ref, **_message_document(message)}
         case Delete(ref=ref):
@@ -188,11 +207,16 @@ def op_from_document(document: dict[str, Any]) -> Op:
         )
     if kind == "append":
         model = document.get("model")
+        parent = document.get("parent")
         return Append(
             int(document["ref"]),
             _message_from_document(document),
             None if model is None else str(model),
+            None if parent is None else int(parent),
+            int(document.get("shown_rank") or 0),
         )
+    if kind == "shown":
+        return Shown(_ids(document.get("ranks", [])))
     if kind == "update":
         return Update(int(document["ref"]), _message_from_document(document))
     if kind == "delete":
@@ -204,7 +228,12 @@ def op_from_document(document: dict[str, Any]) -> Op:
 
 
 def referenced_refs(ops: list[Op]) -> set[int]:
-    return {op.ref for op in ops if isinstance(op, Append | Update | Delete)}
+    refs = {op.ref for op in ops if isinstance(op, Append | Update | Delete)}
+    refs |= {op.parent for op in ops if isinstance(op, Append) and op.parent}
+    for op in ops:
+        if isinstance(op, Shown):
+            refs |= set(op.ranks)
+    return refs
 
 
 def write_journal(path: Path, ops: list[Op]) -> None:
@@ -280,11 +309,18 @@ def _ids(pairs: Any) -> dict[int, int]:
     return {int(ref): int(message_id) for ref, message_id in pairs}
 
 
-def keep_unsaved(database: Path, messages: list[Message], model: str | None) -> Path:
+def keep_unsaved(
+    database: Path,
+    messages: list[Message],
+    model: str | None,
+    tree: list[tuple[int | None, int]] | None = None,
+) -> Path:
     """Keep ``messages`` of a session whose database never opened (locked until the quit) in
     its journal, after any writes already there, as a new conversation; the path written.
 
-    Raises ``OSError`` if neither journal place can be written.
+    ``tree[i]`` is ``(index of messages[i]'s parent in messages, or None, its shown rank)``
+    (every branch); without it each message follows the one before. Raises ``OSError`` if
+    neither journal place can be written.
     """
     problems: list[str] = []
     for path in journal_paths(database):
@@ -292,7 +328,13 @@ def keep_unsaved(database: Path, messages: list[Message], model: str | None) -> 
         earlier = found[0] if found is not None else []
         first_ref = max(referenced_refs(earlier), default=0) + 1
         ops: list[Op] = [*earlier, Resume(None, {}, {})]
-        ops += [Append(first_ref + index, message, model) for index, message in enumerate(messages)]
+        for index, message in enumerate(messages):
+            if tree is None:
+                ops.append(Append(first_ref + index, message, model))
+                continue
+            parent, rank = tree[index]
+            parent_ref = ROOT if parent is None else first_ref + parent
+            ops.append(Append(first_ref + index, message, model, parent_ref, rank))
         try:
             write_journal(path, ops)
         except OSError as error:

@@ -31,12 +31,14 @@ from typing import Any, Literal
 from tui_chat.core.conversation import Message
 from tui_chat.store.errors import RecordNotFound, StoreCorrupt, StoreError, StoreRetryable
 from tui_chat.store.journal import (
+    ROOT,
     Append,
     Attach,
     Delete,
     Op,
     Resume,
     Settings,
+    Shown,
     Update,
     WriterState,
     journal_paths,
@@ -147,9 +149,13 @@ class ConversationRecorder:
     # -- what the caller tells it ------------------------------------------------------------
 
     def attach(
-        self, conversation_id: int | None, messages: list[Message], ids: tuple[int, ...]
+        self,
+        conversation_id: int | None,
+        messages: list[Message] | tuple[Message, ...],
+        ids: tuple[int, ...],
     ) -> None:
-        """Continue a loaded conversation (``ids[i]`` is the store id of ``messages[i]``)."""
+        """Continue a loaded conversation (``ids[i]`` is the store id of ``messages[i]``; give
+        every message of every branch, ``SavedConversation.every_message()``)."""
         self._last_flush.clear()  # only ever touched on the caller's thread
         self._refs = {}
         pairs: dict[int, int] = {}
@@ -162,11 +168,35 @@ class ConversationRecorder:
         """Start afresh: the next message creates a new conversation."""
         self.attach(None, [], ())
 
-    def message_added(self, message: Message, *, model: str | None = None) -> None:
-        """Save a new message (the conversation is created on its first message)."""
+    def message_added(
+        self,
+        message: Message,
+        *,
+        model: str | None = None,
+        parent: Message | Literal["last"] | None = "last",
+        shown_rank: int = 0,
+    ) -> None:
+        """Save a new message (the conversation is created on its first message).
+
+        ``parent`` is the message it follows (``Conversation.parent_of``; None: a first
+        message); "last" puts it after the last message saved (a conversation without
+        branches). ``shown_rank`` is ``Conversation.shown_rank(message)``."""
+        parent_ref: int | None = None
+        if parent is None:
+            parent_ref = ROOT
+        elif parent != "last":
+            parent_ref = self._refs.get(id(parent))
         ref = self._ref_for(message)
         self._last_flush[ref] = self._clock()
-        self._submit(Append(ref, replace(message), model))
+        self._submit(Append(ref, replace(message), model, parent_ref, shown_rank))
+
+    def branch_shown(self, ranks: list[tuple[Message, int]]) -> None:
+        """The branch on screen changed: save each message's new shown rank (the branch)."""
+        known = {
+            self._refs[id(message)]: rank for message, rank in ranks if id(message) in self._refs
+        }
+        if known:
+            self._submit(Shown(known))
 
     def message_changed(self, message: Message, *, final: bool = False) -> None:
         """A reply grew or ended: written at most once per flush interval, unless final."""
@@ -362,7 +392,7 @@ class ConversationRecorder:
                 state.ids = dict(ids)
                 state.pending_settings = {}
                 return conversation_id is not None
-            case Append(ref=ref, message=message, model=model):
+            case Append(ref=ref, message=message, model=model, parent=parent, shown_rank=rank):
                 if state.conversation_id is None:
                     title = title_from_prompt(message.content) if message.role == "user" else None
                     settings = {
@@ -377,8 +407,21 @@ class ConversationRecorder:
                     )
                     state.conversation_id = record.id
                     state.pending_settings = {}
-                state.ids[ref] = store.append_message(state.conversation_id, message)
+                if parent is None or (parent != ROOT and parent not in state.ids):
+                    # After the last saved (an older journal, or a parent that never landed).
+                    state.ids[ref] = store.append_message(
+                        state.conversation_id, message, shown_rank=rank
+                    )
+                else:
+                    parent_id = None if parent == ROOT else state.ids[parent]
+                    state.ids[ref] = store.append_message(
+                        state.conversation_id, message, parent_id=parent_id, shown_rank=rank
+                    )
                 return True
+            case Shown(ranks=ranks):
+                by_id = {state.ids[ref]: rank for ref, rank in ranks.items() if ref in state.ids}
+                store.set_shown_ranks(by_id)
+                return bool(by_id)
             case Update(ref=ref, message=message):
                 message_id = state.ids.get(ref)
                 if message_id is None:
@@ -542,7 +585,7 @@ class ConversationRecorder:
 
 
 def _is_op(work: object) -> bool:
-    return isinstance(work, Resume | Attach | Append | Update | Delete | Settings)
+    return isinstance(work, Resume | Attach | Append | Update | Delete | Settings | Shown)
 
 
 def _counts(item: _Item) -> bool:
@@ -557,8 +600,13 @@ def _renumbered(op: Op, offset: int) -> Op:
             return Resume(conversation_id, moved, settings)
         case Attach(conversation_id=conversation_id, ids=ids):
             return Attach(conversation_id, {ref + offset: mid for ref, mid in ids.items()})
-        case Append() | Update() | Delete():
+        case Append(parent=parent):
+            moved_parent = parent + offset if parent else parent  # ROOT and None stay
+            return replace(op, ref=op.ref + offset, parent=moved_parent)
+        case Update() | Delete():
             return replace(op, ref=op.ref + offset)
+        case Shown(ranks=ranks):
+            return Shown({ref + offset: rank for ref, rank in ranks.items()})
     return op
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_chat.core.conversation import Conversation
+from tui_chat.core.conversation import Conversation, Message
 
 # Match markers inside SearchHit.snippet: Unicode private-use characters, chosen because they never
 # occur in ordinary text and are not Markdown or Textual markup.
@@ -35,12 +35,28 @@ class ConversationRecord:
 class SavedConversation:
     """A conversation as loaded: its row, its messages, and each message's id.
 
-    ``message_ids[i]`` is the id of ``conversation.messages[i]`` (for ``update_message``).
+    ``message_ids[i]`` is the id of ``conversation.messages[i]`` (the branch on screen, for
+    ``update_message``); ``tree`` is every message of every branch with its id, in the order
+    they were saved (``()`` from code that builds one by hand: then only the branch).
     """
 
     record: ConversationRecord
     conversation: Conversation
     message_ids: tuple[int, ...]
+    tree: tuple[tuple[Message, int], ...] = ()
+
+    def every_message(self) -> tuple[tuple[Message, int], ...]:
+        """Every message with its id: ``tree``, else the branch on screen."""
+        if self.tree:
+            return self.tree
+        return tuple(zip(self.conversation.messages, self.message_ids, strict=True))
+
+    def message_with_id(self, message_id: int) -> Message | None:
+        """The loaded message saved as ``message_id``, on whichever branch."""
+        for message, saved_id in self.every_message():
+            if saved_id == message_id:
+                return message
+        return None
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        version=7,
+        description="alternates and branches: each message's parent and when it was shown",
+        statements=(
+            # The message this one follows (NULL: a first message). Siblings (the same parent)
+            # are alternates: regenerated replies, edited user messages, compared replies;
+            # their order is ``position`` (creation order in the conversation, as before).
+            "ALTER TABLE messages ADD COLUMN parent_id INTEGER",
+            # The conversation's rank when the message was last on the branch on screen: under
+            # each parent the child of the highest rank (ties: the newest) is the one shown.
+            "ALTER TABLE messages ADD COLUMN shown_rank INTEGER NOT NULL DEFAULT 0",
+            # Conversations saved before branches are one line: each message follows the one
+            # before it (positions may have gaps where a failed reply was retried).
+            """
+            UPDATE messages SET parent_id = (
+                SELECT earlier.id FROM messages AS earlier
+                WHERE earlier.conversation_id = messages.conversation_id
+                  AND earlier.position < messages.position
+                ORDER BY earlier.position DESC LIMIT 1
+            )
+            """,
+        ),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -534,14 +534,28 @@ class Store:
                 "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position",
                 (conversation_id,),
             ).fetchall()
-        messages = [_message_from_row(row) for row in rows]
-        for message in messages:
+        conversation = Conversation(system_prompt=record.system_prompt)
+        by_id: dict[int, Message] = {}
+        tree: list[tuple[Message, int]] = []
+        previous: Message | None = None
+        for row in rows:
+            message = _message_from_row(row)
             if message.role == "assistant" and message.outcome is None:
                 message.outcome = Outcome.STOPPED
+            parent_id = row["parent_id"]
+            # A parent that is gone (a salvaged file): after the message saved before.
+            parent = None if parent_id is None else by_id.get(parent_id, previous)
+            conversation.attach(message, parent, row["shown_rank"])
+            by_id[row["id"]] = message
+            tree.append((message, row["id"]))
+            previous = message
+        conversation.show_saved_branch()
+        ids = {id(message): message_id for message, message_id in tree}
         return SavedConversation(
             record=record,
-            conversation=Conversation(messages=messages, system_prompt=record.system_prompt),
-            message_ids=tuple(row["id"] for row in rows),
+            conversation=conversation,
+            message_ids=tuple(ids[id(message)] for message in conversation.messages),
+            tree=tuple(tree),
         )
 
     def rename(self, conversation_id: int, title: str) -> None:
@@ -607,11 +621,21 @@ class Store:
 
     # -- messages -------------------------------------------------------------------------------
 
-    def append_message(self, conversation_id: int, message: Message) -> int:
-        """Add ``message`` after the conversation's last one; return its message id.
+    def append_message(
+        self,
+        conversation_id: int,
+        message: Message,
+        *,
+        parent_id: int | _Unset | None = UNSET,
+        shown_rank: int = 0,
+    ) -> int:
+        """Add ``message`` to the conversation; return its message id.
 
-        Also stamps the conversation as updated and, for a reply, records its requested endpoint
-        as the conversation's model. Raises ``RecordNotFound``.
+        ``parent_id`` is the message it follows (None: a first message, or an alternate of
+        one); left out, it follows the conversation's last saved message, as in a conversation
+        without branches. ``shown_rank`` is ``Conversation.shown_rank(message)``. Also stamps
+        the conversation as updated and, for a reply, records its requested endpoint as the
+        conversation's model. Raises ``RecordNotFound``.
         """
         values = _message_values(message)
         with self._write("save a message") as conn:
@@ -621,25 +645,34 @@ class Store:
             ).fetchone()
             if exists is None:
                 raise RecordNotFound(f"No conversation with id {conversation_id}.")
+            if isinstance(parent_id, _Unset):
+                last = conn.execute(
+                    "SELECT id FROM messages WHERE conversation_id = ? "
+                    "ORDER BY position DESC LIMIT 1",
+                    (conversation_id,),
+                ).fetchone()
+                parent_id = None if last is None else int(last[0])
             cursor = conn.execute(
                 """
                 INSERT INTO messages (conversation_id, position, role, created_at, content,
                     requested_endpoint, served_endpoint, prompt_tokens, completion_tokens, cost,
                     cost_estimated, tokens_estimated, ttft_ms, duration_ms, outcome, error,
-                    gateway, billed_cost, routing_note)
+                    gateway, billed_cost, routing_note, parent_id, shown_rank)
                 VALUES (:conversation_id,
                     (SELECT COALESCE(MAX(position) + 1, 0) FROM messages
                      WHERE conversation_id = :conversation_id),
                     :role, :created_at, :content, :requested_endpoint, :served_endpoint,
                     :prompt_tokens, :completion_tokens, :cost, :cost_estimated, :tokens_estimated,
                     :ttft_ms, :duration_ms, :outcome, :error,
-                    :gateway, :billed_cost, :routing_note)
+                    :gateway, :billed_cost, :routing_note, :parent_id, :shown_rank)
                 """,
                 {
                     **values,
                     "conversation_id": conversation_id,
                     "role": message.role,
                     "created_at": message.created_at,
+                    "parent_id": parent_id,
+                    "shown_rank": shown_rank,
                 },
             )
             message_id = cursor.lastrowid
@@ -677,6 +710,18 @@ class Store:
             )
             if cursor.rowcount == 0:
                 raise RecordNotFound(f"No message with id {message_id}.")
+
+    def set_shown_ranks(self, ranks: dict[int, int]) -> None:
+        """A change of branch: each message id's new ``shown_rank`` (the branch now on screen).
+
+        Ids that are gone are skipped (a message deleted since)."""
+        if not ranks:
+            return
+        with self._write("save the branch shown") as conn:
+            conn.executemany(
+                "UPDATE messages SET shown_rank = ? WHERE id = ?",
+                [(rank, message_id) for message_id, rank in ranks.items()],
+            )
 
     def delete_message(self, message_id: int) -> None:
         """Remove one message (a failed reply the user retried); raises ``RecordNotFound``.

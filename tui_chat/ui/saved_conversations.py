@@ -289,14 +289,23 @@ class SavedConversations:
     def _keep_unsaved(self) -> None:
         """The database never opened (locked until the quit): keep this session's messages in
         its journal, saved at the next start as a conversation of their own."""
-        path, messages = self._waiting_path, list(self._app.conversation.messages)
+        conversation = self._app.conversation
+        path, messages = self._waiting_path, conversation.all_messages()  # every branch
         if path is None or not messages:
             return
+        index = {id(message): number for number, message in enumerate(messages)}
+        tree: list[tuple[int | None, int]] = []
+        for message in messages:
+            parent = conversation.parent_of(message)
+            tree.append(
+                (None if parent is None else index[id(parent)], conversation.shown_rank(message))
+            )
         from tui_chat.store.journal import keep_unsaved
 
         reason = self._waiting_reason or "it did not open"
         try:
-            kept = keep_unsaved(path, [replace(m) for m in messages], self._app.endpoint)
+            copies = [replace(m) for m in messages]
+            kept = keep_unsaved(path, copies, self._app.endpoint, tree)
         except OSError as error:
             self.exit_note = (
                 f"The database never opened ({reason}): the {len(messages)} messages of this "
@@ -361,7 +370,16 @@ class SavedConversations:
 
     def message_added(self, message: Message) -> None:
         if self.recorder is not None:
-            self.recorder.message_added(message, model=self._app.endpoint)
+            conversation = self._app.conversation
+            try:
+                parent: Message | None = conversation.parent_of(message)
+                rank = conversation.shown_rank(message)
+            except ValueError:  # not in the conversation (cannot happen): after the last
+                self.recorder.message_added(message, model=self._app.endpoint)
+            else:
+                self.recorder.message_added(
+                    message, model=self._app.endpoint, parent=parent, shown_rank=rank
+                )
             self._hold_current()  # (a new conversation's row may not be written yet: later)
             if self.title is None and message.role == "user":
                 from tui_chat.store.recorder import title_from_prompt
@@ -378,6 +396,15 @@ class SavedConversations:
         if self.recorder is not None:
             self.recorder.message_removed(message)
 
+    def branch_shown(self) -> None:
+        """The branch on screen changed (a flip, an edit, a search hit): save it, so the
+        conversation reopens on it and flips as it does now."""
+        if self.recorder is not None:
+            conversation = self._app.conversation
+            self.recorder.branch_shown(
+                [(message, conversation.shown_rank(message)) for message in conversation.messages]
+            )
+
     def settings_changed(self, **settings: Any) -> None:
         """Record the conversation's settings (``model``, ``system_prompt``, ``spend_cap``...)."""
         if self.recorder is not None:
@@ -386,7 +413,7 @@ class SavedConversations:
     def history_cleared(self) -> None:
         """Clear history: the saved messages go too (the conversation row and settings stay)."""
         self.save_live_reply()
-        for message in self._app.conversation.messages:
+        for message in self._app.conversation.all_messages():  # every branch
             self.message_removed(message)
 
     def _hold_current(self) -> None:
@@ -536,8 +563,7 @@ class SavedConversations:
             where = f"“{record.title}” is open in another unify-tui window"
             if at_start:
                 app.chat_log.add_notice(
-                    f"{where}, so this window starts a new conversation "
-                    "(ctrl+o lists them all)."
+                    f"{where}, so this window starts a new conversation (ctrl+o lists them all)."
                 )
             else:
                 app.notify(
@@ -549,7 +575,10 @@ class SavedConversations:
         conversation = saved.conversation
         app.conversation = conversation
         if self.recorder is not None:
-            self.recorder.attach(record.id, conversation.messages, saved.message_ids)
+            every = saved.every_message()
+            self.recorder.attach(
+                record.id, [message for message, _ in every], tuple(i for _, i in every)
+            )
         if self.holds is not None:
             self.holds.hold_only(record.id)  # (at once: the writer may be behind)
         self.title = record.title
@@ -567,6 +596,10 @@ class SavedConversations:
                 self.settings_changed(model=app.endpoint)
         else:
             self._use_saved_model(record)
+        hit = None if message_id is None else saved.message_with_id(message_id)
+        if hit is not None and not any(shown is hit for shown in conversation.messages):
+            conversation.show_alternate(hit)  # a search hit on another branch: that branch
+            self.branch_shown()
         log = app.chat_log
         log.clear_turns()
         count = len(conversation.messages)
@@ -581,8 +614,8 @@ class SavedConversations:
         status = app.status
         status.show_spend(conversation)
         status.served_endpoint = "" if last is None else (last.served_endpoint or "")
-        if message_id is not None and message_id in saved.message_ids:
-            log.reveal(conversation.messages[saved.message_ids.index(message_id)])
+        if hit is not None:
+            log.reveal(hit)
         else:
             log.anchor()
 
@@ -658,8 +691,9 @@ class SavedConversations:
 
     # -- export ---------------------------------------------------------------------------
 
-    def export(self, kind: ExportKind) -> None:
-        """Write the conversation on screen to a Markdown or JSON file, in a thread worker."""
+    def export(self, kind: ExportKind, *, alternates: bool = False) -> None:
+        """Write the conversation on screen to a Markdown or JSON file, in a thread worker: the
+        branch on screen, or with ``alternates`` every alternate of every branch."""
         from tui_chat.store.recorder import title_from_prompt
 
         app = self._app
@@ -667,18 +701,17 @@ class SavedConversations:
             app.notify("Nothing to export yet.", timeout=2)
             return
         # A copy taken here: the worker must not read messages the event loop is changing.
-        snapshot = Conversation(
-            messages=[replace(message) for message in app.conversation.messages],
-            system_prompt=app.conversation.system_prompt,
-        )
+        snapshot = app.conversation.snapshot()
         title = self.title or title_from_prompt(snapshot.messages[0].content)
 
         def write() -> None:
-            self._export_in_thread(snapshot, title, kind)
+            self._export_in_thread(snapshot, title, kind, alternates=alternates)
 
         app.run_worker(write, name="export_conversation", group="export", thread=True)
 
-    def _export_in_thread(self, conversation: Conversation, title: str, kind: ExportKind) -> None:
+    def _export_in_thread(
+        self, conversation: Conversation, title: str, kind: ExportKind, *, alternates: bool = False
+    ) -> None:
         from tui_chat.store.export import ExportError, default_export_dir, write_export
 
         record: ConversationRecord | None = None
@@ -693,7 +726,9 @@ class SavedConversations:
                     self._app.log.warning(f"export without settings: {error}")
         folder = self.export_dir or default_export_dir()
         try:
-            path = write_export(conversation, title, kind, folder, record=record)
+            path = write_export(
+                conversation, title, kind, folder, record=record, alternates=alternates
+            )
         except ExportError as error:
             self._app.post_message(ExportFailed(error.folder, error.path, error.reason))
             return
