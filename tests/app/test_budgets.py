@@ -241,3 +241,23 @@ async def test_my_fastest_without_history_uses_the_gateways_routing(
         assert sim.requests[-1].model == f"{MODEL}@highest-tks-per-sec"
         note = app.conversation.messages[-1].routing_note or ""
         assert note.startswith("my-fastest → highest-tks-per-sec: not enough history")
+
+
+async def test_the_budget_part_fits_80_columns_before_the_billed_note(
+    make_app: Any, store: Store
+) -> None:
+    spent_today(store, 0.20)
+    app: UnifyTUI = make_app(
+        store=store, config=AppConfig(daily_budget=0.1, low_balance=100.0), gateway_label="Demo"
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.status.budget_level == "over", what="over budget")
+        await wait_until(pilot, lambda: app.status.balance_low, what="the low balance")
+        app.status.billed_note = "billed 0.000937"
+        await pilot.pause()
+        assert app.status.text.endswith("⛔ Today 0.20/0.10")
+        assert "billed" not in app.status.text
+    async with make_app(store=store).run_test(size=(160, 24)) as pilot:
+        pilot.app.status.billed_note = "billed 0.000937"
+        await pilot.pause()
+        assert "Chat 0.000000 (billed 0.000937)" in pilot.app.status.text
