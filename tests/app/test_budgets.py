@@ -261,3 +261,28 @@ async def test_the_budget_part_fits_80_columns_before_the_billed_note(
         pilot.app.status.billed_note = "billed 0.000937"
         await pilot.pause()
         assert "Chat 0.000000 (billed 0.000937)" in pilot.app.status.text
+
+
+async def test_on_openrouter_my_fastest_is_sent_as_a_provider_order(sim: Any, store: Store) -> None:
+    from tests.app.conftest import profiles_app
+
+    model = "meta-llama/llama-3.1-70b-instruct"
+    conversation = store.create_conversation("history").id
+    for provider, duration in (("groq", 1100.0), ("together", 4100.0)):
+        for _ in range(3):
+            message = reply("x", requested=f"{model}@{provider}", served=f"{model}@{provider}")
+            message.ttft_ms, message.duration_ms = 100.0, duration
+            message.prompt_tokens, message.completion_tokens, message.cost = 10, 400, 0.0001
+            message.gateway = "or"
+            store.append_message(conversation, message)
+    profiles = {"or": GatewayProfile("or", "openrouter", base_url=sim.openrouter_base_url)}
+    app = profiles_app(profiles, first="or", store=store, model=f"{model}@my-fastest")
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        body = sim.requests[-1].body
+        assert body["model"] == model
+        assert body["provider"]["order"] == ["groq"]
+        answer = app.conversation.messages[-1]
+        assert answer.routing_note == "my-fastest → groq, 400 tok/s median of 3"
+        assert answer.gateway == "or" and answer.outcome is not None
