@@ -2,9 +2,9 @@
 
 Found at a real terminal: keys bound by the focused widget (backspace, enter in an input, the
 arrows) ran after the printable keys typed behind them. In the command palette, "claude", six
-backspaces and "sonnet" left "switch model"; in the endpoint field "gpt-4o@opx", a backspace, "enai" and Enter
-switched to "gpt-4o@opxena"; in the prompt "hello", two backspaces and "p!" left "hello". The
-bytes go through Textual's own parser, as a terminal sends them.
+backspaces and "sonnet" left "switch model"; in the endpoint field "gpt-4o@opx", a backspace,
+"enai" and Enter switched to "gpt-4o@opxena"; in the prompt "hello", two backspaces and "p!"
+left "hello". The bytes go through Textual's own parser, as a terminal sends them.
 """
 
 from __future__ import annotations
@@ -40,9 +40,7 @@ async def test_backspaces_and_text_in_the_prompt_apply_in_order(make_app: Any, s
         assert app.conversation.messages == []
 
 
-async def test_enter_in_a_burst_still_sends_and_keeps_what_follows(
-    make_app: Any, sim: Any
-) -> None:
+async def test_enter_in_a_burst_still_sends_and_keeps_what_follows(make_app: Any, sim: Any) -> None:
     app = make_app()
     async with app.run_test(size=APP_SIZE) as pilot:
         app.prompt.focus()

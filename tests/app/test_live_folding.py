@@ -27,9 +27,7 @@ def shown_user_texts(app: Any) -> list[str]:
     return [turn.text for turn in app.chat_log.query(UserTurn)]
 
 
-async def test_older_turns_of_a_session_become_pages_and_fold_away(
-    make_app: Any, sim: Any
-) -> None:
+async def test_older_turns_of_a_session_become_pages_and_fold_away(make_app: Any, sim: Any) -> None:
     sim.controls.reply_tokens = 120
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

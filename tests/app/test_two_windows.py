@@ -38,8 +38,10 @@ def seeded(db: Path, titles: list[str]) -> list[int]:
 async def settled(app: Any, pilot: Any) -> None:
     await wait_until(
         pilot,
-        lambda: app.recorder is not None
-        and not any(w.group == "store-load" and not w.is_finished for w in app.workers),
+        lambda: (
+            app.recorder is not None
+            and not any(w.group == "store-load" and not w.is_finished for w in app.workers)
+        ),
         what="the start-up restore",
     )
 

@@ -385,10 +385,17 @@ async def test_in_the_app_a_truncated_reply_is_cut_and_retry_makes_the_verdict_c
     from tests.app.conftest import APP_SIZE, profiles_app, send, wait_until
     from tui_chat.ui.widgets.messages import ErrorCard
 
-    peer.script(reply(), stream_fault("truncate"), reply())
     profile = GatewayProfile(name="llmock", kind="openai-compatible", base_url=peer.openai_base_url)
     app = profiles_app({"llmock": profile}, first="llmock", model=MODEL, account=None)
     async with app.run_test(size=APP_SIZE) as pilot:
+        # The app opens its connection before the first message (HEAD /v1/models), and llmock
+        # hands the next queued behaviour to any request, a HEAD too: queue after it.
+        await wait_until(
+            pilot,
+            lambda: any(r.get("method") == "HEAD" for r in peer.requests()),
+            what="the app's connection opened ahead of the message",
+        )
+        peer.script(reply(), stream_fault("truncate"), reply())
         await send(pilot, HELLO[0]["content"])
         await wait_until(pilot, lambda: not app.streaming and bool(app.chat_log.query(ErrorCard)))
         cut = app.conversation.messages[-1]

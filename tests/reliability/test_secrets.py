@@ -93,7 +93,14 @@ async def test_key_appears_nowhere_after_a_session(
     for path in exported:
         assert_clean(path.name, path.read_bytes())
         assert b"Lisbon" in path.read_bytes()  # the export really holds the chat
-    database_files = sorted(tmp_path.glob("chats.db*"))
+    # The database, its -wal/-shm, and everything beside it (the lock files of the
+    # conversations held, a journal of writes that waited): every file, folders walked into.
+    database_files = sorted(
+        path
+        for found in tmp_path.glob("chats.db*")
+        for path in ([found] if found.is_file() else found.rglob("*"))
+        if path.is_file()
+    )
     assert database_files
     for path in database_files:
         assert_clean(path.name, path.read_bytes())

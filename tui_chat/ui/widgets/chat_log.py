@@ -319,7 +319,9 @@ class ChatLog(VerticalScroll):
         if paged > len(messages) or any(
             a is not b
             for page_messages, start in self._page_starts()
-            for a, b in zip(page_messages, messages[start : start + len(page_messages)])
+            for a, b in zip(
+                page_messages, messages[start : start + len(page_messages)], strict=False
+            )
         ):
             return 0  # the pages are not the start of these messages (should not happen)
         made = 0
