@@ -1127,6 +1127,12 @@ class UnifyTUI(App[None]):
             return
         self.open_conversation(choice.conversation_id)
 
+    def action_compare(self) -> None:
+        """ctrl+t: send the prompt to 2 to 4 endpoints at once (tui_chat/ui/screens/compare.py)."""
+        from tui_chat.ui.screens.compare import open_compare  # not in start-up
+
+        open_compare(self)
+
     def action_settings(self) -> None:
         self.saved.edit_settings()
 

@@ -23,6 +23,11 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Pause reply", "Hold the log still while the reply keeps arriving", "pause"),
     ("Resume reply", "Show everything that arrived while paused", "resume"),
     ("Retry", "Send the failed message again", "retry"),
+    (
+        "Compare endpoints",
+        "Send the prompt to 2 to 4 endpoints at once and continue with the best reply",
+        "compare",
+    ),
     ("Toggle model panel", "Show or hide the model/provider panel", "toggle_panel"),
     ("New conversation", "Start a new conversation", "new_conversation"),
     ("Conversations", "Open, search, rename or delete saved conversations", "conversations"),
