@@ -52,6 +52,7 @@ from tui_chat.ui.account_watch import (
     ProvidersLoaded,
 )
 from tui_chat.ui.bindings import textual_bindings
+from tui_chat.ui.branches import Branches
 from tui_chat.ui.commands import PALETTE_ACTIONS, ModelCommands
 from tui_chat.ui.gateway_switcher import (
     GatewayCommands,
@@ -228,6 +229,7 @@ class UnifyTUI(App[None]):
         self.replies = ReplyStreamer(
             self, saving=self.saved, account=self.account_watch, spending=self.spend_watch
         )
+        self.branches = Branches(self, replies=self.replies, saving=self.saved)
         # From config.toml: defaults a conversation's own settings
         # override; spend_cap in credits per conversation.
         self.config = config
@@ -269,7 +271,12 @@ class UnifyTUI(App[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="chat-pane"):
-                yield ChatLog(id="chat-log")
+                chat_log = ChatLog(id="chat-log")
+                # "2/3" on turns with alternates, from whichever conversation is shown.
+                chat_log.alternate_of = lambda message: self.conversation.alternate_position(
+                    message
+                )
+                yield chat_log
                 # Its Stop and Pause buttons are mounted after the first frame (on_ready): they
                 # are hidden until a reply streams, and Button's stylesheet is Textual's largest.
                 yield Horizontal(id="reply-controls")
@@ -767,8 +774,55 @@ class UnifyTUI(App[None]):
             self.replies.continue_reply(cards[-1])
         elif (last := self.conversation.last_reply) and last.outcome is Outcome.LENGTH:
             self.replies.continue_reply(None)  # reopened: the card is not shown again
+        elif self.conversation.messages and self.conversation.messages[-1].role == "assistant":
+            self.branches.regenerate()  # nothing to retry: the finished reply again
         else:
             self.notify("Nothing to retry.", timeout=2)
+
+    def action_regenerate(self) -> None:
+        """ctrl+g: the last reply again on the same endpoint (the earlier one is kept)."""
+        self.branches.regenerate()
+
+    def action_regenerate_on(self) -> None:
+        """The last reply again on an endpoint picked in the model picker."""
+        from tui_chat.ui.screens.model_picker import (
+            ModelPickerScreen,
+            PickedEndpoint,
+            PickedModel,
+        )
+
+        if isinstance(self.screen, ModelPickerScreen):
+            return
+
+        def picked(pick: PickedModel | PickedEndpoint | None) -> None:
+            if isinstance(pick, PickedModel):
+                self.switch_model(pick.model)
+            elif pick is not None and not self.switch_endpoint(pick.endpoint):
+                return
+            if pick is not None:
+                self.branches.regenerate()
+            self.prompt.focus()
+
+        picker = ModelPickerScreen(self.known_models, self.endpoint, self.endpoint_problem)
+        self.push_screen(picker, picked)
+
+    def action_previous_alternate(self) -> None:
+        self.branches.flip(-1)
+
+    def action_next_alternate(self) -> None:
+        self.branches.flip(+1)
+
+    def action_select_previous_turn(self) -> None:
+        self.branches.select(-1)
+
+    def action_select_next_turn(self) -> None:
+        self.branches.select(+1)
+
+    def action_edit_message(self) -> None:
+        self.branches.edit()
+
+    def action_export_alternates(self) -> None:
+        self.saved.export("markdown", alternates=True)
 
     @on(ErrorCard.RetryRequested)
     def _retry_requested(self, event: ErrorCard.RetryRequested) -> None:

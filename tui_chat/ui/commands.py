@@ -24,6 +24,23 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Resume reply", "Show everything that arrived while paused", "resume"),
     ("Retry", "Send the failed message again", "retry"),
     (
+        "Regenerate",
+        "The last reply again on the same endpoint (the earlier one is kept)",
+        "regenerate",
+    ),
+    (
+        "Regenerate on…",
+        "Pick another endpoint and ask it for the last reply again",
+        "regenerate_on",
+    ),
+    ("Edit last message", "Edit your last message; sending it starts a new branch", "edit_message"),
+    (
+        "Previous alternate",
+        "Show the previous alternate of the selected turn",
+        "previous_alternate",
+    ),
+    ("Next alternate", "Show the next alternate of the selected turn", "next_alternate"),
+    (
         "Compare endpoints",
         "Send the prompt to 2 to 4 endpoints at once and continue with the best reply",
         "compare",
@@ -40,6 +57,11 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ),
     ("Export conversation as Markdown", "Write this conversation to a .md file", "export_markdown"),
     ("Export conversation as JSON", "Write this conversation to a .json file", "export_json"),
+    (
+        "Export with alternates",
+        "Write every branch and alternate, each with its provenance, to a .md file",
+        "export_alternates",
+    ),
     ("Clear history", "Forget this conversation's messages", "clear_history"),
     ("Toggle credits", "Show or hide costs and the balance", "toggle_credits"),
     ("Toggle provider", "Show or hide the serving provider", "toggle_provider"),

@@ -142,6 +142,9 @@ class ReplyStreamer:
         self._quiet_shown = False
         # The gateway last used (a prepare or a reply) and when, on time.monotonic().
         self._contact: tuple[object, float] | None = None
+        # An earlier user message being edited (ui/branches.py): the next message sent is a
+        # new branch beside it instead of a turn at the end.
+        self.editing: Message | None = None
 
     @property
     def live_reply(self) -> Message | None:
@@ -212,11 +215,47 @@ class ReplyStreamer:
         if typed:
             host.prompt.remember(text)
             host.prompt.take_sent(text)
-        user_message = host.conversation.add_user(text)
+        user_message = self._add_user(text)
         self.saving.message_added(user_message)
         host.chat_log.add_user(text, user_message)
         host.chat_log.anchor()
         self._begin(text)
+        return True
+
+    def _add_user(self, text: str) -> Message:
+        """The user's turn: at the end, or (editing) a new branch beside the edited message,
+        the log rebuilt from the branch up to it."""
+        host = self.host
+        conversation = host.conversation
+        edited, self.editing = self.editing, None
+        if edited is None or not any(shown is edited for shown in conversation.messages):
+            return conversation.add_user(text)
+        message = Message(role="user", content=text)
+        conversation.add_alternate(edited, message)
+        host.chat_log.show_branch(
+            conversation.messages[:-1],
+            show_credits=host.show_credits,
+            show_provider=host.show_provider,
+        )
+        return message
+
+    def regenerate(self, of: Message) -> bool:
+        """Ask again for the reply ``of`` on the endpoint in use: a new alternate beside it
+        (``of`` is kept); False if refused (and said why)."""
+        host = self.host
+        if host.streaming:
+            host.notify("A reply is still arriving: press esc to stop it, or wait.")
+            return False
+        if host.gateway is None:
+            host.notify(host.startup_problem or "No API key set.", severity="warning")
+            return False
+        problem = host.endpoint_problem(host.endpoint)
+        if problem is not None:
+            host.notify(problem, title="The model string is not valid", severity="warning")
+            return False
+        parent = host.conversation.parent_of(of)
+        host.paused = False
+        self._begin(parent.content if parent is not None else "", alternate_of=of)
         return True
 
     def send_anyway(self, card: BudgetCard) -> None:
@@ -269,11 +308,14 @@ class ReplyStreamer:
         if self._send(CONTINUE_PROMPT, typed=False) and card is not None:
             card.remove()
 
-    def _begin(self, prompt_text: str) -> None:
+    def _begin(self, prompt_text: str, *, alternate_of: Message | None = None) -> None:
         host = self.host
         # The profile's name, as the spend screen groups replies by ("unify", a [gateways.X]).
         gateway = host.profile_name or host.gateway_label
-        reply = host.conversation.start_reply(host.endpoint, gateway=gateway)
+        if alternate_of is not None:  # regenerate: a sibling of the earlier reply
+            reply = host.conversation.start_alternate(alternate_of, host.endpoint, gateway)
+        else:
+            reply = host.conversation.start_reply(host.endpoint, gateway=gateway)
         self.saving.message_added(reply)
         view = host.chat_log.add_reply(reply, streaming=True)
         self.message, self.view = reply, view

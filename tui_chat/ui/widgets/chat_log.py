@@ -224,6 +224,9 @@ class ChatLog(VerticalScroll):
         self._show_credits = True
         self._show_provider = True
         self._release_timer: Timer | None = None
+        # Which alternate a message is, of how many ("2/3"): Conversation.alternate_position
+        # of the conversation shown, set by the app; None shows no markers.
+        self.alternate_of: Callable[[Message], tuple[int, int]] | None = None
 
     def on_mount(self) -> None:
         self.anchor()
@@ -255,18 +258,53 @@ class ChatLog(VerticalScroll):
         self.mount(widget)
         return widget
 
+    def _alternate(self, message: Message) -> tuple[int, int] | None:
+        """Which alternate ``message`` is, of how many (``alternate_of``, set by the app)."""
+        if self.alternate_of is None:
+            return None
+        try:
+            return self.alternate_of(message)
+        except ValueError:  # not in the conversation shown (being replaced)
+            return None
+
     def add_user(self, text: str, message: Message | None = None) -> UserTurn:
-        turn = UserTurn(text)
+        turn = UserTurn(text, None if message is None else self._alternate(message))
         if message is not None:
             self._message_widgets[id(message)] = turn
         self._add(turn)
         return turn
 
     def add_reply(self, message: Message, *, streaming: bool) -> ReplyView:
-        reply = ReplyView(message, streaming=streaming)
+        reply = ReplyView(message, streaming=streaming, alternate=self._alternate(message))
         self._message_widgets[id(message)] = reply
         self._add(reply)
         return reply
+
+    def remove_from(self, message: Message) -> bool:
+        """Remove the widget showing ``message`` and everything after it (a reply swapped for
+        an alternate); False if it has no mounted widget (then rebuild the log instead)."""
+        widget = self._message_widgets.get(id(message))
+        if widget is None or widget.parent is not self or self._pages:
+            return False  # (history pages hold their messages: those are rebuilt)
+        children = list(self.children)
+        gone = children[children.index(widget) :]
+        for child in gone:
+            for key, shown in list(self._message_widgets.items()):
+                if shown is child:
+                    del self._message_widgets[key]
+        self.remove_children(gone)
+        return True
+
+    def show_branch(
+        self, messages: Sequence[Message], *, show_credits: bool, show_provider: bool
+    ) -> None:
+        """Show another branch: every turn goes and ``messages`` are shown as history."""
+        self.clear_turns()
+        self.load_history(messages, show_credits=show_credits, show_provider=show_provider)
+
+    def widget_of(self, message: Message) -> Widget | None:
+        """The mounted widget showing ``message``, if any."""
+        return self._message_widgets.get(id(message))
 
     def load_history(
         self, messages: Sequence[Message], *, show_credits: bool = True, show_provider: bool = True
@@ -384,11 +422,11 @@ class ChatLog(VerticalScroll):
             if kind == "marker":
                 widgets.append(ModelMarker(value))
             elif kind == "user":
-                turn = UserTurn(value.content)
+                turn = UserTurn(value.content, self._alternate(value))
                 self._message_widgets[id(value)] = turn
                 widgets.append(turn)
             elif kind == "reply":
-                reply = ReplyView(value, streaming=False)
+                reply = ReplyView(value, streaming=False, alternate=self._alternate(value))
                 reply.show_ending()
                 self._message_widgets[id(value)] = reply
                 replies.append(reply)

@@ -21,9 +21,18 @@ from tui_chat.core.text import inert
 from tui_chat.ui.widgets.markdown_stream import StreamingMarkdown
 
 
-def provenance_text(message: Message, *, show_credits: bool, show_provider: bool) -> str:
-    """The quiet line under a reply: endpoint, tokens, cost, time to first token, speed."""
+def provenance_text(
+    message: Message,
+    *,
+    show_credits: bool,
+    show_provider: bool,
+    alternate: tuple[int, int] | None = None,
+) -> str:
+    """The quiet line under a reply: which alternate it is ("2/3", when there are several),
+    endpoint, tokens, cost, time to first token, speed."""
     parts: list[str] = []
+    if alternate is not None and alternate[1] > 1:
+        parts.append(f"{alternate[0]}/{alternate[1]}")
     if show_provider:
         parts.append(message.served_endpoint or message.requested_endpoint or "unknown endpoint")
         if message.routing_note:  # why @my-fastest... chose that provider
@@ -69,17 +78,26 @@ class UserTurn(Static):
 
     ALLOW_SELECT = True
 
-    def __init__(self, text: str) -> None:
-        super().__init__(Content(inert(text)), classes="user-turn")
+    def __init__(self, text: str, alternate: tuple[int, int] | None = None) -> None:
+        shown = Content(inert(text))
+        if alternate is not None and alternate[1] > 1:
+            # Which edit of this message is shown; alt+left / alt+right flip them.
+            marker = Content.styled(f"  {alternate[0]}/{alternate[1]}", "dim")
+            shown = Content.assemble(shown, marker)
+        super().__init__(shown, classes="user-turn")
         self.text = text
+        self.alternate = alternate
 
 
 class ReplyView(Vertical):
     """One assistant reply: the streaming Markdown body and its provenance line."""
 
-    def __init__(self, message: Message, *, streaming: bool) -> None:
+    def __init__(
+        self, message: Message, *, streaming: bool, alternate: tuple[int, int] | None = None
+    ) -> None:
         super().__init__(classes="reply")
         self.message = message
+        self.alternate = alternate  # (n, count): "2/3" in the provenance line when count > 1
         self.body = StreamingMarkdown(message.content, streaming=streaming)
         self.provenance = Static("", classes="provenance")
         if streaming:
@@ -113,7 +131,12 @@ class ReplyView(Vertical):
         self.provenance.display = bool(text)
 
     def refresh_provenance(self, *, show_credits: bool, show_provider: bool) -> None:
-        text = provenance_text(self.message, show_credits=show_credits, show_provider=show_provider)
+        text = provenance_text(
+            self.message,
+            show_credits=show_credits,
+            show_provider=show_provider,
+            alternate=self.alternate,
+        )
         self.provenance.update(Content(inert(text)))
         self.provenance.display = bool(text)
 
