@@ -105,6 +105,7 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
         "Edit message",
         "Edit your message: sending it starts a branch",
         show=False,
+        priority=True,  # before the prompt, which would type the "e" of alt+e
     ),
     KeyBinding("toggle_panel", "ctrl+b", "toggle_panel", "Models", "Show or hide the models panel"),
     KeyBinding("switch_model", "ctrl+l", "switch_model", "Switch model", "Pick another model"),

@@ -121,3 +121,19 @@ async def test_nothing_to_flip_says_so_and_keeps_the_branch(make_app: Any) -> No
         await pilot.press("alt+right")
         await pilot.pause()
         assert app.conversation.messages == branch
+
+
+async def test_alt_e_from_a_terminal_edits_and_types_no_e(make_app: Any) -> None:
+    """Regression: alt+e as a terminal sends it (ESC e) typed an "e" into the prompt."""
+    from tests.app.test_terminal_keys import feed
+
+    app = make_app()
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await send(pilot, "hello")
+        await wait_for_reply(pilot)
+        app.prompt.focus()
+        await pilot.pause()
+        feed(app, b"\x1be")
+        await wait_until(pilot, lambda: app.replies.editing is not None, what="editing")
+        await pilot.pause()
+        assert app.prompt.text == "hello"
