@@ -21,6 +21,7 @@ def _declared_ids(bindings: object) -> list[str]:
 
 def test_the_app_and_its_screens_declare_the_table_rows_in_order() -> None:
     from tui_chat.ui.app import UnifyTUI
+    from tui_chat.ui.screens.compare import CompareScreen
     from tui_chat.ui.screens.conversations import ConversationsScreen
     from tui_chat.ui.screens.dialogs import ConfirmScreen, TextPromptScreen
     from tui_chat.ui.screens.key_entry import KeyEntryScreen
@@ -33,6 +34,7 @@ def test_the_app_and_its_screens_declare_the_table_rows_in_order() -> None:
         "conversations": ConversationsScreen.BINDINGS,
         "settings": SettingsScreen.BINDINGS,
         "spend": SpendScreen.BINDINGS,
+        "compare": CompareScreen.BINDINGS,
         "key_entry": KeyEntryScreen.BINDINGS,
         "dialog": ConfirmScreen.BINDINGS,
     }
