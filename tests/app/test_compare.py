@@ -121,7 +121,9 @@ async def test_picking_one_continues_with_it_and_the_spend_counts_all(make_app: 
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_comparison(pilot, prompt="Tell me a fact")
         comparison = screen.comparison
+        screen.query_one("#compare-next", Input).value = "And why?"  # typed meanwhile
         await wait_until(pilot, lambda: all_ended(screen), what="all replies")
+        assert screen.focused is None or screen.focused.id != "compare-next"
         await pilot.press("2")
         await wait_until(pilot, lambda: not isinstance(app.screen, CompareScreen), what="back")
         conversation = app.conversation
@@ -133,7 +135,7 @@ async def test_picking_one_continues_with_it_and_the_spend_counts_all(make_app: 
         assert every > (second.cost or 0) > 0
         assert app.status.total_cost == every
         assert app.status.last_cost == second.cost
-        assert app.prompt.text == ""
+        assert app.prompt.text == "And why?"  # the next message, waiting in the box
         # the next message goes on from the picked reply
         assert app.conversation.api_messages()[-1]["content"] == second.content
 

@@ -371,18 +371,26 @@ def _start_compare(host: CompareHost, request: CompareRequest | None) -> None:
     gateway_name = host.profile_name or host.gateway_label
     comparison = Comparison.start(request.prompt, request.endpoints, gateway=gateway_name)
     screen = CompareScreen(host, comparison, messages)
-    host.push_screen(screen, partial(finish_compare, host, comparison))
+    host.push_screen(
+        screen, lambda index: finish_compare(host, comparison, index, screen.next_message)
+    )
 
 
-def finish_compare(host: CompareHost, comparison: Comparison, index: int | None) -> None:
+def finish_compare(
+    host: CompareHost, comparison: Comparison, index: int | None, next_message: str = ""
+) -> None:
     """The compare screen closed: continue with reply ``index`` (None: none has text, so
-    nothing is kept and the prompt goes back to the box)."""
+    nothing is kept and the prompt goes back to the box). ``next_message``, typed below the
+    columns, goes to the prompt box (not sent)."""
+    prompt = host.prompt
     if index is None:
-        prompt = host.prompt
         if not prompt.text:
             prompt.load_text(comparison.prompt)
             prompt.move_cursor(prompt.document.end)
         return
+    if next_message.strip() and not prompt.text:
+        prompt.load_text(next_message)
+        prompt.move_cursor(prompt.document.end)
     conversation = host.conversation
     kept = comparison.keep(conversation, index)
     user = conversation.messages[-2]
@@ -437,9 +445,21 @@ class CompareScreen(Screen[int | None]):
         with Horizontal(id="compare-columns"):
             yield from self.columns
         yield Static("", id="compare-spend")
+        yield Input(
+            placeholder="Your next message, typed while they stream: it goes to the box "
+            "with the reply you pick",
+            id="compare-next",
+            compact=True,
+        )
         yield Footer()
 
+    @property
+    def next_message(self) -> str:
+        """What was typed below the columns, for the prompt box once a reply is picked."""
+        return self.query_one("#compare-next", Input).value
+
     def on_mount(self) -> None:
+        self.set_focus(None)  # digits pick a reply until the user goes to the next message
         for index, reply in enumerate(self.comparison.replies):
             self.host.spend_watch.reply_started(reply)
             self.run_worker(
@@ -588,6 +608,12 @@ class CompareScreen(Screen[int | None]):
             return
         for other in range(len(self.columns)):
             self.action_stop_column(other)
+
+    @on(Input.Submitted, "#compare-next")
+    def _next_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.notify("Pick a reply (its button or 1-4) to continue with; this text goes with it.")
+        self.set_focus(None)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
