@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, int, int]] = {
     "ttft": ("bench_ttft", 5, 2),
     "spend": ("bench_spend", 5, 1),  # issue 18: the spend screen on 100,000 replies
     "session_memory": ("bench_session_memory", 1, 1),  # issue 16: 200 long replies, ~8 min
+    "compare": ("bench_compare", 5, 2),  # issue 17: 3 columns x 2,000 tokens at once
 }
 
 

@@ -30,6 +30,7 @@ def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> None:
         "bench_history",
         "bench_spend",
         "bench_session_memory",
+        "bench_compare",
     ],
 )
 def test_benchmark_runs_one_small_iteration(name: str) -> None:
