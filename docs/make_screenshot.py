@@ -1,4 +1,5 @@
-"""Make docs/screenshot.svg: the app in demo mode after a short real conversation.
+"""Make docs/screenshot.svg: the app in demo mode after a short real conversation, and
+docs/compare.svg: the same question compared on three endpoints (ctrl+t).
 
 Run: python3 docs/make_screenshot.py  (headless; uses the embedded gateway, no key, no network)
 """
@@ -17,6 +18,13 @@ from tui_chat.store import Store
 from tui_chat.ui.app import UnifyTUI
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.svg"
+COMPARE_OUT = OUT.with_name("compare.svg")
+COMPARE_PROMPT = "Show me a short markdown table and some python code"
+COMPARE_ENDPOINTS = (
+    "llama-3.1-8b-chat@lowest-input-cost",
+    "llama-3.1-8b-chat@highest-tks-per-sec",
+    "llama-3.1-8b-chat@together-ai",
+)
 PROMPTS = [
     "Hi, nice to meet you. My name is Foo Barrymore, and I am 25 years old.",
     "How old am I?",
@@ -53,5 +61,37 @@ async def main() -> None:
     print(f"wrote {OUT}", file=sys.stderr)
 
 
+async def compare() -> None:
+    from tui_chat.ui.screens.compare import CompareRequest, CompareScreen, _start_compare
+
+    with GatewaySim(api_key="demo-key", credits=25.0) as sim:
+        sim.controls.token_delay_s = 0.004
+        sim.controls.ttft_s = 0.2
+        settings = GatewaySettings(base_url=sim.base_url, api_key="demo-key")
+        app = UnifyTUI(
+            gateway=UnifyGateway(settings),
+            account=UnifyAccount(settings),
+            model=COMPARE_ENDPOINTS[1],
+            gateway_label="Demo gateway",
+        )
+        async with app.run_test(size=(130, 44)) as pilot:
+            await pilot.pause(0.5)
+            _start_compare(app, CompareRequest(COMPARE_PROMPT, COMPARE_ENDPOINTS))
+            for _ in range(1000):
+                await pilot.pause(0.02)
+                screen = app.screen
+                if isinstance(screen, CompareScreen) and screen.comparison.finished:
+                    break
+            await pilot.pause(0.5)  # the served endpoints' prices
+            screen = app.screen
+            assert isinstance(screen, CompareScreen)
+            for column in screen.columns:
+                column.body.scroll_home(animate=False)
+            await pilot.pause(0.2)
+            COMPARE_OUT.write_text(app.export_screenshot(title="unify-tui --demo: compare"))
+    print(f"wrote {COMPARE_OUT}", file=sys.stderr)
+
+
 if __name__ == "__main__":
     asyncio.run(main())
+    asyncio.run(compare())
