@@ -237,6 +237,8 @@ async def test_a_stored_key_over_plain_http_is_asked_about_and_sent_when_confirm
         assert REMOTE_KEY not in screen.question
         assert not keyed_sim.requests_for("unify")  # nothing sent while asking
         assert app.profile_name == "demo"
+        await wait_until(pilot, lambda: bool(screen.query("#confirm")), what="its buttons")
+        await pilot.pause()
         await pilot.click("#confirm")  # "Send anyway"
         await wait_until(pilot, lambda: app.profile_name == "far", what="the switch")
         await wait_until(pilot, lambda: app.status.balance == 20.0, what="the remote balance")
