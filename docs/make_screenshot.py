@@ -1,5 +1,7 @@
 """Make docs/screenshot.svg: the app in demo mode after a short real conversation, and
-docs/compare.svg: the same question compared on three endpoints (ctrl+t).
+docs/compare.svg: the same question compared on three endpoints (ctrl+t), and
+docs/spend.svg: the spend screen (f9) over a generated year of replies
+(benchmarks/spend_history.py).
 
 Run: python3 docs/make_screenshot.py  (headless; uses the embedded gateway, no key, no network)
 """
@@ -92,6 +94,40 @@ async def compare() -> None:
     print(f"wrote {COMPARE_OUT}", file=sys.stderr)
 
 
+SPEND_OUT = OUT.with_name("spend.svg")
+
+
+async def spend() -> None:
+    sys.path.insert(0, str(OUT.parent.parent / "benchmarks"))
+    from spend_history import fill_history
+
+    from tui_chat.ui.screens.spend import SpendScreen
+
+    with GatewaySim(api_key="demo-key", credits=25.0) as sim, tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "spend.db"
+        fill_history(db, replies=20_000, years=1.0)
+        settings = GatewaySettings(base_url=sim.base_url, api_key="demo-key")
+        app = UnifyTUI(
+            gateway=UnifyGateway(settings),
+            account=UnifyAccount(settings),
+            model="llama-3.1-8b-chat@highest-tks-per-sec",
+            gateway_label="Demo gateway",
+            store=Store.open(db),
+        )
+        async with app.run_test(size=(130, 44)) as pilot:
+            await pilot.pause(1.0)
+            app.prompt.cursor_blink = False
+            await pilot.press("f9")
+            for _ in range(500):
+                await pilot.pause(0.02)
+                if isinstance(app.screen, SpendScreen) and app.screen.report is not None:
+                    break
+            await pilot.pause(0.5)
+            SPEND_OUT.write_text(app.export_screenshot(title="unify-tui --demo: spend (f9)"))
+    print(f"wrote {SPEND_OUT}", file=sys.stderr)
+
+
 if __name__ == "__main__":
     asyncio.run(main())
     asyncio.run(compare())
+    asyncio.run(spend())
