@@ -312,7 +312,7 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     ),
     KeyBinding(
         "compare_stop_first",
-        "alt+1",
+        "exclamation_mark,shift+1",
         "stop_column(0)",
         "Stop 1",
         "Stop reply 1 only; the others go on",
@@ -321,7 +321,7 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     ),
     KeyBinding(
         "compare_stop_second",
-        "alt+2",
+        "at,shift+2",
         "stop_column(1)",
         "Stop 2",
         "Stop reply 2 only; the others go on",
@@ -330,7 +330,7 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     ),
     KeyBinding(
         "compare_stop_third",
-        "alt+3",
+        "number_sign,shift+3",
         "stop_column(2)",
         "Stop 3",
         "Stop reply 3 only; the others go on",
@@ -339,7 +339,7 @@ KEY_BINDINGS: Final[tuple[KeyBinding, ...]] = (
     ),
     KeyBinding(
         "compare_stop_fourth",
-        "alt+4",
+        "dollar_sign,shift+4",
         "stop_column(3)",
         "Stop 4",
         "Stop reply 4 only; the others go on",

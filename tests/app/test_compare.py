@@ -82,7 +82,7 @@ async def test_stopping_one_column_leaves_the_others_streaming(make_app: Any, si
         screen = await open_comparison(pilot)
         first = screen.comparison.replies[0]
         await wait_until(pilot, lambda: bool(first.content), what="text in column 1")
-        await pilot.press("alt+1")
+        await pilot.press("exclamation_mark")  # shift+1, as a terminal sends it
         await wait_until(pilot, lambda: first.outcome is not None, what="column 1 stopped")
         assert first.outcome is Outcome.STOPPED
         assert [r.outcome for r in screen.comparison.replies[1:]] == [None, None]

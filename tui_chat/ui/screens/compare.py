@@ -6,7 +6,7 @@ checked as it is typed (``core.endpoint.endpoint_problem``), with the estimated 
 the history to it and the total. "Compare" opens ``CompareScreen``: one column per endpoint
 (side by side from 120 columns, stacked below), each streamed by its own worker (group
 ``compare-<i>``) through ``core.compare``, live with its served provider, TTFT, speed, tokens and
-cost; each stops on its own (its button, alt+1..4), a failure shows its error card in its
+cost; each stops on its own (its button, shift+1..4), a failure shows its error card in its
 column. Picking one (its button, 1..4) ends the others and dismisses with its index; the app then
 calls ``finish_compare``: the prompt and the picked reply continue the conversation, the others
 are that turn's alternates (``Comparison.keep``), all saved and all counted in the spend.
