@@ -58,6 +58,7 @@ async def test_columns_side_by_side_at_120_and_each_reply_its_figures(make_app: 
             assert line.startswith(endpoint.split("@")[1]) and "TTFT" in line
             assert f"{reply.completion_tokens} tok" in line and "credits" in line
             assert column.view.body.source == reply.content
+            assert not column.view.provenance.display  # the figures line is not repeated
         assert app.conversation.messages == []  # nothing kept before a pick
 
 

@@ -76,6 +76,7 @@ class CompareColumn(Vertical):
         """The reply ended: its provenance line, its figures, and its error card if it failed."""
         self.remove_class("-streaming")
         self.view.finish(show_credits=show_credits, show_provider=show_provider)
+        self.view.provenance.display = False  # the figures line above says it all
         if not self.reply.content:
             self.view.display = False  # nothing arrived: the card says it all
         self.show_figures(figures, show_credits=show_credits)
