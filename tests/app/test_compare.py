@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.widgets import Input
 
 from tests.app.conftest import wait_until
@@ -163,3 +164,31 @@ async def test_refused_fields_say_why_and_nothing_is_sent(make_app: Any, sim: An
         await wait_until(pilot, lambda: not isinstance(app.screen, CompareSetupScreen))
         assert app.prompt.text == "Hi"
     assert [r for r in sim.requests if r.path.endswith("/chat/completions")] == []
+
+
+async def test_a_picked_comparison_is_saved_with_its_alternates(
+    make_app: Any, tmp_path: Any
+) -> None:
+    import asyncio
+
+    from tui_chat.store import Store
+
+    path = tmp_path / "compare.db"
+    app = make_app(store=Store.open(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_comparison(pilot, prompt="Saved?")
+        comparison = screen.comparison
+        await wait_until(pilot, lambda: all_ended(screen), what="all replies")
+        await pilot.press("3")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CompareScreen), what="back")
+        assert app.recorder is not None
+        assert await asyncio.to_thread(app.recorder.flush)
+        conversation_id = app.conversation_id
+    assert conversation_id is not None
+    with Store.open(path) as check:
+        loaded = check.load_conversation(conversation_id)
+    assert [m.content for m in loaded.messages] == ["Saved?", comparison.replies[2].content]
+    shown = loaded.messages[1]
+    assert [m.content for m in loaded.alternates(shown)] == [r.content for r in comparison.replies]
+    assert [m.served_endpoint for m in loaded.alternates(shown)] == ENDPOINTS
+    assert loaded.spend.amount == pytest.approx(comparison.spend.amount)
