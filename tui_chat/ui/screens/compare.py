@@ -437,6 +437,7 @@ class CompareScreen(Screen[int | None]):
         self._prompt_chars = prompt_chars(messages)
         self._live_estimates: dict[int, float] = {}
         self._picked: int | None = None
+        self._with_text: set[int] = set()  # columns whose pick key is on
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -528,6 +529,9 @@ class CompareScreen(Screen[int | None]):
                     reply.cost, reply.cost_estimated = estimate, True
                     self._live_estimates[index] = estimate
             column.follow()
+            if reply.content and index not in self._with_text:
+                self._with_text.add(index)
+                self.refresh_bindings()  # its pick key is on now
             if reply.outcome is None:
                 column.show_figures(
                     self.comparison.figures(now)[index], show_credits=self.host.show_credits
@@ -538,7 +542,8 @@ class CompareScreen(Screen[int | None]):
         spend = self.comparison.spend
         history = estimate_tokens_for_chars(self._prompt_chars)
         self.query_one("#compare-spend", Static).update(
-            f"All replies: {spend} credits \u00b7 ~{history} prompt tokens sent to each"
+            f"All replies: {spend} credits \u00b7 ~{history} prompt tokens sent to each",
+            layout=False,  # one row, always
         )
 
     def _finish(self, index: int) -> None:
@@ -566,7 +571,8 @@ class CompareScreen(Screen[int | None]):
         )
         self._show_spend()
         self.host.post_message(ReplyFinished(reply))  # budgets, billing, the balance
-        self.refresh_bindings()
+        if not reply.content:
+            self.refresh_bindings()  # its pick key stays off (a footer rebuild: only then)
         if self.comparison.finished and self._picked is not None:
             self.dismiss(self._picked)
 

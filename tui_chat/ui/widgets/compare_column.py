@@ -31,6 +31,8 @@ class CompareColumn(Vertical):
             classes="compare-title",
         )
         self.figures = Static("", classes="compare-figures")
+        self._figures_text = Content("")
+        self._figures_rows = 0
         self.body = VerticalScroll(self.view, classes="compare-body")
         self.stop_button = Button("Stop", id=f"stop-{index}", variant="warning", compact=True)
         self.pick_button = Button(
@@ -57,8 +59,18 @@ class CompareColumn(Vertical):
             self.body.anchor()
 
     def show_figures(self, figures: ReplyFigures, *, show_credits: bool) -> None:
-        """The live (or final) figures line: provider, TTFT, speed, tokens, cost, state."""
-        self.figures.update(Content(inert(figures.line(show_credits=show_credits))))
+        """The live (or final) figures line: provider, TTFT, speed, tokens, cost, state.
+
+        Redrawn ten times a second while streaming: the screen is laid out again only when the
+        line wraps to another number of rows (a layout of the whole screen per tick and column
+        held the key echo back)."""
+        text = Content(inert(figures.line(show_credits=show_credits)))
+        if text.plain == self._figures_text.plain:
+            return
+        width = self.figures.size.width
+        rows = len(text.wrap(width)) if width else 0
+        self.figures.update(text, layout=not width or rows != self._figures_rows)
+        self._figures_text, self._figures_rows = text, rows
         if self.reply.content and self.pick_button.disabled:
             self.pick_button.disabled = False
 
