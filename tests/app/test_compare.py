@@ -192,3 +192,40 @@ async def test_a_picked_comparison_is_saved_with_its_alternates(
     assert [m.content for m in loaded.alternates(shown)] == [r.content for r in comparison.replies]
     assert [m.served_endpoint for m in loaded.alternates(shown)] == ENDPOINTS
     assert loaded.spend.amount == pytest.approx(comparison.spend.amount)
+
+
+async def test_on_a_plain_openai_compatible_server_model_names_compare(sim: Any) -> None:
+    from tests.app.conftest import profiles_app
+    from tui_chat.config import GatewayProfile
+
+    profiles = {
+        "local": GatewayProfile(
+            "local", "openai-compatible", base_url=sim.openai_base_url, key_env=""
+        )
+    }
+    app = profiles_app(profiles, first="local", model="llama-3.1-8b-chat")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.prompt.load_text("Hi")
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareSetupScreen), what="setup")
+        setup = app.screen
+        await pilot.pause()
+        fields = [setup.query_one(f"#compare-endpoint-{i}", Input) for i in range(4)]
+        # no routing modes on such a server: the current model, then empty fields
+        assert [field.value for field in fields] == ["llama-3.1-8b-chat", "", "", ""]
+        fields[1].value = "claude-3.5-sonnet"
+        await pilot.pause()
+        assert str(setup.query_one("#compare-estimate-1").render()) == "\u2013"  # no prices
+        setup.query_one("#compare-prompt", Input).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare")
+        screen = app.screen
+        await wait_until(pilot, lambda: all_ended(screen), what="all replies")
+        assert [r.outcome for r in screen.comparison.replies] == [Outcome.COMPLETE] * 2
+        assert sorted(r.body["model"] for r in sim.requests_for("openai")) == [
+            "claude-3.5-sonnet",
+            "llama-3.1-8b-chat",
+        ]
+        await pilot.press("1")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CompareScreen), what="back")
+        assert len(app.conversation.messages) == 2
