@@ -28,7 +28,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from tui_chat.core.accounting import (
     NO_FIGURE,
@@ -55,6 +55,7 @@ from tui_chat.ui.host import AppHost
 from tui_chat.ui.reply_stream import ReplyFinished, describe_failure
 from tui_chat.ui.screens import SCREEN_STYLES
 from tui_chat.ui.widgets.compare_column import CompareColumn
+from tui_chat.ui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui_chat.core.conversation import Conversation
@@ -437,7 +438,6 @@ class CompareScreen(Screen[int | None]):
         self._prompt_chars = prompt_chars(messages)
         self._live_estimates: dict[int, float] = {}
         self._picked: int | None = None
-        self._with_text: set[int] = set()  # columns whose pick key is on
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -452,7 +452,7 @@ class CompareScreen(Screen[int | None]):
             id="compare-next",
             compact=True,
         )
-        yield Footer()
+        yield KeyFooter()  # the app's footer: it lets go of the keys it took down
 
     @property
     def next_message(self) -> str:
@@ -529,9 +529,6 @@ class CompareScreen(Screen[int | None]):
                     reply.cost, reply.cost_estimated = estimate, True
                     self._live_estimates[index] = estimate
             column.follow()
-            if reply.content and index not in self._with_text:
-                self._with_text.add(index)
-                self.refresh_bindings()  # its pick key is on now
             if reply.outcome is None:
                 column.show_figures(
                     self.comparison.figures(now)[index], show_credits=self.host.show_credits
@@ -571,22 +568,18 @@ class CompareScreen(Screen[int | None]):
         )
         self._show_spend()
         self.host.post_message(ReplyFinished(reply))  # budgets, billing, the balance
-        if not reply.content:
-            self.refresh_bindings()  # its pick key stays off (a footer rebuild: only then)
         if self.comparison.finished and self._picked is not None:
             self.dismiss(self._picked)
 
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only whether the column exists: the keys' state never changes while the replies
+        # stream, so the footer is not rebuilt (a rebuild is ~15 ms, and held keys back at the
+        # start). A pick of a reply without text does nothing.
         if action in ("pick", "stop_column") and parameters:
             index = parameters[0]
-            if not isinstance(index, int) or index >= len(self.columns):
-                return False  # no such column: not in the footer
-            reply = self.comparison.replies[index]
-            if action == "stop_column":
-                return True if reply.outcome is None else None
-            return True if reply.content else None
+            return isinstance(index, int) and index < len(self.columns)
         return True
 
     def action_stop_column(self, index: int) -> None:

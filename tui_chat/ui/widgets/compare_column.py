@@ -48,7 +48,6 @@ class CompareColumn(Vertical):
             yield self.pick_button
 
     def on_mount(self) -> None:
-        self.pick_button.disabled = True  # until some text has arrived
         self._anchored = False
 
     def follow(self) -> None:
@@ -71,8 +70,6 @@ class CompareColumn(Vertical):
         rows = len(text.wrap(width)) if width else 0
         self.figures.update(text, layout=not width or rows != self._figures_rows)
         self._figures_text, self._figures_rows = text, rows
-        if self.reply.content and self.pick_button.disabled:
-            self.pick_button.disabled = False
 
     def append(self, text: str) -> None:
         self.view.append(text)
