@@ -257,7 +257,18 @@ async def test_the_budget_part_fits_80_columns_before_the_billed_note(
         await pilot.pause()
         assert app.status.text.endswith("⛔ Today 0.20/0.10")
         assert "billed" not in app.status.text
-    async with make_app(store=store).run_test(size=(160, 24)) as pilot:
+    wide: UnifyTUI = make_app(store=store)
+    async with wide.run_test(size=(160, 24)) as pilot:
+        # (after the start-up reopen, which shows the reopened conversation's own figures)
+        await wait_until(
+            pilot,
+            lambda: (
+                wide.recorder is not None
+                and not any(w.group == "store-load" and not w.is_finished for w in wide.workers)
+            ),
+            what="the start-up reopen",
+        )
+        await pilot.pause()
         pilot.app.status.billed_note = "billed 0.000937"
         await pilot.pause()
         assert "Chat 0.000000 (billed 0.000937)" in pilot.app.status.text

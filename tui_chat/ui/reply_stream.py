@@ -168,7 +168,9 @@ class ReplyStreamer:
         if contact is not None and contact[0] is gateway and now - contact[1] < PREPARE_AGAIN_S:
             return
         self._contact = (gateway, now)
-        host.run_worker(prepare(), group="prepare", exclusive=True, exit_on_error=False)
+        # (the function, not a coroutine made now: one never started, the app quitting first,
+        # was never awaited)
+        host.run_worker(prepare, group="prepare", exclusive=True, exit_on_error=False)
 
     def send(self, text: str) -> None:
         """Send a prompt. On any refusal the typed text stays in the box."""

@@ -382,6 +382,10 @@ class ChatLog(VerticalScroll):
             self._pages.append(_HistoryPage(chunk, endpoint, widgets=widgets))
             paged += HISTORY_PAGE
             made += 1
+        if made and self._release_timer is None:
+            # The fold pass runs after a scroll; the reply's last one may have come before
+            # these pages were made: look again, or they stayed mounted until the next scroll.
+            self._release_timer = self.set_timer(RELEASE_AFTER_S, self._release_far_caches)
         return made
 
     def _page_starts(self) -> Iterator[tuple[list[Message], int]]:
