@@ -101,14 +101,14 @@ def write_export(
         suffix = ".md"
     path = folder / export_file_name(title, suffix, now)
     try:
-        _make_private_folder(folder)  # created at the first export
-        _write_private(path, text)
+        make_private_folder(folder)  # created at the first export
+        write_private(path, text)
     except OSError as error:
         raise ExportError(folder, path, export_folder_problem(folder, error)) from error
     return path
 
 
-def _make_private_folder(folder: Path) -> None:
+def make_private_folder(folder: Path) -> None:
     """Create ``folder`` and any missing parents 0700; folders already there are left alone."""
     missing = [place for place in (folder, *folder.parents) if not place.exists()]
     for place in reversed(missing):
@@ -120,7 +120,7 @@ def _make_private_folder(folder: Path) -> None:
         raise NotADirectoryError(20, "Not a directory", str(folder))
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path``, readable by its owner only (0600)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,13 @@ from tui_chat.core.accounting import Spend, format_credits
 from tui_chat.core.my_routing import ProviderFigures
 from tui_chat.core.text import inert
 from tui_chat.store.errors import translated
-from tui_chat.store.export import ExportError, export_file_name, export_folder_problem
+from tui_chat.store.export import (
+    ExportError,
+    export_file_name,
+    export_folder_problem,
+    make_private_folder,
+    write_private,
+)
 
 TOP_CONVERSATIONS: Final = 20
 TOKENS_PER_RATE_UNIT: Final = 1_000  # cost per 1,000 tokens
@@ -744,23 +749,8 @@ def write_spend_csv(report: SpendReport, folder: Path, *, now: float | None = No
     now = time.time() if now is None else now
     path = folder / export_file_name("spend", ".csv", now)
     try:
-        _make_private_folder(folder)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
-            os.fchmod(file.fileno(), 0o600)  # a file of that name made earlier keeps no wider mode
-            file.write(spend_csv(report))
+        make_private_folder(folder)
+        write_private(path, spend_csv(report))
     except OSError as error:
         raise ExportError(folder, path, export_folder_problem(folder, error)) from error
     return path
-
-
-def _make_private_folder(folder: Path) -> None:
-    """Create ``folder`` and its missing parents 0700, as the exports do."""
-    missing = [place for place in (folder, *folder.parents) if not place.exists()]
-    for place in reversed(missing):
-        try:
-            place.mkdir(mode=0o700)
-        except FileExistsError:
-            pass  # made meanwhile by someone else: theirs, left as it is
-    if not folder.is_dir():
-        raise NotADirectoryError(20, "Not a directory", str(folder))
