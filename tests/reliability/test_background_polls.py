@@ -268,3 +268,35 @@ def test_listings_are_tried_again_at_least_every_minute() -> None:
     watch = AccountWatch(host=None)  # type: ignore[arg-type]
     for backoff in (watch.models_backoff, watch.providers_backoff):
         assert max(backoff.failed() for _ in range(20)) == 60.0
+
+
+async def test_a_balance_retry_whose_timer_fires_early_still_tries_again(
+    make_app: Any, sim: Any, monkeypatch: Any
+) -> None:
+    # Found in CI under load: the retry timer's clock starts before the time of the next try
+    # is noted, so it can fire a hair early; the retry went through the periodic poll, which
+    # then skipped it as "too soon", and no other try was ever set: the balance stayed stale.
+    from tui_chat.ui import account_watch as watch_module
+
+    settings = GatewaySettings(base_url=sim.base_url, api_key="test-key", timeout=5.0)
+    account = FlakyAccount(UnifyAccount(settings))
+    app = make_app(account=account)
+    app.account_watch.balance_backoff = PollBackoff(base_s=0.2, max_s=0.2)
+    real_monotonic = watch_module.time.monotonic
+
+    class LateClock:  # the next try noted 1 s later than its timer will fire
+        @staticmethod
+        def monotonic() -> float:
+            return real_monotonic() + 1.0
+
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_until(pilot, lambda: "50.000000" in part_text(app, "balance"))
+        account.down.set()
+        monkeypatch.setattr(watch_module, "time", LateClock)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: "(stale: offline)" in part_text(app, "balance"))
+        monkeypatch.setattr(watch_module, "time", __import__("time"))
+        account.down.clear()
+        await wait_until(
+            pilot, lambda: "stale" not in part_text(app, "balance"), timeout=5, what="recovery"
+        )

@@ -210,6 +210,10 @@ class AccountWatch:
         else:
             self.host.post_message(BalanceLoaded(balance, requested_at))
 
+    def _retry_balance(self) -> None:
+        self._balance_retry_at = None
+        self.refresh_balance()
+
     def _poll_balance(self) -> None:
         """The periodic balance poll; skipped while backing off after a failure."""
         if self._balance_retry_at is not None and time.monotonic() < self._balance_retry_at:
@@ -253,7 +257,9 @@ class AccountWatch:
             status.connection = "offline"
         delay = self.balance_backoff.failed()
         self._balance_retry_at = time.monotonic() + delay
-        self.host.set_timer(delay, self._poll_balance)
+        # Its own callback: through _poll_balance, a timer firing a hair before the time noted
+        # above (the timer's clock started first) skipped the try, and no other was set.
+        self.host.set_timer(delay, self._retry_balance)
         self.host.log.warning(
             f"balance refresh failed ({status.stale_reason}); next try in {delay:g} s"
         )
